@@ -1,0 +1,1 @@
+// Checkpoint target: filled in by its issue work.

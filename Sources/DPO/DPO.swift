@@ -1,0 +1,1 @@
+// DPO target: filled in by its issue work.

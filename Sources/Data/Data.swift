@@ -1,0 +1,1 @@
+// Data target: filled in by its issue work.

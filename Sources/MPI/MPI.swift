@@ -1,0 +1,1 @@
+// MPI target: filled in by its issue work.

@@ -1,0 +1,1 @@
+// Model target: filled in by its issue work.

@@ -1,0 +1,1 @@
+// Training target: filled in by its issue work.
