@@ -37,13 +37,18 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Small executable that exercises the MPI wrapper under mpirun (used by MPITests).
+        .executableTarget(name: "mpi-check", dependencies: ["MPI"]),
+        // Helpers shared by test targets: locating built executables, running processes, mpirun command lines.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DPOTests", dependencies: ["DPO", "Model"]),
         .testTarget(name: "DataTests", dependencies: ["Data"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
-        .testTarget(name: "MPITests", dependencies: ["MPI"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training"]),
+        .testTarget(name: "MPITests", dependencies: ["MPI", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,1 @@
+// Test helpers: filled in with the MPI work.
