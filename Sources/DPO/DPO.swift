@@ -1,1 +1,0 @@
-// DPO target: filled in by its issue work.

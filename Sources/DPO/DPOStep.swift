@@ -1,0 +1,55 @@
+import Model
+
+/// One micro-batch of DPO: reference and policy log-probs on the concatenated chosen+rejected rows,
+/// the loss of every pair and, when training, the policy backward pass.
+///
+/// `batch` holds 2·P rows: rows 0..<P are prompt+chosen, rows P..<2P prompt+rejected of the same pairs
+/// (the layout TRL's `concatenated_forward` uses). Gradients of Σ_pairs loss·`gradientScale` are accumulated
+/// into `policy.gradients`; the trainer passes 1/(pairs in the global batch), so that summing the gradient
+/// buffers of all micro-batches and all ranks gives the gradient of the global mean loss exactly.
+public struct DPOStep {
+    public var loss: DPOLoss
+
+    public init(loss: DPOLoss) {
+        self.loss = loss
+    }
+
+    /// Runs the micro-batch and returns its metric sums. With `train == false` nothing is accumulated
+    /// and no activations are kept (evaluation).
+    public func run(policy: GPT2Model, reference: GPT2Model, batch: SequenceBatch,
+                    gradientScale: Double, train: Bool) -> PreferenceMetricSums {
+        precondition(batch.count % 2 == 0, "a DPO batch has chosen and rejected rows for every pair")
+        let pairs = batch.count / 2
+        let referenceScores = reference.score(batch, training: false)
+        let policyScores = policy.score(batch, training: train)
+
+        var sums = PreferenceMetricSums()
+        var dLogProbSums = [Float](repeating: 0, count: batch.count)
+        for pair in 0..<pairs {
+            let chosen = pair, rejected = pair + pairs
+            let result = loss.evaluate(
+                policyChosen: Double(policyScores.logProbSums[chosen]),
+                policyRejected: Double(policyScores.logProbSums[rejected]),
+                referenceChosen: Double(referenceScores.logProbSums[chosen]),
+                referenceRejected: Double(referenceScores.logProbSums[rejected]))
+            sums.add(result, chosenLogProb: Double(policyScores.logProbSums[chosen]),
+                     rejectedLogProb: Double(policyScores.logProbSums[rejected]))
+            let chosenTokens = Double(max(1, policyScores.tokenCounts[chosen]))
+            let rejectedTokens = Double(max(1, policyScores.tokenCounts[rejected]))
+            if Double(policyScores.logProbSums[chosen]) / chosenTokens
+                > Double(policyScores.logProbSums[rejected]) / rejectedTokens {
+                sums.chosenMoreLikely += 1
+            }
+            sums.chosenLogitSum += policyScores.meanLogitSums[chosen]
+            sums.chosenTokens += Double(policyScores.tokenCounts[chosen])
+            sums.rejectedLogitSum += policyScores.meanLogitSums[rejected]
+            sums.rejectedTokens += Double(policyScores.tokenCounts[rejected])
+            dLogProbSums[chosen] = Float(result.dPolicyChosen * gradientScale)
+            dLogProbSums[rejected] = Float(result.dPolicyRejected * gradientScale)
+        }
+        if train {
+            policy.backward(dLogProbSums: dLogProbSums)
+        }
+        return sums
+    }
+}

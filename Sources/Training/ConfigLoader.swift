@@ -1,0 +1,267 @@
+import Foundation
+import Yams
+
+/// A configuration problem, always naming the key and where its value came from.
+public struct ConfigError: Error, CustomStringConvertible, Equatable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Reads a `TrainingConfig` from a YAML file and `--key value` command-line overrides.
+///
+/// Both go through one table of keys, so the YAML file and the command line accept exactly the same names,
+/// parse values the same way and give the same errors. Nested YAML mappings become dotted keys
+/// (`model: {n_layer: 4}` is `model.n_layer`, overridable as `--model.n_layer 4`).
+public enum ConfigLoader {
+    /// Defaults, then the file (if any), then the overrides, then the checks that involve several keys.
+    /// Without a file, the built-in demo configuration is the base.
+    public static func load(file: String?, overrides: [String]) throws -> TrainingConfig {
+        var config = TrainingConfig()
+        if let file {
+            try apply(yamlFile: file, to: &config)
+        } else {
+            try apply(yaml: demoConfigYAML, source: "built-in demo config", to: &config)
+        }
+        try apply(commandLine: overrides, to: &config)
+        try validate(config)
+        return config
+    }
+
+    static func apply(yamlFile path: String, to config: inout TrainingConfig) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError("\(path): cannot read the config file (does it exist?)")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError("\(path): the config file is not UTF-8 text")
+        }
+        try apply(yaml: text, source: path, to: &config)
+    }
+
+    static func apply(yaml text: String, source path: String, to config: inout TrainingConfig) throws {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw ConfigError("\(path): not valid YAML: \(error)")
+        }
+        guard let root else { return }  // an empty file sets nothing
+        guard case .mapping = root else {
+            throw ConfigError("\(path):\(root.mark?.line ?? 1): the config must be a mapping of keys to values")
+        }
+        try applyMapping(root, prefix: "", path: path, to: &config)
+    }
+
+    private static func applyMapping(_ node: Node, prefix: String, path: String,
+                                     to config: inout TrainingConfig) throws {
+        guard case let .mapping(mapping) = node else { return }
+        for (keyNode, valueNode) in mapping {
+            let line = keyNode.mark?.line ?? 0
+            guard let name = keyNode.string else {
+                throw ConfigError("\(path):\(line): a key must be a string")
+            }
+            let key = prefix + name
+            let place = "\(path):\(line)"
+            switch valueNode {
+            case .mapping:
+                guard ConfigKeys.sections.contains(key) else { throw unknownKey(key, at: place) }
+                try applyMapping(valueNode, prefix: key + ".", path: path, to: &config)
+            case .scalar(let scalar):
+                let isNull = valueNode.null != nil
+                try set(key, to: isNull ? nil : scalar.string, at: place, in: &config)
+            case .sequence, .alias:
+                throw ConfigError("\(place): `\(key)` must be a single value, not a list or alias")
+            }
+        }
+    }
+
+    static func apply(commandLine arguments: [String], to config: inout TrainingConfig) throws {
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            guard argument.hasPrefix("--"), argument.count > 2 else {
+                throw ConfigError("command line: expected `--key value`, found `\(argument)`")
+            }
+            var key = String(argument.dropFirst(2))
+            var value: String
+            if let equals = key.firstIndex(of: "=") {
+                value = String(key[key.index(after: equals)...])
+                key = String(key[..<equals])
+            } else {
+                guard index + 1 < arguments.count else {
+                    throw ConfigError("command line: `--\(key)` needs a value")
+                }
+                index += 1
+                value = arguments[index]
+            }
+            try set(key, to: value == "null" ? nil : value, at: "command line --\(key)", in: &config)
+            index += 1
+        }
+    }
+
+    private static func set(_ key: String, to value: String?, at place: String,
+                            in config: inout TrainingConfig) throws {
+        guard let entry = ConfigKeys.table[key] else { throw unknownKey(key, at: place) }
+        do {
+            try entry.apply(&config, value)
+        } catch let problem as ValueProblem {
+            throw ConfigError("\(place): `\(key)` \(problem.message)")
+        }
+    }
+
+    private static func unknownKey(_ key: String, at place: String) -> ConfigError {
+        let suggestion = ConfigKeys.table.keys.min { editDistance($0, key) < editDistance($1, key) }
+        var message = "\(place): unknown key `\(key)`"
+        if let suggestion, editDistance(suggestion, key) <= max(2, key.count / 4) {
+            message += " (did you mean `\(suggestion)`?)"
+        }
+        return ConfigError(message)
+    }
+
+    /// Checks that involve more than one key.
+    static func validate(_ config: TrainingConfig) throws {
+        if config.channels % config.heads != 0 {
+            throw ConfigError("`model.n_embd` (\(config.channels)) must be divisible by `model.n_head` (\(config.heads))")
+        }
+        if config.maxLength > config.maxPositions {
+            throw ConfigError("`max_length` (\(config.maxLength)) exceeds the model's `model.n_positions` (\(config.maxPositions))")
+        }
+        if let prompt = config.maxPromptLength, prompt >= config.maxLength {
+            throw ConfigError("`max_prompt_length` (\(prompt)) must be below `max_length` (\(config.maxLength)) to leave room for the completion")
+        }
+        if config.lossType != "sigmoid" {
+            throw ConfigError("`loss_type` \"\(config.lossType)\" is not supported yet; supported: sigmoid")
+        }
+    }
+}
+
+/// A value that does not fit its key; the loader adds the key and the place.
+struct ValueProblem: Error {
+    var message: String
+}
+
+/// The table of every accepted key: its parser, range check and the field it sets.
+enum ConfigKeys {
+    struct Entry {
+        var apply: (inout TrainingConfig, String?) throws -> Void
+    }
+
+    /// Keys that hold a nested mapping in YAML.
+    static let sections: Set<String> = ["model"]
+
+    static let table: [String: Entry] = [
+        "train_dataset": string(\.trainDataset),
+        "eval_dataset": optionalString(\.evalDataset),
+        "max_length": int(\.maxLength, min: 2),
+        "max_prompt_length": optionalInt(\.maxPromptLength, min: 1),
+        "max_completion_length": optionalInt(\.maxCompletionLength, min: 1),
+        "truncation_mode": choice(\.truncationMode),
+        "model.n_layer": int(\.layers, min: 1),
+        "model.n_head": int(\.heads, min: 1),
+        "model.n_embd": int(\.channels, min: 1),
+        "model.n_positions": int(\.maxPositions, min: 2),
+        "beta": double(\.beta, above: 0),
+        "label_smoothing": double(\.labelSmoothing, min: 0, max: 0.5),
+        "loss_type": string(\.lossType),
+        "learning_rate": double(\.learningRate, min: 0),
+        "weight_decay": double(\.weightDecay, min: 0),
+        "adam_beta1": double(\.adamBeta1, min: 0, max: 0.999999),
+        "adam_beta2": double(\.adamBeta2, min: 0, max: 0.999999),
+        "adam_epsilon": double(\.adamEpsilon, above: 0),
+        "max_grad_norm": double(\.maxGradNorm, min: 0),
+        "lr_scheduler_type": choice(\.lrSchedulerType),
+        "warmup_steps": int(\.warmupSteps, min: 0),
+        "warmup_ratio": double(\.warmupRatio, min: 0, max: 1),
+        "per_device_train_batch_size": int(\.perDeviceTrainBatchSize, min: 1),
+        "per_device_eval_batch_size": int(\.perDeviceEvalBatchSize, min: 1),
+        "gradient_accumulation_steps": int(\.gradientAccumulationSteps, min: 1),
+        "num_train_epochs": double(\.numTrainEpochs, above: 0),
+        "max_steps": int(\.maxSteps, min: -1),
+        "seed": int(\.seed, min: 0),
+        "output_dir": string(\.outputDir),
+        "logging_steps": int(\.loggingSteps, min: 1),
+        "save_steps": int(\.saveSteps, min: 0),
+        "save_total_limit": optionalInt(\.saveTotalLimit, min: 1),
+        "eval_steps": optionalInt(\.evalSteps, min: 1),
+        "threads": int(\.threads, min: 0),
+    ]
+
+    private static func required(_ value: String?) throws -> String {
+        guard let value else { throw ValueProblem(message: "needs a value") }
+        return value
+    }
+
+    static func string(_ field: WritableKeyPath<TrainingConfig, String>) -> Entry {
+        Entry { config, value in
+            let text = try required(value)
+            guard !text.isEmpty else { throw ValueProblem(message: "must not be empty") }
+            config[keyPath: field] = text
+        }
+    }
+
+    static func optionalString(_ field: WritableKeyPath<TrainingConfig, String?>) -> Entry {
+        Entry { config, value in
+            config[keyPath: field] = (value?.isEmpty ?? true) || value == "none" ? nil : value
+        }
+    }
+
+    static func int(_ field: WritableKeyPath<TrainingConfig, Int>, min: Int) -> Entry {
+        Entry { config, value in config[keyPath: field] = try parseInt(try required(value), min: min) }
+    }
+
+    static func optionalInt(_ field: WritableKeyPath<TrainingConfig, Int?>, min: Int) -> Entry {
+        Entry { config, value in
+            config[keyPath: field] = try value.map { try parseInt($0, min: min) }
+        }
+    }
+
+    private static func parseInt(_ text: String, min: Int) throws -> Int {
+        guard let number = Int(text.replacingOccurrences(of: "_", with: "")) else {
+            throw ValueProblem(message: "must be a whole number, got \"\(text)\"")
+        }
+        guard number >= min else { throw ValueProblem(message: "must be at least \(min), got \(number)") }
+        return number
+    }
+
+    static func double(_ field: WritableKeyPath<TrainingConfig, Double>,
+                       min: Double? = nil, above: Double? = nil, max: Double? = nil) -> Entry {
+        Entry { config, value in
+            let text = try required(value)
+            guard let number = Double(text), number.isFinite else {
+                throw ValueProblem(message: "must be a number, got \"\(text)\"")
+            }
+            if let min, number < min { throw ValueProblem(message: "must be at least \(min), got \(number)") }
+            if let above, number <= above { throw ValueProblem(message: "must be greater than \(above), got \(number)") }
+            if let max, number > max { throw ValueProblem(message: "must be at most \(max), got \(number)") }
+            config[keyPath: field] = number
+        }
+    }
+
+    static func choice<Value: RawRepresentable & CaseIterable>(
+        _ field: WritableKeyPath<TrainingConfig, Value>) -> Entry where Value.RawValue == String {
+        Entry { config, value in
+            let text = try required(value)
+            guard let parsed = Value(rawValue: text) else {
+                let allowed = Value.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ValueProblem(message: "must be one of \(allowed), got \"\(text)\"")
+            }
+            config[keyPath: field] = parsed
+        }
+    }
+}
+
+/// Levenshtein distance, for "did you mean" suggestions on misspelt keys.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    guard !a.isEmpty else { return b.count }
+    guard !b.isEmpty else { return a.count }
+    var previous = Array(0...b.count)
+    for i in 1...a.count {
+        var current = [i] + Array(repeating: 0, count: b.count)
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1,
+                             previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        previous = current
+    }
+    return previous[b.count]
+}

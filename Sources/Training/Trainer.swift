@@ -1,0 +1,280 @@
+import Foundation
+import Checkpoint
+import Data
+import DPO
+import Kernels
+import Model
+import MPI
+
+/// The DPO training loop: the one place where data, model, loss, optimizer, MPI and checkpoints meet.
+///
+/// Every rank holds the policy and the frozen reference, takes a disjoint shard of each global batch,
+/// accumulates the gradient of the global mean loss over its micro-batches, and the flat gradient
+/// buffers are summed across ranks with one all-reduce before clipping and AdamW. Rank 0 alone writes.
+public final class Trainer {
+    public let config: TrainingConfig
+    let communicator: Communicator
+    let parallel: Parallel
+    let tokenizer = ByteTokenizer()
+    let trainPairs: [TokenizedPair]
+    let evalPairs: [TokenizedPair]
+    let policy: GPT2Model
+    let reference: GPT2Model
+    let optimizer: AdamWState
+    let dpo: DPOStep
+    let plan: StepPlan
+    let schedule: LearningRateSchedule
+    let outputDir: URL
+    /// Optimizer updates completed so far.
+    private(set) var completedSteps = 0
+    private let say: (String) -> Void
+
+    /// Loads and tokenizes the data and builds both models. `say` prints on rank 0 only.
+    public init(config: TrainingConfig, communicator: Communicator, say: @escaping (String) -> Void) throws {
+        self.config = config
+        self.communicator = communicator
+        self.say = communicator.rank == 0 ? say : { _ in }
+        parallel = Parallel(threads: config.threads > 0 ? config.threads : Self.automaticThreads())
+        outputDir = URL(fileURLWithPath: config.outputDir)
+
+        let settings = TokenizationSettings(
+            maxLength: config.maxLength, maxPromptLength: config.maxPromptLength,
+            maxCompletionLength: config.maxCompletionLength,
+            truncationMode: config.truncationMode == .keepEnd ? .keepEnd : .keepStart)
+        let train = try Self.tokenize(config.trainDataset, split: .train, tokenizer: tokenizer, settings: settings)
+        guard !train.pairs.isEmpty else {
+            throw ConfigError("`train_dataset` \(config.trainDataset): no pair fits in `max_length` \(config.maxLength)")
+        }
+        trainPairs = train.pairs
+        evalPairs = try config.evalDataset.map {
+            try Self.tokenize($0, split: .heldOut, tokenizer: tokenizer, settings: settings).pairs
+        } ?? []
+        if train.dropped > 0 {
+            self.say("dropped \(train.dropped) training pairs whose prompt alone fills max_length \(config.maxLength)")
+        }
+
+        let modelConfig = GPT2Config(vocabSize: tokenizer.vocabSize, maxPositions: config.maxPositions,
+                                     layers: config.layers, heads: config.heads, channels: config.channels)
+        try modelConfig.validate()
+        policy = GPT2Model(config: modelConfig, trainable: true, parallel: parallel)
+        policy.initializeRandomly(seed: UInt64(config.seed))
+        // The weights every rank starts from are rank 0's, whatever the ranks computed themselves.
+        try communicator.broadcast(UnsafeMutableRawBufferPointer(policy.parameters), root: 0)
+        reference = GPT2Model(config: modelConfig, trainable: false, parallel: parallel)
+        reference.copyParameters(from: policy)
+        optimizer = AdamWState(parameterCount: policy.parameterCount)
+        dpo = DPOStep(loss: DPOLoss(beta: config.beta, labelSmoothing: config.labelSmoothing))
+
+        plan = StepPlan(pairCount: trainPairs.count, config: config, ranks: communicator.size)
+        let warmup = config.warmupSteps > 0
+            ? config.warmupSteps : Int((config.warmupRatio * Double(plan.totalSteps)).rounded(.up))
+        schedule = LearningRateSchedule(kind: config.lrSchedulerType, peak: config.learningRate,
+                                        warmupSteps: warmup, totalSteps: plan.totalSteps)
+    }
+
+    /// Threads per rank when `threads` is 0: the cores of this node shared among the ranks on it.
+    static func automaticThreads() -> Int {
+        let localRanks = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
+        return max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, localRanks))
+    }
+
+    enum Split { case train, heldOut }
+
+    static func tokenize(_ source: String, split: Split, tokenizer: ByteTokenizer,
+                         settings: TokenizationSettings) throws -> (pairs: [TokenizedPair], dropped: Int) {
+        let examples: [PreferenceExample]
+        if source == "demo" {
+            examples = split == .train ? DemoData.train : DemoData.heldOut
+        } else {
+            examples = try PreferenceDataset.load(path: source)
+        }
+        return tokenizePairs(examples, tokenizer: tokenizer, settings: settings)
+    }
+
+    // MARK: Training
+
+    /// Trains to the end of the plan (from the latest checkpoint when `resume`), saving and logging on the way.
+    public func train(resume: Bool) throws -> TrainingReport {
+        try prepareOutputDirectory()
+        if resume {
+            completedSteps = try restoreLatestCheckpoint()
+            say("resumed from checkpoint-\(completedSteps) in \(outputDir.path)")
+        }
+        let log = communicator.rank == 0
+            ? try MetricsLog(outputDir: outputDir, keepThroughStep: resume ? completedSteps : nil) : nil
+        say("training \(policy.parameterCount) parameters on \(communicator.size) rank(s) × \(parallel.threads) thread(s): "
+            + "\(trainPairs.count) pairs, global batch \(plan.globalBatchSize), \(plan.totalSteps) steps")
+
+        let before = try evaluateSplits()
+        var window = PreferenceMetricSums()
+        var windowStart = Date()
+        var lastSaved = completedSteps
+        while completedSteps < plan.totalSteps {
+            let (sums, gradNorm) = try runStep(completedSteps)
+            window += sums
+            completedSteps += 1
+            let isLast = completedSteps == plan.totalSteps
+            if completedSteps % config.loggingSteps == 0 || isLast {
+                let record = try trainRecord(window, gradNorm: gradNorm, seconds: Date().timeIntervalSince(windowStart))
+                try emit(record, to: log)
+                window = PreferenceMetricSums()
+                windowStart = Date()
+            }
+            if let every = config.evalSteps, !evalPairs.isEmpty, completedSteps % every == 0 || isLast {
+                try emit(try evaluationRecord(), to: log)
+            }
+            if config.saveSteps > 0, completedSteps % config.saveSteps == 0 {
+                try saveCheckpoint()
+                lastSaved = completedSteps
+            }
+        }
+        if lastSaved != completedSteps || completedSteps == 0 {
+            try saveCheckpoint()
+        }
+        try saveFinalModel()
+        let after = try evaluateSplits()
+        return TrainingReport(steps: completedSteps, before: before, after: after)
+    }
+
+    /// One optimizer update: micro-batches of this rank's shard, all-reduce, clip, AdamW.
+    /// Returns the step's (local) metric sums and the global gradient norm before clipping.
+    func runStep(_ step: Int) throws -> (PreferenceMetricSums, Double) {
+        let globalBatch = plan.globalBatch(step: step, seed: config.seed)
+        let shard = rankShard(of: globalBatch, rank: communicator.rank, ranks: communicator.size)
+        policy.zeroGradients()
+        var sums = PreferenceMetricSums()
+        let scale = 1 / Double(globalBatch.count)
+        for microBatch in chunks(Array(shard), size: config.perDeviceTrainBatchSize) {
+            let pairs = microBatch.map { trainPairs[$0] }
+            sums += dpo.run(policy: policy, reference: reference, batch: sequenceBatch(pairs),
+                            gradientScale: scale, train: true)
+            sums.processedTokens += Double(pairs.reduce(0) { $0 + 2 * $1.prompt.count + $1.chosen.count + $1.rejected.count })
+        }
+        if communicator.size > 1 {
+            try communicator.allReduceSum(policy.gradients)
+        }
+        let gradNorm = sumOfSquares(policy.gradients.baseAddress!, count: policy.parameterCount).squareRoot()
+        // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
+        if config.maxGradNorm > 0 {
+            let coefficient = config.maxGradNorm / (gradNorm + 1e-6)
+            if coefficient < 1 {
+                scale(policy.gradients.baseAddress!, count: policy.parameterCount, by: Float(coefficient))
+            }
+        }
+        optimizer.update(policy, step: step + 1, learningRate: schedule.rate(at: step), config: config, parallel: parallel)
+        return (sums, gradNorm)
+    }
+
+    /// Chosen rows then rejected rows of the pairs, right-padded, as the model takes them.
+    func sequenceBatch(_ pairs: [TokenizedPair]) -> SequenceBatch {
+        let padded = padPreferenceBatch(pairs, padTokenID: tokenizer.padTokenID)
+        return SequenceBatch(count: 2 * padded.pairs, length: padded.length,
+                             tokens: padded.tokens, scoreMask: padded.scoreMask)
+    }
+
+    // MARK: Metrics
+
+    private func trainRecord(_ window: PreferenceMetricSums, gradNorm: Double, seconds: Double) throws -> MetricsRecord {
+        let global = try allReduced(window)
+        var record = MetricsRecord(global.means)
+        record.fields.append(("grad_norm", gradNorm))
+        // As Hugging Face's Trainer logs it: the scheduler's rate after this step's update.
+        record.fields.append(("learning_rate", schedule.rate(at: completedSteps)))
+        record.fields.append(("epoch", Double(completedSteps) / Double(plan.stepsPerEpoch)))
+        record.fields.append(("num_tokens", global.processedTokens))
+        record.fields.append(("train_tokens_per_second", global.processedTokens / max(seconds, 1e-9)))
+        record.fields.insert(("step", Double(completedSteps)), at: 0)
+        return record
+    }
+
+    private func evaluationRecord() throws -> MetricsRecord {
+        let sums = try evaluate(evalPairs)
+        var record = MetricsRecord(sums.means.map { ("eval_" + $0.name, $0.value) })
+        record.fields.insert(("step", Double(completedSteps)), at: 0)
+        record.fields.append(("epoch", Double(completedSteps) / Double(plan.stepsPerEpoch)))
+        return record
+    }
+
+    private func emit(_ record: MetricsRecord, to log: MetricsLog?) throws {
+        try log?.write(record)
+        say(consoleLine(record, totalSteps: plan.totalSteps))
+    }
+
+    private func allReduced(_ sums: PreferenceMetricSums) throws -> PreferenceMetricSums {
+        guard communicator.size > 1 else { return sums }
+        var values = sums.values
+        try values.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+        return PreferenceMetricSums(values: values)
+    }
+
+    /// Metric sums of the policy against the reference on `pairs`, sharded over all ranks and summed.
+    func evaluate(_ pairs: [TokenizedPair]) throws -> PreferenceMetricSums {
+        var sums = PreferenceMetricSums()
+        let shard = rankShard(of: Array(pairs.indices), rank: communicator.rank, ranks: communicator.size)
+        for microBatch in chunks(Array(shard), size: config.perDeviceEvalBatchSize) {
+            sums += dpo.run(policy: policy, reference: reference, batch: sequenceBatch(microBatch.map { pairs[$0] }),
+                            gradientScale: 0, train: false)
+        }
+        return try allReduced(sums)
+    }
+
+    private func evaluateSplits() throws -> SplitMetrics {
+        SplitMetrics(train: try evaluate(trainPairs), heldOut: evalPairs.isEmpty ? nil : try evaluate(evalPairs))
+    }
+
+    // MARK: Output
+
+    private func prepareOutputDirectory() throws {
+        guard communicator.rank == 0 else { return }
+        do {
+            try FileManager.default.createDirectory(at: outputDir, withIntermediateDirectories: true)
+        } catch {
+            throw ConfigError("`output_dir` \(outputDir.path): cannot create it: \(error.localizedDescription)")
+        }
+    }
+}
+
+/// Which pairs make each global batch, and how many steps the run has.
+///
+/// Each epoch visits the pairs in a fresh seeded permutation; step k of an epoch takes positions
+/// k·G ..< (k+1)·G of it (the last batch of an epoch may be smaller). The plan depends only on the data,
+/// the seed and the global batch size G = per-device batch × ranks × accumulation steps, so runs with
+/// different rank counts but the same G see the same batches.
+struct StepPlan {
+    let pairCount: Int
+    let globalBatchSize: Int
+    let stepsPerEpoch: Int
+    let totalSteps: Int
+
+    init(pairCount: Int, config: TrainingConfig, ranks: Int) {
+        self.pairCount = pairCount
+        globalBatchSize = config.perDeviceTrainBatchSize * ranks * config.gradientAccumulationSteps
+        stepsPerEpoch = (pairCount + globalBatchSize - 1) / globalBatchSize
+        totalSteps = config.maxSteps > 0
+            ? config.maxSteps : Int((config.numTrainEpochs * Double(stepsPerEpoch)).rounded(.up))
+    }
+
+    func globalBatch(step: Int, seed: Int) -> [Int] {
+        let epoch = step / stepsPerEpoch
+        let order = EpochOrder.permutation(count: pairCount, seed: UInt64(seed), epoch: epoch)
+        let start = (step % stepsPerEpoch) * globalBatchSize
+        return Array(order[start..<min(start + globalBatchSize, pairCount)])
+    }
+}
+
+/// Consecutive pieces of at most `size` elements.
+func chunks<T>(_ items: [T], size: Int) -> [ArraySlice<T>] {
+    stride(from: 0, to: items.count, by: size).map { items[$0..<min($0 + size, items.count)] }
+}
+
+public struct SplitMetrics: Sendable {
+    public var train: PreferenceMetricSums
+    public var heldOut: PreferenceMetricSums?
+}
+
+/// What a finished run reports: metrics on the train and held-out pairs before and after training.
+public struct TrainingReport: Sendable {
+    public var steps: Int
+    public var before: SplitMetrics
+    public var after: SplitMetrics
+}

@@ -1,1 +1,0 @@
-// Training target: filled in by its issue work.

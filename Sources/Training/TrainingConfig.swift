@@ -1,0 +1,58 @@
+/// Every setting of a DPO run. Keys are TRL's `DPOConfig` / `TrainingArguments` names wherever TRL has the
+/// setting, with TRL's defaults; the few settings of our own (`threads`, the built-in model shape) are marked.
+public struct TrainingConfig: Sendable, Equatable {
+    // Data
+    /// A JSONL or JSON file of {prompt, chosen, rejected}, or `demo` for the built-in set.
+    public var trainDataset = "demo"
+    /// Held-out pairs: a file, `demo` (the built-in held-out split), or nil for none.
+    public var evalDataset: String? = nil
+    public var maxLength = 1024
+    public var maxPromptLength: Int? = 512
+    public var maxCompletionLength: Int? = nil
+    public var truncationMode = TruncationSetting.keepEnd
+
+    // Model (ours: the shape of the built-in GPT-2-architecture model; the vocabulary comes from the tokenizer)
+    public var layers = 4
+    public var heads = 4
+    public var channels = 128
+    public var maxPositions = 1024
+
+    // DPO
+    public var beta = 0.1
+    public var labelSmoothing = 0.0
+    public var lossType = "sigmoid"
+
+    // Optimization
+    public var learningRate = 1e-6
+    public var weightDecay = 0.0
+    public var adamBeta1 = 0.9
+    public var adamBeta2 = 0.999
+    public var adamEpsilon = 1e-8
+    public var maxGradNorm = 1.0
+    public var lrSchedulerType = LearningRateSchedule.Kind.linear
+    public var warmupSteps = 0
+    public var warmupRatio = 0.0
+    public var perDeviceTrainBatchSize = 8
+    public var perDeviceEvalBatchSize = 8
+    public var gradientAccumulationSteps = 1
+    public var numTrainEpochs = 3.0
+    public var maxSteps = -1
+    public var seed = 42
+
+    // Output
+    public var outputDir = "output"
+    public var loggingSteps = 10
+    public var saveSteps = 500
+    public var saveTotalLimit: Int? = nil
+    public var evalSteps: Int? = nil
+
+    // Ours: threads per rank; 0 = cores of this node divided by the ranks on it.
+    public var threads = 0
+
+    public init() {}
+}
+
+public enum TruncationSetting: String, Sendable, CaseIterable {
+    case keepEnd = "keep_end"
+    case keepStart = "keep_start"
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import MPI
+import Training
+
+@main
+struct DPODist: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dpo-dist",
+        abstract: "Distributed Direct Preference Optimization on CPUs, one process or many under mpirun.",
+        subcommands: [Train.self])
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a policy with DPO.",
+        discussion: """
+            With no --config, trains the built-in demo (configs/demo.yaml). Any config key can be overridden
+            as `--key value` or `--key=value`, with the same names as in the YAML file (TRL's DPOConfig names,
+            nested keys dotted: --model.n_layer 6).
+            Run on N ranks with `mpirun -n N dpo-dist train ...` (see launch/local.sh).
+            """)
+
+    @Option(name: .long, help: "YAML config file.")
+    var config: String?
+
+    @Flag(name: .long, help: "Continue from the latest checkpoint in output_dir.")
+    var resume = false
+
+    @Argument(parsing: .allUnrecognized, help: "Config overrides: --key value ...")
+    var overrides: [String] = []
+
+    func run() throws {
+        let communicator: Communicator
+        do {
+            communicator = try Communicator.world()
+        } catch {
+            FileHandle.standardError.write(Data("error: cannot start MPI: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        do {
+            let trainingConfig = try ConfigLoader.load(file: config, overrides: overrides)
+            let trainer = try Trainer(config: trainingConfig, communicator: communicator) { print($0) }
+            let report = try trainer.train(resume: resume)
+            if communicator.rank == 0 {
+                print(report.summary)
+            }
+            communicator.finalize()
+        } catch {
+            fail(error, communicator: communicator)
+        }
+    }
+
+    /// Input errors (config, data, resume mismatch) are found identically on every rank before any
+    /// collective call, so rank 0 reports them and every rank exits cleanly. Anything else may be
+    /// rank-local: report it with the rank and abort the whole job rather than let other ranks hang.
+    private func fail(_ error: Error, communicator: Communicator) -> Never {
+        let isInputError = TrainingErrors.isInputError(error)
+        if communicator.rank == 0 || !isInputError {
+            let prefix = communicator.size > 1 && !isInputError ? "error (rank \(communicator.rank)): " : "error: "
+            FileHandle.standardError.write(Data((prefix + "\(error)\n").utf8))
+        }
+        if isInputError || communicator.size == 1 {
+            communicator.finalize()
+            Foundation.exit(1)
+        }
+        communicator.abort(code: 1)
+    }
+}

@@ -1,0 +1,190 @@
+import Foundation
+import Testing
+import Checkpoint
+import TestSupport
+
+/// Runs the real `dpo-dist` binary: as one process and under mpirun, from scratch and resumed, on good and bad input.
+@Suite(.serialized) struct EndToEndTests {
+    let binary = productsDirectory.appendingPathComponent("dpo-dist")
+
+    /// A fresh folder with a small preference file and a config for a tiny model.
+    private func workspace() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dpo-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let subjects = ["cats", "rivers", "stars", "trains", "maps", "bees", "clocks", "ships", "roses", "kites", "owls", "drums"]
+        var lines: [String] = []
+        for (index, subject) in subjects.enumerated() {
+            for variant in 0..<2 {
+                let prompt = variant == 0 ? "Tell me about \(subject)." : "Is it true that \(subject) are blue?"
+                let object: [String: String] = [
+                    "prompt": prompt,
+                    "chosen": " Here is a fact about \(subject) (\(index)).",
+                    "rejected": " No idea.",
+                ]
+                let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                lines.append(String(decoding: data, as: UTF8.self))
+            }
+        }
+        try (lines.joined(separator: "\n") + "\n").write(to: folder.appendingPathComponent("pairs.jsonl"), atomically: true, encoding: .utf8)
+        try """
+            train_dataset: \(folder.path)/pairs.jsonl
+            max_length: 64
+            max_prompt_length: 32
+            model:
+              n_layer: 2
+              n_head: 2
+              n_embd: 16
+              n_positions: 64
+            learning_rate: 1.0e-2
+            lr_scheduler_type: linear
+            warmup_steps: 1
+            weight_decay: 0.01
+            max_grad_norm: 1.0
+            logging_steps: 1
+            save_steps: 0
+            seed: 7
+            threads: 1
+
+            """.write(to: folder.appendingPathComponent("tiny.yaml"), atomically: true, encoding: .utf8)
+        return folder
+    }
+
+    private func train(_ ranks: Int?, _ arguments: [String], timeout: Double = 300) -> ProcessResult {
+        let fullArguments = ["train"] + arguments
+        if let ranks {
+            let (launcher, launcherArguments) = mpirunCommand(ranks: ranks, executable: binary, arguments: fullArguments)
+            return runProcess(launcher, arguments: launcherArguments, timeout: timeout)
+        }
+        return runProcess(binary, arguments: fullArguments, timeout: timeout)
+    }
+
+    private func losses(in outputDir: URL) throws -> [Int: Double] {
+        let text = try String(contentsOf: outputDir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        var result: [Int: Double] = [:]
+        for line in text.split(separator: "\n") {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            if let step = object["step"] as? Int, let loss = object["loss"] as? Double {
+                result[step] = loss
+            }
+        }
+        return result
+    }
+
+    private func weights(in outputDir: URL) throws -> [String: [Float]] {
+        let file = try SafeTensorsFile.read(contentsOf: outputDir.appendingPathComponent("model.safetensors"))
+        var result: [String: [Float]] = [:]
+        for name in file.names {
+            result[name] = try #require(file[name]).floats()
+        }
+        return result
+    }
+
+    /// max |a − b| over max |b|, per tensor, worst over tensors.
+    private func worstRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) throws -> Double {
+        #expect(Set(a.keys) == Set(b.keys))
+        var worst = 0.0
+        for (name, reference) in b {
+            let other = try #require(a[name])
+            let scale = Double(reference.map { abs($0) }.max() ?? 0)
+            let difference = zip(other, reference).map { Double(abs($0 - $1)) }.max() ?? 0
+            worst = max(worst, difference / max(scale, 1e-12))
+        }
+        return worst
+    }
+
+    @Test(.enabled(if: mpirunAvailable))
+    func sameGlobalBatchGivesSameRunOnOneTwoAndFourRanks() throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        var outputs: [URL] = []
+        // Global batch 8 every time: per-device 2 × ranks × accumulation.
+        for (ranks, accumulation) in [(1, 4), (2, 2), (4, 1)] {
+            let output = folder.appendingPathComponent("out-\(ranks)")
+            let result = train(ranks == 1 ? nil : ranks, [
+                "--config", config, "--output_dir", output.path, "--max_steps", "5",
+                "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "\(accumulation)"])
+            #expect(result.status == 0, "ranks \(ranks): \(result.stderr)")
+            outputs.append(output)
+        }
+        let single = try losses(in: outputs[0])
+        #expect(single.keys.sorted() == [1, 2, 3, 4, 5])
+        let singleWeights = try weights(in: outputs[0])
+        for output in outputs.dropFirst() {
+            let distributed = try losses(in: output)
+            #expect(distributed.keys.sorted() == single.keys.sorted())
+            for (step, loss) in single {
+                let other = try #require(distributed[step])
+                #expect(abs(other - loss) <= 1e-5 * abs(loss), "step \(step): \(other) vs \(loss)")
+            }
+            let worst = try worstRelativeDifference(try weights(in: output), singleWeights)
+            #expect(worst <= 1e-5, "final weights differ by \(worst) relative (\(output.lastPathComponent))")
+        }
+        // Training moved the weights at all (the comparison above is not between untouched initial weights).
+        #expect(single[5]! < single[1]!)
+    }
+
+    @Test func resumedRunEndsWithTheSameWeights() throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        let straight = folder.appendingPathComponent("straight")
+        let first = train(nil, ["--config", config, "--output_dir", straight.path, "--max_steps", "6", "--save_steps", "3"])
+        #expect(first.status == 0, "\(first.stderr)")
+        // A run that stopped after checkpoint-3: only that checkpoint and the metrics so far exist.
+        let resumed = folder.appendingPathComponent("resumed")
+        try FileManager.default.createDirectory(at: resumed, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: straight.appendingPathComponent("checkpoint-3"),
+                                         to: resumed.appendingPathComponent("checkpoint-3"))
+        let second = train(nil, ["--config", config, "--output_dir", resumed.path, "--max_steps", "6", "--save_steps", "3", "--resume"])
+        #expect(second.status == 0, "\(second.stderr)")
+        #expect(second.stdout.contains("resumed from checkpoint-3"))
+        #expect(try worstRelativeDifference(try weights(in: resumed), try weights(in: straight)) == 0)
+        let straightLosses = try losses(in: straight)
+        let resumedLosses = try losses(in: resumed)
+        #expect(resumedLosses.keys.sorted() == [4, 5, 6])
+        for step in 4...6 {
+            #expect(resumedLosses[step] == straightLosses[step])
+        }
+        // Resuming where nothing was saved is an error that says so.
+        let empty = folder.appendingPathComponent("empty")
+        let missing = train(nil, ["--config", config, "--output_dir", empty.path, "--resume"])
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("no checkpoint-<step> folder"))
+        // Resuming with another global batch size would silently change the data order: refused.
+        let changed = train(nil, ["--config", config, "--output_dir", resumed.path, "--max_steps", "8", "--resume",
+                                  "--per_device_train_batch_size", "3"])
+        #expect(changed.status != 0)
+        #expect(changed.stderr.contains("global batch size"))
+    }
+
+    @Test func badInputExitsNonZeroNamingTheProblem() throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        func failure(_ fileText: String, _ fileName: String, _ extra: [String] = []) throws -> String {
+            let path = folder.appendingPathComponent(fileName)
+            try fileText.write(to: path, atomically: true, encoding: .utf8)
+            let result = train(nil, ["--config", config, "--train_dataset", path.path,
+                                     "--output_dir", folder.appendingPathComponent("o").path] + extra)
+            #expect(result.status != 0)
+            return result.stderr
+        }
+        let good = #"{"prompt": "a", "chosen": "b", "rejected": "c"}"#
+        let malformed = try failure(good + "\n" + #"{"prompt": "a", "chosen": "b""# + "\n", "malformed.jsonl")
+        #expect(malformed.contains("malformed.jsonl") && malformed.contains("line 2"), "\(malformed)")
+        let missing = try failure(good + "\n" + #"{"prompt": "a", "chosen": "b"}"# + "\n", "missing.jsonl")
+        #expect(missing.contains("missing.jsonl") && missing.contains("line 2") && missing.contains("rejected"), "\(missing)")
+        let empty = try failure("", "empty.jsonl")
+        #expect(empty.contains("empty.jsonl"), "\(empty)")
+        let unknown = train(nil, ["--config", config, "--learning_rat", "1e-3"])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("unknown key `learning_rat`"), "\(unknown.stderr)")
+    }
+
+    @Test(.enabled(if: mpirunAvailable))
+    func badInputUnderMPIFailsOnceWithoutHanging() throws {
+        let folder = try workspace()
+        let result = train(2, ["--config", folder.appendingPathComponent("tiny.yaml").path, "--beta", "-1"], timeout: 120)
+        #expect(result.status != 0)
+        let mentions = result.stderr.components(separatedBy: "`beta` must be greater than 0").count - 1
+        #expect(mentions == 1, "\(result.stderr)")
+    }
+}
