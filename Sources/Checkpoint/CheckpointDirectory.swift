@@ -11,6 +11,8 @@ import Foundation
 ///   renames it back, so the directory never lacks a complete checkpoint for a step once one was published.
 ///
 /// Only one process may save into an output directory at a time (in distributed training: rank 0).
+/// Errors: `CheckpointError` for invalid arguments and failed system calls; `FileManager` errors (which name
+/// the path) from creating, listing and deleting directories; and whatever the writer throws.
 public struct CheckpointDirectory: Sendable {
     /// The file whose presence marks a checkpoint directory as complete; written last by `save`.
     public static let completionMarker = "COMPLETE"
