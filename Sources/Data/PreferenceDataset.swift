@@ -88,23 +88,26 @@ public enum PreferenceDataset {
     }
 
     private static func parseJSONLines(_ contents: Data, path: String) throws -> [PreferenceExample] {
+        let decoder = JSONDecoder()
         var examples: [PreferenceExample] = []
-        // Split the whole buffer on "\n" (fast for large files); a trailing "\r" (CRLF) is dropped with the whitespace.
-        for (lineIndex, line) in contents.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-            guard line.contains(where: { !isJSONWhitespace($0) }) else { continue }
-            let location = DataError.Location.line(lineIndex + 1)
-            let object: Any
-            do {
-                object = try JSONSerialization.jsonObject(with: Data(line), options: [.fragmentsAllowed])
-            } catch {
-                throw DataError(file: path, location: location, problem: "malformed JSON: \(parserReason(error))")
+        // Scans the whole buffer for "\n" (fast for large files); a "\r" before it (CRLF) is JSON whitespace.
+        try contents.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
+            var lineStart = buffer.startIndex
+            var lineNumber = 0
+            while lineStart < buffer.endIndex {
+                let lineEnd = buffer[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? buffer.endIndex
+                let line = buffer[lineStart..<lineEnd]
+                lineNumber += 1
+                lineStart = lineEnd + 1
+                guard line.contains(where: { !isJSONWhitespace($0) }) else { continue }
+                examples.append(try decodeJSONLine(Data(line), decoder: decoder, file: path, location: .line(lineNumber)))
             }
-            examples.append(try example(from: object, file: path, location: location))
         }
         return examples
     }
 
     private static func parseJSONArray(_ contents: Data, path: String) throws -> [PreferenceExample] {
+        if let examples = try? JSONDecoder().decode([PreferenceExample].self, from: contents) { return examples }
         let document: Any
         do {
             document = try JSONSerialization.jsonObject(with: contents, options: [])
@@ -117,6 +120,21 @@ public enum PreferenceDataset {
         return try elements.enumerated().map { index, element in
             try example(from: element, file: path, location: .arrayIndex(index))
         }
+    }
+
+    /// Decodes one JSONL line with `JSONDecoder` (the fast path); if that fails, parses again with `JSONSerialization`
+    /// to tell the user precisely what is wrong.
+    private static func decodeJSONLine(_ json: Data, decoder: JSONDecoder, file: String,
+                                      location: DataError.Location) throws -> PreferenceExample {
+        if let example = try? decoder.decode(PreferenceExample.self, from: json) { return example }
+        let object: Any
+        do {
+            object = try JSONSerialization.jsonObject(with: json, options: [.fragmentsAllowed])
+        } catch {
+            throw DataError(file: file, location: location, problem: "malformed JSON: \(parserReason(error)) "
+                                + "(JSON Lines needs one complete object per line; a JSON file needs a top-level array)")
+        }
+        return try example(from: object, file: file, location: location)
     }
 
     private static func example(from object: Any, file: String, location: DataError.Location) throws -> PreferenceExample {
