@@ -107,16 +107,16 @@ public final class GPT2Model {
         }
 
         var logProbSums = [Double](repeating: 0, count: batch.count)
-        var scores = SequenceScores(logProbSums: [], tokenCounts: Array(repeating: 0, count: batch.count),
-                                    meanLogitSums: Array(repeating: 0, count: batch.count))
+        var tokenCounts = [Int](repeating: 0, count: batch.count)
+        var meanLogitSums = [Double](repeating: 0, count: batch.count)
         for (i, sequence) in scored.sequences.enumerated() {
             logProbSums[sequence] += Double(a.headLogProbs.pointer[i])
-            scores.tokenCounts[sequence] += 1
-            scores.meanLogitSums[sequence] += Double(a.headLogitSums.pointer[i]) / Double(V)
+            tokenCounts[sequence] += 1
+            meanLogitSums[sequence] += Double(a.headLogitSums.pointer[i]) / Double(V)
         }
-        scores.logProbSums = logProbSums.map(Float.init)
         if training { pendingBackward = (batch, scored) }
-        return scores
+        return SequenceScores(logProbSums: logProbSums.map(Float.init), tokenCounts: tokenCounts,
+                              meanLogitSums: meanLogitSums)
     }
 
     /// Full logits [count·length, vocab], row-major, for every position. For tests and debugging only: unlike
