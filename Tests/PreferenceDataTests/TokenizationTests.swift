@@ -1,5 +1,5 @@
 import Testing
-@testable import Data
+@testable import PreferenceData
 
 /// Bytes as ids like ByteTokenizer, but with a BOS token and distinct EOS/PAD ids, to see where each goes.
 private struct TokenizerWithBOS: Tokenizer {

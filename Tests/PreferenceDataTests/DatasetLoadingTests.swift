@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Data
+@testable import PreferenceData
 
 /// A fresh temporary directory per test, removed when the value goes away.
 final class TemporaryDirectory {

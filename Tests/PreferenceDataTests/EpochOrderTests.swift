@@ -1,5 +1,5 @@
 import Testing
-@testable import Data
+@testable import PreferenceData
 
 @Suite struct EpochOrderTests {
     @Test func splitMix64MatchesReferenceOutputs() {

@@ -1,5 +1,5 @@
 import Testing
-@testable import Data
+@testable import PreferenceData
 
 @Suite struct ByteTokenizerTests {
     let tokenizer = ByteTokenizer()
