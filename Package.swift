@@ -25,11 +25,11 @@ let package = Package(
         .target(name: "Model", dependencies: ["Kernels"], swiftSettings: optimizedNumerics),
         .target(name: "DPO", dependencies: ["Model"]),
         // data and checkpoint formats
-        .target(name: "Data"),
+        .target(name: "PreferenceData"),
         .target(name: "Checkpoint"),
         // the one place that joins them
         .target(name: "Training", dependencies: [
-            "MPI", "Kernels", "Model", "DPO", "Data", "Checkpoint",
+            "MPI", "Kernels", "Model", "DPO", "PreferenceData", "Checkpoint",
             .product(name: "Yams", package: "Yams"),
         ]),
         .executableTarget(name: "dpo-dist", dependencies: [
@@ -45,8 +45,8 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DPOTests", dependencies: ["DPO", "Model"]),
-        .testTarget(name: "DataTests", dependencies: ["Data"]),
-        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"]),
+        .testTarget(name: "PreferenceDataTests", dependencies: ["PreferenceData"]),
+        .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MPITests", dependencies: ["MPI", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoint", "TestSupport"]),
     ],

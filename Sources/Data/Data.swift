@@ -1,1 +1,0 @@
-// Data target: filled in by its issue work.
