@@ -1,4 +1,5 @@
 import Foundation
+import PreferenceData
 import Yams
 
 /// A configuration problem, always naming the key and where its value came from.
@@ -153,7 +154,6 @@ enum ConfigKeys {
         "eval_dataset": optionalString(\.evalDataset),
         "max_length": int(\.maxLength, min: 2),
         "max_prompt_length": optionalInt(\.maxPromptLength, min: 1),
-        "max_completion_length": optionalInt(\.maxCompletionLength, min: 1),
         "truncation_mode": choice(\.truncationMode),
         "model.n_layer": int(\.layers, min: 1),
         "model.n_head": int(\.heads, min: 1),

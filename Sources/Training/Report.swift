@@ -1,5 +1,5 @@
 import Foundation
-import Data
+import PreferenceData
 import DPO
 
 public enum TrainingErrors {

@@ -1,6 +1,6 @@
 import Foundation
 import Checkpoint
-import Data
+import PreferenceData
 import DPO
 import Kernels
 import Model
@@ -37,10 +37,8 @@ public final class Trainer {
         parallel = Parallel(threads: config.threads > 0 ? config.threads : Self.automaticThreads())
         outputDir = URL(fileURLWithPath: config.outputDir)
 
-        let settings = TokenizationSettings(
-            maxLength: config.maxLength, maxPromptLength: config.maxPromptLength,
-            maxCompletionLength: config.maxCompletionLength,
-            truncationMode: config.truncationMode == .keepEnd ? .keepEnd : .keepStart)
+        let settings = TokenizationSettings(maxLength: config.maxLength, maxPromptLength: config.maxPromptLength,
+                                            truncationMode: config.truncationMode)
         let train = try Self.tokenize(config.trainDataset, split: .train, tokenizer: tokenizer, settings: settings)
         guard !train.pairs.isEmpty else {
             throw ConfigError("`train_dataset` \(config.trainDataset): no pair fits in `max_length` \(config.maxLength)")

@@ -1,3 +1,5 @@
+import PreferenceData
+
 /// Every setting of a DPO run. Keys are TRL's `DPOConfig` / `TrainingArguments` names wherever TRL has the
 /// setting, with TRL's defaults; the few settings of our own (`threads`, the built-in model shape) are marked.
 public struct TrainingConfig: Sendable, Equatable {
@@ -7,9 +9,10 @@ public struct TrainingConfig: Sendable, Equatable {
     /// Held-out pairs: a file, `demo` (the built-in held-out split), or nil for none.
     public var evalDataset: String? = nil
     public var maxLength = 1024
-    public var maxPromptLength: Int? = 512
-    public var maxCompletionLength: Int? = nil
-    public var truncationMode = TruncationSetting.keepEnd
+    /// Older TRL's prompt budget (keeps the prompt's last tokens); current TRL has none, so neither do we by default.
+    public var maxPromptLength: Int? = nil
+    /// Which end of an over-long prompt+completion to keep; current TRL's default is `keep_start`.
+    public var truncationMode = TruncationMode.keepStart
 
     // Model (ours: the shape of the built-in GPT-2-architecture model; the vocabulary comes from the tokenizer)
     public var layers = 4
@@ -50,9 +53,4 @@ public struct TrainingConfig: Sendable, Equatable {
     public var threads = 0
 
     public init() {}
-}
-
-public enum TruncationSetting: String, Sendable, CaseIterable {
-    case keepEnd = "keep_end"
-    case keepStart = "keep_start"
 }
