@@ -135,6 +135,11 @@ do {
     world.abort(code: 2)
 }
 world.finalize()
+// After finalize: idempotent, and every use is an MPIError rather than undefined behaviour.
+checker.pass = "after finalize"
+world.finalize()
+checker.expect((try? world.barrier()) == nil, "barrier() after finalize() did not throw")
+checker.expect((try? Communicator.world()) == nil, "world() after finalize() did not throw")
 
 if checker.failures.isEmpty {
     print("\(prefix): ok")
