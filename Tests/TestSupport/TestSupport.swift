@@ -1,6 +1,6 @@
 // Helpers shared by test targets: locating the built executables, running a child process with a
 // timeout that never hangs, and building mpirun command lines that work on this kind of machine.
-// The mpirun rules here are the same as in launch/mpirun-args.sh; keep the two in sync.
+// The mpirun rules here are the same as in launch/mpirun-options.sh; keep the two in sync.
 
 import Foundation
 #if canImport(Glibc)
@@ -161,7 +161,7 @@ public let mpirunURL: URL? = {
 /// Whether `mpirun` is installed (tests that launch jobs are skipped otherwise).
 public var mpirunAvailable: Bool { mpirunURL != nil }
 
-/// The mpirun options this machine needs, as in launch/mpirun-args.sh:
+/// The mpirun options this machine needs, as in launch/mpirun-options.sh:
 /// - `--allow-run-as-root` when running as root (mpirun refuses root otherwise; containers run as root);
 /// - `--oversubscribe` so more ranks than cores can start (the test machine has 2 cores);
 /// - `--bind-to none`: with ≤ 2 ranks Open MPI binds each rank to ONE core, which would serialize
