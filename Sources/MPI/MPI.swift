@@ -30,6 +30,16 @@ private func check(_ code: Int32, _ operation: String) throws {
     guard code == DPO_MPI_SUCCESS else { throw MPIError(code: code, operation: operation) }
 }
 
+/// Throws if MPI has been finalized: MPI calls after MPI_Finalize are erroneous (they may abort the
+/// process), so the wrapper refuses them instead. MPI_Finalized may be called at any time.
+private func checkNotFinalized(_ operation: String) throws {
+    var finalized: Int32 = 0
+    try check(dpo_mpi_finalized(&finalized), "MPI_Finalized")
+    if finalized != 0 {
+        throw MPIError(code: DPO_MPI_ERR_OTHER, message: "MPI has already been finalized", operation: operation)
+    }
+}
+
 /// MPI_COMM_WORLD: every process of the job. Obtain it with `Communicator.world()`.
 ///
 /// MPI is initialized with MPI_THREAD_FUNNELED: make all MPI calls from one thread at a time
@@ -41,10 +51,9 @@ public final class Communicator: @unchecked Sendable {
     /// Number of processes in MPI_COMM_WORLD (1 when run without mpirun).
     public let size: Int
 
-    /// Guards `shared` and `finalized` so that concurrent first calls initialize MPI once.
+    /// Guards `shared` so that concurrent first calls initialize MPI once.
     private static let lock = NSLock()
     nonisolated(unsafe) private static var shared: Communicator?
-    nonisolated(unsafe) private static var finalized = false
 
     private init(rank: Int, size: Int) {
         self.rank = rank
@@ -78,18 +87,9 @@ public final class Communicator: @unchecked Sendable {
         set { dpo_mpi_set_max_count_per_call(max(1, newValue)) }
     }
 
-    /// Throws if MPI has been finalized (MPI calls after MPI_Finalize are erroneous, not just failing).
-    private static func checkNotFinalized(_ operation: String) throws {
-        var mpiFinalized: Int32 = 0
-        _ = dpo_mpi_finalized(&mpiFinalized)
-        if finalized || mpiFinalized != 0 {
-            throw MPIError(code: DPO_MPI_ERR_OTHER, message: "MPI has already been finalized", operation: operation)
-        }
-    }
-
     /// Runs one MPI call after checking that MPI is still active; a non-success code becomes `MPIError`.
     private func perform(_ operation: String, _ call: () -> Int32) throws {
-        try Self.lock.withLock { try Self.checkNotFinalized(operation) }
+        try checkNotFinalized(operation)
         try check(call(), operation)
     }
 
@@ -153,8 +153,6 @@ public final class Communicator: @unchecked Sendable {
     /// Call it once all ranks are done communicating, before the process exits.
     public func finalize() {
         Self.lock.withLock {
-            guard !Self.finalized else { return }
-            Self.finalized = true
             Self.shared = nil
             _ = dpo_mpi_finalize()
         }
@@ -182,6 +180,7 @@ public final class PendingAllReduce {
     /// Blocks until the all-reduce has finished; the buffer then holds the sum. Idempotent.
     public func wait() throws {
         guard let request else { return }
+        try checkNotFinalized("MPI_Waitall(MPI_Iallreduce)")
         try check(dpo_mpi_request_wait(request), "MPI_Waitall(MPI_Iallreduce)")
         release()
     }
@@ -189,6 +188,7 @@ public final class PendingAllReduce {
     /// Whether the all-reduce has finished (MPI_Testall, which also drives progress); never blocks.
     public func isComplete() throws -> Bool {
         guard let request else { return true }
+        try checkNotFinalized("MPI_Testall(MPI_Iallreduce)")
         var completed: Int32 = 0
         try check(dpo_mpi_request_test(request, &completed), "MPI_Testall(MPI_Iallreduce)")
         if completed != 0 { release() }
