@@ -1,1 +1,148 @@
 #include "mpi_shim.h"
+
+#include <limits.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const int DPO_MPI_SUCCESS = MPI_SUCCESS;
+const int DPO_MPI_ERR_OTHER = MPI_ERR_OTHER;
+
+/// Largest element count passed to a single MPI call (MPI counts are `int`).
+static size_t max_chunk = (size_t)INT_MAX;
+
+size_t dpo_mpi_max_count_per_call(void) { return max_chunk; }
+
+void dpo_mpi_set_max_count_per_call(size_t count) {
+    max_chunk = count < 1 ? 1 : count > (size_t)INT_MAX ? (size_t)INT_MAX : count;
+}
+
+static size_t chunk_count(size_t count) {
+    return count == 0 ? 0 : (count - 1) / max_chunk + 1;
+}
+
+static int chunk_length(size_t count, size_t chunk) {
+    size_t remaining = count - chunk * max_chunk;
+    return (int)(remaining < max_chunk ? remaining : max_chunk);
+}
+
+int dpo_mpi_init(int *provided) {
+    int initialized = 0;
+    int rc = MPI_Initialized(&initialized);
+    if (rc != MPI_SUCCESS) return rc;
+    rc = initialized ? MPI_Query_thread(provided)
+                     : MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, provided);
+    if (rc != MPI_SUCCESS) return rc;
+    return MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+}
+
+int dpo_mpi_initialized(int *flag) { return MPI_Initialized(flag); }
+
+int dpo_mpi_finalized(int *flag) { return MPI_Finalized(flag); }
+
+int dpo_mpi_finalize(void) {
+    int initialized = 0, finalized = 0;
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+    if (!initialized || finalized) return MPI_SUCCESS;
+    return MPI_Finalize();
+}
+
+int dpo_mpi_comm_rank(int *rank) { return MPI_Comm_rank(MPI_COMM_WORLD, rank); }
+
+int dpo_mpi_comm_size(int *size) { return MPI_Comm_size(MPI_COMM_WORLD, size); }
+
+/// In-place sum over `count` elements of `element_size` bytes, one MPI_Allreduce per chunk.
+static int allreduce_sum_chunked(char *buffer, size_t count, size_t element_size, MPI_Datatype type) {
+    size_t chunks = chunk_count(count);
+    for (size_t chunk = 0; chunk < chunks; chunk++) {
+        int rc = MPI_Allreduce(MPI_IN_PLACE, buffer + chunk * max_chunk * element_size,
+                               chunk_length(count, chunk), type, MPI_SUM, MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return rc;
+    }
+    return MPI_SUCCESS;
+}
+
+int dpo_mpi_allreduce_sum_float(float *buffer, size_t count) {
+    return allreduce_sum_chunked((char *)buffer, count, sizeof(float), MPI_FLOAT);
+}
+
+int dpo_mpi_allreduce_sum_double(double *buffer, size_t count) {
+    return allreduce_sum_chunked((char *)buffer, count, sizeof(double), MPI_DOUBLE);
+}
+
+int dpo_mpi_broadcast_bytes(void *buffer, size_t count, int root) {
+    int size = 0;
+    int rc = MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (rc != MPI_SUCCESS) return rc;
+    if (root < 0 || root >= size) return MPI_ERR_ROOT;
+    size_t chunks = chunk_count(count);
+    for (size_t chunk = 0; chunk < chunks; chunk++) {
+        rc = MPI_Bcast((char *)buffer + chunk * max_chunk, chunk_length(count, chunk), MPI_BYTE, root,
+                       MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return rc;
+    }
+    return MPI_SUCCESS;
+}
+
+int dpo_mpi_barrier(void) { return MPI_Barrier(MPI_COMM_WORLD); }
+
+void dpo_mpi_abort(int code) {
+    int initialized = 0, finalized = 0;
+    MPI_Initialized(&initialized);
+    MPI_Finalized(&finalized);
+    fflush(stdout);
+    fflush(stderr);
+    if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, code);
+    exit(code);
+}
+
+void dpo_mpi_error_string(int code, char *text, size_t capacity) {
+    if (capacity == 0) return;
+    char message[MPI_MAX_ERROR_STRING];
+    int length = 0;
+    if (MPI_Error_string(code, message, &length) != MPI_SUCCESS) {
+        length = snprintf(message, sizeof message, "unknown MPI error code %d", code);
+    }
+    snprintf(text, capacity, "%.*s", length, message);
+}
+
+size_t dpo_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
+
+struct dpo_mpi_request {
+    int count;
+    MPI_Request requests[];
+};
+
+int dpo_mpi_iallreduce_sum_float(float *buffer, size_t count, dpo_mpi_request **request) {
+    *request = NULL;
+    size_t chunks = chunk_count(count);
+    if (chunks > (size_t)INT_MAX) return MPI_ERR_COUNT;
+    dpo_mpi_request *handle = malloc(sizeof(dpo_mpi_request) + chunks * sizeof(MPI_Request));
+    if (handle == NULL) return MPI_ERR_NO_MEM;
+    handle->count = 0;
+    for (size_t chunk = 0; chunk < chunks; chunk++) {
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, buffer + chunk * max_chunk, chunk_length(count, chunk), MPI_FLOAT,
+                                MPI_SUM, MPI_COMM_WORLD, &handle->requests[chunk]);
+        if (rc != MPI_SUCCESS) {
+            // Chunks already started must finish before the caller may reuse the buffer.
+            MPI_Waitall(handle->count, handle->requests, MPI_STATUSES_IGNORE);
+            free(handle);
+            return rc;
+        }
+        handle->count++;
+    }
+    *request = handle;
+    return MPI_SUCCESS;
+}
+
+int dpo_mpi_request_test(dpo_mpi_request *request, int *completed) {
+    return MPI_Testall(request->count, request->requests, completed, MPI_STATUSES_IGNORE);
+}
+
+int dpo_mpi_request_wait(dpo_mpi_request *request) {
+    return MPI_Waitall(request->count, request->requests, MPI_STATUSES_IGNORE);
+}
+
+void dpo_mpi_request_free(dpo_mpi_request *request) { free(request); }
