@@ -27,7 +27,7 @@ public final class Trainer {
     let outputDir: URL
     /// Optimizer updates completed so far.
     private(set) var completedSteps = 0
-    private let say: (String) -> Void
+    let say: (String) -> Void
 
     /// Loads and tokenizes the data and builds both models. `say` prints on rank 0 only.
     public init(config: TrainingConfig, communicator: Communicator, say: @escaping (String) -> Void) throws {
@@ -39,6 +39,7 @@ public final class Trainer {
 
         let settings = TokenizationSettings(maxLength: config.maxLength, maxPromptLength: config.maxPromptLength,
                                             truncationMode: config.truncationMode)
+        let tokenizer = self.tokenizer
         let train = try Self.tokenize(config.trainDataset, split: .train, tokenizer: tokenizer, settings: settings)
         guard !train.pairs.isEmpty else {
             throw ConfigError("`train_dataset` \(config.trainDataset): no pair fits in `max_length` \(config.maxLength)")
@@ -70,8 +71,12 @@ public final class Trainer {
                                         warmupSteps: warmup, totalSteps: plan.totalSteps)
     }
 
-    /// Threads per rank when `threads` is 0: the cores of this node shared among the ranks on it.
+    /// Threads per rank when `threads` is 0: `OMP_NUM_THREADS` when the launcher set it (launch/local.sh,
+    /// Slurm's cpus-per-task), else the cores of this node shared among the ranks on it.
     static func automaticThreads() -> Int {
+        if let requested = ProcessInfo.processInfo.environment["OMP_NUM_THREADS"].flatMap(Int.init), requested > 0 {
+            return requested
+        }
         let localRanks = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
         return max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, localRanks))
     }
@@ -141,12 +146,12 @@ public final class Trainer {
         let shard = rankShard(of: globalBatch, rank: communicator.rank, ranks: communicator.size)
         policy.zeroGradients()
         var sums = PreferenceMetricSums()
-        let scale = 1 / Double(globalBatch.count)
+        let lossScale = 1 / Double(globalBatch.count)
         for microBatch in chunks(Array(shard), size: config.perDeviceTrainBatchSize) {
             let pairs = microBatch.map { trainPairs[$0] }
             sums += dpo.run(policy: policy, reference: reference, batch: sequenceBatch(pairs),
-                            gradientScale: scale, train: true)
-            sums.processedTokens += Double(pairs.reduce(0) { $0 + 2 * $1.prompt.count + $1.chosen.count + $1.rejected.count })
+                            gradientScale: lossScale, train: true)
+            sums.processedTokens += Double(pairs.map(\.tokenCount).reduce(0, +))
         }
         if communicator.size > 1 {
             try communicator.allReduceSum(policy.gradients)
@@ -258,6 +263,11 @@ struct StepPlan {
         let start = (step % stepsPerEpoch) * globalBatchSize
         return Array(order[start..<min(start + globalBatchSize, pairCount)])
     }
+}
+
+extension TokenizedPair {
+    /// Tokens of both rows of the pair (the prompt is processed twice: once before each completion).
+    var tokenCount: Int { 2 * prompt.count + chosen.count + rejected.count }
 }
 
 /// Consecutive pieces of at most `size` elements.

