@@ -10,7 +10,8 @@ them out. The script records what the Swift model must reproduce:
   gpt2_tiny_reference.safetensors  reference parameters (a different perturbation, so log-ratios are non-zero)
   gpt2_tiny_outputs.safetensors    "logits" [6, T, vocab] of the policy
   gpt2_tiny_gradients.safetensors  d(DPO loss)/d(parameter) for every policy parameter (same names)
-  gpt2_tiny_case.json              config, tokens, score mask, beta, per-row log-prob sums, loss, rewards, versions
+  gpt2_tiny_case.json              config, tokens, score mask, beta, per-row log-prob sums, loss, rewards,
+                                   d(loss)/d(policy log-prob sums), library versions
 
 Batch layout (as dpo-dist's padPreferenceBatch): rows 0..<3 are prompt+chosen, rows 3..<6 prompt+rejected,
 right padded with token 0 to the longest row. scoreMask[b, t] = 1 on completion tokens; a scored position t
@@ -165,13 +166,14 @@ def run_case(policy, reference, batch) -> dict:
     with torch.no_grad():
         reference_logps = completion_log_prob_sums(reference(input_ids=tokens).logits, tokens, score_mask)
     loss, chosen_rewards, rejected_rewards = dpo_loss(policy_logps, reference_logps, len(PAIR_LENGTHS))
+    policy_logps.retain_grad()
     loss.backward()
     gradients = {name: p.grad.detach().contiguous().clone() for name, p in policy.named_parameters()}
     return {
         "logits": logits.detach().contiguous(), "policy_logps": policy_logps.detach(),
         "reference_logps": reference_logps, "loss": loss.detach(),
         "chosen_rewards": chosen_rewards.detach(), "rejected_rewards": rejected_rewards.detach(),
-        "gradients": gradients,
+        "loss_gradient": policy_logps.grad.detach(), "gradients": gradients,
     }
 
 
@@ -199,7 +201,7 @@ def check_against_float64(policy, reference, batch, result32: dict) -> float:
     reference.float()
     worst = 0.0
     pairs = [(result32[key], result64[key]) for key in
-             ("logits", "policy_logps", "reference_logps", "loss", "chosen_rewards", "rejected_rewards")]
+             ("logits", "policy_logps", "reference_logps", "loss", "chosen_rewards", "rejected_rewards", "loss_gradient")]
     pairs += [(result32["gradients"][name], result64["gradients"][name]) for name in result32["gradients"]]
     for actual, expected in pairs:
         worst = max(worst, relative_error(actual, expected))
@@ -269,6 +271,7 @@ def main() -> None:
         "loss": result["loss"].item(),
         "chosenRewards": result["chosen_rewards"].tolist(),
         "rejectedRewards": result["rejected_rewards"].tolist(),
+        "lossGradientWithRespectToPolicyLogProbSums": result["loss_gradient"].tolist(),
         "float32VersusFloat64RelativeError": float32_noise,
         "seeds": {"init": INIT_SEED, "policyPerturbation": POLICY_PERTURBATION_SEED,
                   "referencePerturbation": REFERENCE_PERTURBATION_SEED, "tokens": TOKEN_SEED},
