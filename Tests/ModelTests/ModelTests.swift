@@ -1,1 +1,113 @@
+import Kernels
+import Model
 import Testing
+
+@Suite("GPT-2 config, layout and initialization")
+struct ModelLayoutTests {
+    /// GPT-2's parameter count: V·C + P·C + L·(12C² + 13C) + 2C.
+    private func gpt2Formula(_ c: GPT2Config) -> Int {
+        let C = c.channels
+        return c.vocabSize * C + c.maxPositions * C + c.layers * (12 * C * C + 13 * C) + 2 * C
+    }
+
+    @Test func layoutIsContiguousAndMatchesTheGPT2Formula() {
+        for config in [GPT2Config.gpt2Small, ModelTestKit.tinyConfig] {
+            let layout = ParameterLayout(config: config)
+            var next = 0
+            for tensor in layout.tensors {
+                #expect(tensor.offset == next, "\(tensor.name) starts at \(tensor.offset), expected \(next)")
+                #expect(tensor.count == tensor.shape.reduce(1, *))
+                next += tensor.count
+            }
+            #expect(next == layout.parameterCount)
+            #expect(layout.parameterCount == gpt2Formula(config))
+            #expect(layout.tensors.count == 2 + 12 * config.layers + 2)
+        }
+        #expect(ParameterLayout(config: .gpt2Small).parameterCount == 124_439_808)
+    }
+
+    @Test func tensorsHaveGPT2NamesShapesAndDecayFlags() throws {
+        let config = GPT2Config(vocabSize: 13, maxPositions: 7, layers: 3, heads: 2, channels: 4)
+        let model = GPT2Model(config: config, trainable: false, parallel: .serial)
+        let expected: [(String, [Int], Bool)] = [
+            ("wte", [13, 4], true), ("wpe", [7, 4], true),
+            ("h.2.ln_1.weight", [4], false), ("h.2.ln_1.bias", [4], false),
+            ("h.2.attn.c_attn.weight", [12, 4], true), ("h.2.attn.c_attn.bias", [12], false),
+            ("h.2.attn.c_proj.weight", [4, 4], true), ("h.2.attn.c_proj.bias", [4], false),
+            ("h.2.ln_2.weight", [4], false), ("h.2.ln_2.bias", [4], false),
+            ("h.2.mlp.c_fc.weight", [16, 4], true), ("h.2.mlp.c_fc.bias", [16], false),
+            ("h.2.mlp.c_proj.weight", [4, 16], true), ("h.2.mlp.c_proj.bias", [4], false),
+            ("ln_f.weight", [4], false), ("ln_f.bias", [4], false),
+        ]
+        for (name, shape, decays) in expected {
+            let tensor = try #require(model.tensor(named: name), "missing \(name)")
+            #expect(tensor.shape == shape, "\(name)")
+            #expect(tensor.decays == decays, "\(name)")
+        }
+        #expect(model.tensor(named: "h.3.ln_1.weight") == nil)
+        #expect(model.tensors.first?.name == "wte")
+        #expect(model.tensors.last?.name == "ln_f.bias")
+        #expect(model.tensors[2].name == "h.0.ln_1.weight")
+    }
+
+    @Test func buffersAreSixtyFourByteAlignedAndZeroed() {
+        let trainable = GPT2Model(config: ModelTestKit.tinyConfig, trainable: true, parallel: .serial)
+        #expect(trainable.parameters.count == trainable.parameterCount)
+        #expect(trainable.gradients.count == trainable.parameterCount)
+        #expect(Int(bitPattern: trainable.parameters.baseAddress) % 64 == 0)
+        #expect(Int(bitPattern: trainable.gradients.baseAddress) % 64 == 0)
+        #expect(trainable.parameters.allSatisfy { $0 == 0 })
+        #expect(trainable.gradients.allSatisfy { $0 == 0 })
+        let frozen = GPT2Model(config: ModelTestKit.tinyConfig, trainable: false, parallel: .serial)
+        #expect(frozen.gradients.isEmpty)
+    }
+
+    @Test func invalidConfigsAreRejectedWithTheField() {
+        let bad = GPT2Config(vocabSize: 10, maxPositions: 8, layers: 2, heads: 3, channels: 8)
+        #expect(throws: ModelError.invalidConfig("channels (8) must be divisible by heads (3)")) { try bad.validate() }
+        let zeroLayers = GPT2Config(vocabSize: 10, maxPositions: 8, layers: 0, heads: 2, channels: 8)
+        #expect(throws: ModelError.self) { try zeroLayers.validate() }
+        #expect(throws: Never.self) { try GPT2Config.gpt2Small.validate() }
+    }
+
+    @Test func initializationHasGPT2Statistics() throws {
+        let config = GPT2Config(vocabSize: 500, maxPositions: 64, layers: 4, heads: 4, channels: 64)
+        let model = GPT2Model(config: config, trainable: false, parallel: .serial)
+        model.initializeRandomly(seed: 42)
+
+        func statistics(_ name: String) throws -> (mean: Double, std: Double) {
+            let tensor = try #require(model.tensor(named: name))
+            let values = model.parameters[tensor.range].map(Double.init)
+            let mean = values.reduce(0, +) / Double(values.count)
+            let variance = values.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(values.count)
+            return (mean, variance.squareRoot())
+        }
+        let projectionStd = 0.02 / (2.0 * 4).squareRoot()
+        for (name, std) in [("wte", 0.02), ("wpe", 0.02), ("h.1.attn.c_attn.weight", 0.02), ("h.1.mlp.c_fc.weight", 0.02),
+                            ("h.1.attn.c_proj.weight", projectionStd), ("h.3.mlp.c_proj.weight", projectionStd)] {
+            let measured = try statistics(name)
+            #expect(abs(measured.std / std - 1) < 0.05, "\(name): std \(measured.std), expected \(std)")
+            #expect(abs(measured.mean) < 0.1 * std, "\(name): mean \(measured.mean)")
+        }
+        for name in ["h.0.ln_1.weight", "h.2.ln_2.weight", "ln_f.weight"] {
+            let tensor = try #require(model.tensor(named: name))
+            #expect(model.parameters[tensor.range].allSatisfy { $0 == 1 }, "\(name)")
+        }
+        for tensor in model.tensors where tensor.name.hasSuffix(".bias") {
+            #expect(model.parameters[tensor.range].allSatisfy { $0 == 0 }, "\(tensor.name)")
+        }
+
+        let again = GPT2Model(config: config, trainable: false, parallel: .serial)
+        again.initializeRandomly(seed: 42)
+        #expect(Array(again.parameters) == Array(model.parameters))
+        again.initializeRandomly(seed: 43)
+        #expect(Array(again.parameters) != Array(model.parameters))
+    }
+
+    @Test func copyParametersMakesAnIdenticalSnapshot() {
+        let policy = ModelTestKit.randomizedModel(ModelTestKit.tinyConfig, seed: 5)
+        let reference = GPT2Model(config: ModelTestKit.tinyConfig, trainable: false, parallel: .serial)
+        reference.copyParameters(from: policy)
+        #expect(Array(reference.parameters) == Array(policy.parameters))
+    }
+}

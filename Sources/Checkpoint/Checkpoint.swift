@@ -1,1 +1,0 @@
-// Checkpoint target: filled in by its issue work.

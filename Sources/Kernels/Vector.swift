@@ -1,0 +1,66 @@
+/// Small SIMD building blocks shared by the kernels.
+///
+/// Loads and stores go through raw pointers so they work at any alignment. Products are written as
+/// `a + b * c` rather than `addingProduct`: the package builds for baseline x86-64 (no FMA instruction),
+/// where `addingProduct` lowers to one `fmaf` library call per lane.
+
+typealias Float8 = SIMD8<Float>
+
+@inline(__always)
+func load8(_ pointer: UnsafePointer<Float>) -> Float8 {
+    UnsafeRawPointer(pointer).loadUnaligned(as: Float8.self)
+}
+
+@inline(__always)
+func store8(_ value: Float8, _ pointer: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Float8.self)
+}
+
+/// Σ_i a[i]·b[i] in Float, eight lanes at a time.
+@inline(__always)
+func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = Float8()
+    var i = 0
+    while i + 8 <= count {
+        lanes += load8(a + i) * load8(b + i)
+        i += 8
+    }
+    var sum = lanes.sum()
+    while i < count {
+        sum += a[i] * b[i]
+        i += 1
+    }
+    return sum
+}
+
+/// y[i] += alpha·x[i].
+@inline(__always)
+func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+    let alphas = Float8(repeating: alpha)
+    var i = 0
+    while i + 8 <= count {
+        store8(load8(y + i) + alphas * load8(x + i), y + i)
+        i += 8
+    }
+    while i < count {
+        y[i] += alpha * x[i]
+        i += 1
+    }
+}
+
+/// Σ_i x[i] in Float, eight lanes at a time.
+@inline(__always)
+func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
+    var lanes = Float8()
+    var i = 0
+    while i + 8 <= count {
+        lanes += load8(x + i)
+        i += 8
+    }
+    var total = lanes.sum()
+    while i < count {
+        total += x[i]
+        i += 1
+    }
+    return total
+}

@@ -1,1 +1,0 @@
-// Model target: filled in by its issue work.

@@ -1,0 +1,76 @@
+/// A batch of right-padded token sequences. scoreMask[b,t] != 0 means token t of sequence b is a completion token
+/// whose log-prob (predicted from position t−1) is summed. scoreMask[b,0] must be 0.
+public struct SequenceBatch: Sendable {
+    public let count: Int
+    public let length: Int
+    /// Row-major [count, length].
+    public var tokens: [Int32]
+    /// Row-major [count, length].
+    public var scoreMask: [UInt8]
+
+    public init(count: Int, length: Int, tokens: [Int32], scoreMask: [UInt8]) {
+        self.count = count
+        self.length = length
+        self.tokens = tokens
+        self.scoreMask = scoreMask
+    }
+
+    /// Throws a `ModelError.invalidBatch` naming the first problem that would make the batch unusable for `config`:
+    /// wrong array sizes, a length beyond the position table, a token id outside the vocabulary, or a scored first token.
+    public func validate(for config: GPT2Config) throws {
+        func fail(_ message: String) -> ModelError { .invalidBatch(message) }
+        guard count > 0, length > 0 else { throw fail("count (\(count)) and length (\(length)) must be positive") }
+        guard length <= config.maxPositions else {
+            throw fail("length \(length) exceeds the model's \(config.maxPositions) positions")
+        }
+        guard tokens.count == count * length else {
+            throw fail("\(tokens.count) tokens for count \(count) × length \(length)")
+        }
+        guard scoreMask.count == count * length else {
+            throw fail("\(scoreMask.count) mask entries for count \(count) × length \(length)")
+        }
+        if let index = tokens.firstIndex(where: { $0 < 0 || Int($0) >= config.vocabSize }) {
+            throw fail("token \(tokens[index]) at sequence \(index / length), position \(index % length) "
+                       + "is outside the vocabulary 0..<\(config.vocabSize)")
+        }
+        if let sequence = (0 ..< count).first(where: { scoreMask[$0 * length] != 0 }) {
+            throw fail("sequence \(sequence) scores position 0, which has no preceding token to predict it")
+        }
+    }
+}
+
+/// Per-sequence results of `GPT2Model.score`.
+public struct SequenceScores: Sendable, Equatable {
+    /// Σ over scored tokens of log p(token | preceding tokens).
+    public var logProbSums: [Float]
+    /// Number of scored tokens.
+    public var tokenCounts: [Int]
+    /// Σ over scored positions of the mean logit over the vocabulary (numerator of TRL's logits/* metrics).
+    public var meanLogitSums: [Double]
+
+    public init(logProbSums: [Float], tokenCounts: [Int], meanLogitSums: [Double]) {
+        self.logProbSums = logProbSums
+        self.tokenCounts = tokenCounts
+        self.meanLogitSums = meanLogitSums
+    }
+}
+
+/// The scored positions of a batch, compacted: entry i is predicted from trunk row `rows[i]` (= b·length + t − 1),
+/// its target is token t of sequence `sequences[i]` = b.
+struct ScoredPositions {
+    var rows: [Int] = []
+    var sequences: [Int] = []
+    var targets: [Int32] = []
+
+    init(_ batch: SequenceBatch) {
+        for b in 0 ..< batch.count {
+            for t in 1 ..< batch.length where batch.scoreMask[b * batch.length + t] != 0 {
+                rows.append(b * batch.length + t - 1)
+                sequences.append(b)
+                targets.append(batch.tokens[b * batch.length + t])
+            }
+        }
+    }
+
+    var count: Int { rows.count }
+}

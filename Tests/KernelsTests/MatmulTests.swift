@@ -1,0 +1,116 @@
+import Testing
+@testable import Kernels
+
+// Tolerance: 1e-5 relative (plus the rms floor of expectClose) — fp32 dot products of length ≤ 1024 against Double references.
+
+/// Naive Double reference of out = inp · weightᵀ + bias and its three gradients.
+private struct MatmulReference {
+    let rows: Int, inDim: Int, outDim: Int
+
+    func forward(inp: [Double], weight: [Double], bias: [Double]?) -> [Double] {
+        var out = [Double](repeating: 0, count: rows * outDim)
+        for r in 0..<rows {
+            for o in 0..<outDim {
+                var total = bias?[o] ?? 0
+                for i in 0..<inDim { total += inp[r * inDim + i] * weight[o * inDim + i] }
+                out[r * outDim + o] = total
+            }
+        }
+        return out
+    }
+
+    func backward(dout: [Double], inp: [Double], weight: [Double]) -> (dinp: [Double], dweight: [Double], dbias: [Double]) {
+        var dinp = [Double](repeating: 0, count: rows * inDim)
+        var dweight = [Double](repeating: 0, count: outDim * inDim)
+        var dbias = [Double](repeating: 0, count: outDim)
+        for r in 0..<rows {
+            for o in 0..<outDim {
+                let g = dout[r * outDim + o]
+                dbias[o] += g
+                for i in 0..<inDim {
+                    dinp[r * inDim + i] += g * weight[o * inDim + i]
+                    dweight[o * inDim + i] += g * inp[r * inDim + i]
+                }
+            }
+        }
+        return (dinp, dweight, dbias)
+    }
+}
+
+private let matmulShapes: [(rows: Int, inDim: Int, outDim: Int)] = [
+    (1, 1, 1), (3, 5, 17), (4, 33, 9), (7, 64, 48), (13, 100, 70), (2, 1024, 3), (37, 48, 129),
+]
+
+@Test(arguments: matmulShapes.indices)
+func matmulForwardMatchesReference(shapeIndex: Int) {
+    let (rows, inDim, outDim) = matmulShapes[shapeIndex]
+    var random = SplitMix64(seed: 100 + UInt64(shapeIndex))
+    let inp = TestBuffer(random.floats(rows * inDim))
+    let weight = TestBuffer(random.floats(outDim * inDim))
+    let bias = TestBuffer(random.floats(outDim))
+    let reference = MatmulReference(rows: rows, inDim: inDim, outDim: outDim)
+    for withBias in [true, false] {
+        let out = TestBuffer(random.floats(rows * outDim))  // garbage: forward must overwrite
+        matmulForward(out: out.pointer, inp: inp.pointer, weight: weight.pointer, bias: withBias ? bias.pointer : nil,
+                      rows: rows, inDim: inDim, outDim: outDim, parallel: .serial)
+        let expected = reference.forward(inp: inp.doubles, weight: weight.doubles, bias: withBias ? bias.doubles : nil)
+        expectClose(out.values, expected, relative: 1e-5, "out \(matmulShapes[shapeIndex]) bias \(withBias)")
+    }
+}
+
+@Test(arguments: matmulShapes.indices)
+func matmulBackwardAccumulatesReferenceGradients(shapeIndex: Int) {
+    let (rows, inDim, outDim) = matmulShapes[shapeIndex]
+    var random = SplitMix64(seed: 200 + UInt64(shapeIndex))
+    let inp = TestBuffer(random.floats(rows * inDim))
+    let weight = TestBuffer(random.floats(outDim * inDim))
+    let dout = TestBuffer(random.floats(rows * outDim))
+    let startDinp = random.floats(rows * inDim), startDweight = random.floats(outDim * inDim), startDbias = random.floats(outDim)
+    let dinp = TestBuffer(startDinp), dweight = TestBuffer(startDweight), dbias = TestBuffer(startDbias)
+    matmulBackward(dinp: dinp.pointer, dweight: dweight.pointer, dbias: dbias.pointer, dout: dout.pointer, inp: inp.pointer,
+                   weight: weight.pointer, rows: rows, inDim: inDim, outDim: outDim, parallel: .serial)
+    let expected = MatmulReference(rows: rows, inDim: inDim, outDim: outDim)
+        .backward(dout: dout.doubles, inp: inp.doubles, weight: weight.doubles)
+    let label = "\(matmulShapes[shapeIndex])"
+    expectClose(dinp.values, adding(startDinp, expected.dinp), relative: 1e-5, "dinp \(label)")
+    expectClose(dweight.values, adding(startDweight, expected.dweight), relative: 1e-5, "dweight \(label)")
+    expectClose(dbias.values, adding(startDbias, expected.dbias), relative: 1e-5, "dbias \(label)")
+}
+
+@Test func matmulBackwardSkipsNilOutputs() {
+    let (rows, inDim, outDim) = (5, 17, 9)
+    var random = SplitMix64(seed: 300)
+    let inp = TestBuffer(random.floats(rows * inDim))
+    let weight = TestBuffer(random.floats(outDim * inDim))
+    let dout = TestBuffer(random.floats(rows * outDim))
+    let expected = MatmulReference(rows: rows, inDim: inDim, outDim: outDim)
+        .backward(dout: dout.doubles, inp: inp.doubles, weight: weight.doubles)
+    let dweight = TestBuffer<Float>(zeros: outDim * inDim)
+    matmulBackward(dinp: nil, dweight: dweight.pointer, dbias: nil, dout: dout.pointer, inp: inp.pointer,
+                   weight: weight.pointer, rows: rows, inDim: inDim, outDim: outDim, parallel: .serial)
+    expectClose(dweight.values, expected.dweight, relative: 1e-5, "dweight only")
+    let dinp = TestBuffer<Float>(zeros: rows * inDim)
+    matmulBackward(dinp: dinp.pointer, dweight: nil, dbias: nil, dout: dout.pointer, inp: inp.pointer,
+                   weight: weight.pointer, rows: rows, inDim: inDim, outDim: outDim, parallel: .serial)
+    expectClose(dinp.values, expected.dinp, relative: 1e-5, "dinp only")
+}
+
+/// Threading only splits independent outputs, so one and two threads must agree bit for bit.
+@Test func matmulIsIdenticalWithOneAndTwoThreads() {
+    let (rows, inDim, outDim) = (150, 96, 200)  // large enough that both loops really split across two threads
+    var random = SplitMix64(seed: 400)
+    let inp = TestBuffer(random.floats(rows * inDim))
+    let weight = TestBuffer(random.floats(outDim * inDim))
+    let bias = TestBuffer(random.floats(outDim))
+    let dout = TestBuffer(random.floats(rows * outDim))
+    func run(_ parallel: Parallel) -> [[Float]] {
+        let out = TestBuffer<Float>(zeros: rows * outDim)
+        let dinp = TestBuffer<Float>(zeros: rows * inDim), dweight = TestBuffer<Float>(zeros: outDim * inDim), dbias = TestBuffer<Float>(zeros: outDim)
+        matmulForward(out: out.pointer, inp: inp.pointer, weight: weight.pointer, bias: bias.pointer,
+                      rows: rows, inDim: inDim, outDim: outDim, parallel: parallel)
+        matmulBackward(dinp: dinp.pointer, dweight: dweight.pointer, dbias: dbias.pointer, dout: dout.pointer, inp: inp.pointer,
+                       weight: weight.pointer, rows: rows, inDim: inDim, outDim: outDim, parallel: parallel)
+        return [out.values, dinp.values, dweight.values, dbias.values]
+    }
+    #expect(run(.serial) == run(Parallel(threads: 2)))
+}

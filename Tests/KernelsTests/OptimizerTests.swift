@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+@testable import Kernels
+
+// Tolerances: AdamW 1e-6 relative against the Double formula (a handful of fp32 operations per element);
+// sumOfSquares 1e-6 relative (Double accumulation); scale is exact.
+
+/// torch.optim.AdamW written out in Double: decay, moments, bias-corrected step.
+private struct AdamWReference {
+    var parameters: [Double], firstMoment: [Double], secondMoment: [Double]
+    let settings: AdamWSettings
+
+    mutating func step(_ step: Int, gradients: [Float]) {
+        let lr = Double(settings.learningRate), beta1 = Double(settings.beta1), beta2 = Double(settings.beta2)
+        for i in parameters.indices {
+            let g = Double(gradients[i])
+            parameters[i] -= lr * Double(settings.weightDecay) * parameters[i]
+            firstMoment[i] = beta1 * firstMoment[i] + (1 - beta1) * g
+            secondMoment[i] = beta2 * secondMoment[i] + (1 - beta2) * g * g
+            let mHat = firstMoment[i] / (1 - pow(beta1, Double(step)))
+            let vHat = secondMoment[i] / (1 - pow(beta2, Double(step)))
+            parameters[i] -= lr * mHat / (vHat.squareRoot() + Double(settings.epsilon))
+        }
+    }
+}
+
+/// With a constant gradient Adam's bias-corrected step is exactly lr·sign(g) (up to ε), which gives hand-checkable numbers:
+/// p=1, g=0.5, lr=0.1, wd=0.01: step 1: 1·(1−0.001) − 0.1 = 0.899; step 2: 0.899·0.999 − 0.1 = 0.798101.
+@Test func adamWMatchesHandComputedTwoSteps() {
+    let settings = AdamWSettings(learningRate: 0.1, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01)
+    let parameters = TestBuffer<Float>([1]), gradients = TestBuffer<Float>([0.5])
+    let m = TestBuffer<Float>(zeros: 1), v = TestBuffer<Float>(zeros: 1)
+    var observed = [Float]()
+    for step in 1...2 {
+        adamWUpdate(parameters: parameters.pointer, gradients: gradients.pointer, firstMoment: m.pointer, secondMoment: v.pointer,
+                    count: 1, step: step, settings: settings, parallel: .serial)
+        observed.append(parameters.values[0])
+    }
+    expectClose(observed, [0.899, 0.798101], relative: 1e-6, "parameter after steps 1 and 2")
+    expectClose(m.values, [0.095], relative: 1e-6, "first moment after step 2")
+    // β2 = 0.999 is not representable in Float: 1 − Float(0.999) is 1.3e-5 larger than 0.001, hence 2e-5 here
+    expectClose(v.values, [0.00049975], relative: 2e-5, "second moment after step 2")
+}
+
+@Test(arguments: [Float(0), 0.1])
+func adamWMatchesReferenceOverTwoSteps(weightDecay: Float) {
+    let count = 70_001  // above the thread-split threshold and not a multiple of eight
+    var random = SplitMix64(seed: 2000)
+    let settings = AdamWSettings(learningRate: 3e-3, beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: weightDecay)
+    let startParameters = random.floats(count)
+    var reference = AdamWReference(parameters: doubles(startParameters), firstMoment: .init(repeating: 0, count: count),
+                                   secondMoment: .init(repeating: 0, count: count), settings: settings)
+    let parameters = TestBuffer(startParameters)
+    let m = TestBuffer<Float>(zeros: count), v = TestBuffer<Float>(zeros: count)
+    for step in 1...2 {
+        let gradients = random.floats(count, magnitude: 0.01)
+        reference.step(step, gradients: gradients)
+        adamWUpdate(parameters: parameters.pointer, gradients: TestBuffer(gradients).pointer, firstMoment: m.pointer,
+                    secondMoment: v.pointer, count: count, step: step, settings: settings, parallel: Parallel(threads: 2))
+    }
+    expectClose(parameters.values, reference.parameters, relative: 1e-6, "parameters, weightDecay \(weightDecay)")
+    expectClose(m.values, reference.firstMoment, relative: 1e-6, "first moment")
+    expectClose(v.values, reference.secondMoment, relative: 1e-6, "second moment")
+}
+
+@Test(arguments: [0, 1, 7, 8, 1001])
+func sumOfSquaresAndScale(count: Int) {
+    var random = SplitMix64(seed: 2100 + UInt64(count))
+    let values = random.floats(count, magnitude: 3)
+    let buffer = TestBuffer(values)
+    let expected = values.reduce(0.0) { $0 + Double($1) * Double($1) }
+    #expect(abs(sumOfSquares(buffer.pointer, count: count) - expected) <= 1e-6 * expected)
+    scale(buffer.pointer, count: count, by: -0.37)
+    #expect(buffer.values == values.map { $0 * -0.37 })
+}

@@ -1,0 +1,76 @@
+import Model
+import Testing
+
+@Suite("GPT-2 backward against finite differences")
+struct GradientCheckTests {
+    typealias Kit = ModelTestKit
+
+    /// f = Σ_b w_b · logProbSums[b], evaluated in Double from the Float forward.
+    private func objective(_ model: GPT2Model, _ batch: SequenceBatch, _ weights: [Float]) -> Double {
+        zip(model.score(batch, training: false).logProbSums, weights).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+    }
+
+    /// Tiny model (vocab 11, C 8, 2 layers, 2 heads, T 6), batch 3 with padding and different masks.
+    /// For every parameter tensor, up to 20 random entries get a central difference (f(p+ε) − f(p−ε)) / 2ε with ε = 1e-2
+    /// in Float. Per tensor the sampled numeric and analytic gradients must agree in relative norm (measured: ≤ 2e-3):
+    /// ‖numeric − analytic‖ ≤ 1e-2·‖analytic‖ + 1e-3·√samples. The absolute term covers Float rounding in f
+    /// (|f| ≈ 10 with ~1e-6 relative error, divided by 2ε); the relative term covers the O(ε²) truncation.
+    /// A wrong backward (missing term, wrong transpose, wrong sign) is off by O(1) in relative norm.
+    @Test func analyticGradientsMatchCentralDifferencesForEveryTensor() {
+        let model = Kit.randomizedModel(Kit.tinyConfig, seed: 21)
+        let batch = Kit.batch(length: 6, promptLengths: [1, 3, 2], completionLengths: [5, 2, 3], vocab: 11, seed: 17)
+        let weights: [Float] = [0.9, -0.6, 1.4]
+
+        _ = model.score(batch, training: true)
+        model.zeroGradients()
+        model.backward(dLogProbSums: weights)
+        let analytic = Array(model.gradients)
+
+        let epsilon: Float = 1e-2
+        var random = Kit.Random(seed: 99)
+        for tensor in model.tensors {
+            let samples = tensor.count <= 20 ? Array(tensor.range)
+                : (0 ..< 20).map { _ in tensor.offset + random.int(below: tensor.count) }
+            var numeric: [Float] = []
+            for index in samples {
+                let original = model.parameters[index]
+                model.parameters[index] = original + epsilon
+                let plus = objective(model, batch, weights)
+                model.parameters[index] = original - epsilon
+                let minus = objective(model, batch, weights)
+                model.parameters[index] = original
+                numeric.append(Float((plus - minus) / Double(2 * epsilon)))
+            }
+            let expected = samples.map { analytic[$0] }
+            let analyticNorm = expected.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+            let errorNorm = zip(numeric, expected).reduce(0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
+            let tolerance = 1e-2 * analyticNorm + 1e-3 * Double(samples.count).squareRoot()
+            #expect(analyticNorm > 3 * tolerance, "\(tensor.name): analytic gradient ‖\(analyticNorm)‖ is too small for a meaningful check")
+            #expect(errorNorm <= tolerance,
+                    "\(tensor.name): ‖numeric − analytic‖ = \(errorNorm), ‖analytic‖ = \(analyticNorm), tolerance \(tolerance)")
+        }
+    }
+
+    @Test func backwardAccumulatesIntoGradients() {
+        let model = Kit.randomizedModel(Kit.tinyConfig, seed: 3)
+        let batch = Kit.batch(length: 6, promptLengths: [2, 1], completionLengths: [4, 3], vocab: 11, seed: 4)
+        _ = model.score(batch, training: true)
+        model.zeroGradients()
+        model.backward(dLogProbSums: [1, 2])
+        let once = Array(model.gradients)
+        model.backward(dLogProbSums: [1, 2])
+        #expect(Kit.relativeError(Array(model.gradients), once.map { 2 * $0 }) < 1e-6)
+        #expect(once.contains { $0 != 0 })
+        model.zeroGradients()
+        #expect(model.gradients.allSatisfy { $0 == 0 })
+    }
+
+    @Test func sequencesWithoutScoredTokensGetNoGradient() {
+        let model = Kit.randomizedModel(Kit.tinyConfig, seed: 3)
+        let batch = Kit.batch(length: 6, promptLengths: [2, 4], completionLengths: [0, 0], vocab: 11, seed: 4)
+        _ = model.score(batch, training: true)
+        model.zeroGradients()
+        model.backward(dLogProbSums: [1, 1])
+        #expect(model.gradients.allSatisfy { $0 == 0 })
+    }
+}

@@ -1,0 +1,81 @@
+import Kernels
+import Model
+
+/// Shared helpers of the model tests (one namespace, so the parity tests in this target can use their own names).
+enum ModelTestKit {
+    /// Deterministic SplitMix64 stream for test data.
+    struct Random {
+        private var state: UInt64
+        init(seed: UInt64) { state = seed }
+
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+
+        /// Uniform in [low, high).
+        mutating func uniform(_ low: Float, _ high: Float) -> Float {
+            low + (high - low) * Float(Double(next() >> 11) * 0x1p-53)
+        }
+
+        mutating func int(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
+    }
+
+    /// The tiny architecture of the finite-difference check: vocab 11, C 8, 2 layers, 2 heads, 6 positions.
+    static let tinyConfig = GPT2Config(vocabSize: 11, maxPositions: 6, layers: 2, heads: 2, channels: 8)
+
+    /// A model whose every parameter is random and of order one (unlike GPT-2's 0.02 init), so that attention,
+    /// GELU and LayerNorm all operate away from their trivial regimes and every gradient is clearly nonzero.
+    static func randomizedModel(_ config: GPT2Config, seed: UInt64, trainable: Bool = true,
+                                parallel: Parallel = .serial) -> GPT2Model {
+        let model = GPT2Model(config: config, trainable: trainable, parallel: parallel)
+        var random = Random(seed: seed)
+        for tensor in model.tensors {
+            let isNormGain = tensor.shape.count == 1 && tensor.name.hasSuffix(".weight")
+            let isBias = tensor.shape.count == 1 && !isNormGain
+            for index in tensor.range {
+                model.parameters[index] = isNormGain ? random.uniform(0.7, 1.3)
+                    : isBias ? random.uniform(-0.2, 0.2) : random.uniform(-0.6, 0.6)
+            }
+        }
+        return model
+    }
+
+    /// A right-padded batch: sequence b has `promptLengths[b]` unscored tokens, then `completionLengths[b]` scored ones,
+    /// then `padToken` up to `length`.
+    static func batch(length: Int, promptLengths: [Int], completionLengths: [Int], vocab: Int, seed: UInt64,
+                      padToken: Int32 = 0) -> SequenceBatch {
+        var random = Random(seed: seed)
+        let count = promptLengths.count
+        var tokens = [Int32](repeating: padToken, count: count * length)
+        var mask = [UInt8](repeating: 0, count: count * length)
+        for b in 0 ..< count {
+            for t in 0 ..< promptLengths[b] + completionLengths[b] {
+                tokens[b * length + t] = Int32(random.int(below: vocab))
+                if t >= promptLengths[b] { mask[b * length + t] = 1 }
+            }
+        }
+        return SequenceBatch(count: count, length: length, tokens: tokens, scoreMask: mask)
+    }
+
+    /// Sequence `b` of `batch` alone, cut to `length` tokens.
+    static func single(_ batch: SequenceBatch, _ b: Int, length: Int) -> SequenceBatch {
+        let start = b * batch.length
+        return SequenceBatch(count: 1, length: length, tokens: Array(batch.tokens[start ..< start + length]),
+                             scoreMask: Array(batch.scoreMask[start ..< start + length]))
+    }
+
+    /// ‖a − b‖ / max(‖b‖, tiny), in Double.
+    static func relativeError(_ a: [Float], _ b: [Float]) -> Double {
+        precondition(a.count == b.count)
+        var difference = 0.0, norm = 0.0
+        for (x, y) in zip(a, b) {
+            difference += Double(x - y) * Double(x - y)
+            norm += Double(y) * Double(y)
+        }
+        return (difference / max(norm, 1e-30)).squareRoot()
+    }
+}
