@@ -1,0 +1,73 @@
+import Kernels
+import Model
+import Testing
+@testable import DPO
+
+/// The DPO loss differentiated end to end — loss → per-sequence log-probs → every parameter of the policy —
+/// against central finite differences of the loss itself.
+@Suite struct DPOGradientCheckTests {
+    /// A tiny model whose every parameter (LayerNorm gains and biases included) is perturbed away from its
+    /// initial value, so no tensor sits at a special point where a wrong backward could still look right.
+    private func model(seed: UInt64, trainable: Bool) -> GPT2Model {
+        let model = GPT2Model(config: GPT2Config(vocabSize: 13, maxPositions: 8, layers: 2, heads: 2, channels: 8),
+                              trainable: trainable, parallel: .serial)
+        model.initializeRandomly(seed: seed)
+        var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+        for index in model.parameters.indices {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            model.parameters[index] += Float(Int64(bitPattern: state >> 11) % 2001 - 1000) / 5000  // ±0.2
+        }
+        return model
+    }
+
+    /// 2 pairs: rows 0–1 prompt+chosen, rows 2–3 prompt+rejected; different prompt lengths, padding at the end.
+    private let batch = SequenceBatch(
+        count: 4, length: 8,
+        tokens: [3, 7, 1, 9, 4, 12, 0, 0,
+                 5, 2, 8, 8, 6, 0, 0, 0,
+                 3, 7, 1, 2, 2, 0, 0, 0,
+                 5, 2, 11, 10, 3, 1, 4, 0],
+        scoreMask: [0, 0, 0, 1, 1, 1, 0, 0,
+                    0, 0, 1, 1, 1, 0, 0, 0,
+                    0, 0, 0, 1, 1, 0, 0, 0,
+                    0, 0, 1, 1, 1, 1, 1, 0])
+
+    @Test func lossGradientMatchesFiniteDifferencesForEveryTensor() {
+        let policy = model(seed: 5, trainable: true)
+        let reference = model(seed: 6, trainable: false)
+        let step = DPOStep(loss: DPOLoss(beta: 1.0, labelSmoothing: 0.1))
+        let pairs = Double(batch.count / 2)
+        func meanLoss() -> Double {
+            step.run(policy: policy, reference: reference, batch: batch, gradientScale: 0, train: false).loss / pairs
+        }
+
+        policy.zeroGradients()
+        let sums = step.run(policy: policy, reference: reference, batch: batch, gradientScale: 1 / pairs, train: true)
+        #expect(sums.pairs == 2 && sums.loss > 0.1)
+        let analytic = Array(policy.gradients)
+
+        // ε = 1e-2 in Float: truncation O(ε²) and rounding (|loss| ≈ 1, Float log-probs ~1e-6) are both far below
+        // the tolerance, while a missing term, sign or transpose is off by O(1) in relative norm.
+        let epsilon: Float = 1e-2
+        for tensor in policy.tensors {
+            let stride = max(1, tensor.count / 12)
+            let samples = Array(Swift.stride(from: tensor.offset, to: tensor.offset + tensor.count, by: stride))
+            var numeric: [Double] = []
+            for index in samples {
+                let original = policy.parameters[index]
+                policy.parameters[index] = original + epsilon
+                let plus = meanLoss()
+                policy.parameters[index] = original - epsilon
+                let minus = meanLoss()
+                policy.parameters[index] = original
+                numeric.append((plus - minus) / Double(2 * epsilon))
+            }
+            let expected = samples.map { Double(analytic[$0]) }
+            let analyticNorm = expected.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            let errorNorm = zip(numeric, expected).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
+            let tolerance = 1e-2 * analyticNorm + 1e-4 * Double(samples.count).squareRoot()
+            #expect(analyticNorm > 3 * tolerance, "\(tensor.name): gradient ‖\(analyticNorm)‖ too small to check")
+            #expect(errorNorm <= tolerance, "\(tensor.name): ‖numeric − analytic‖ = \(errorNorm), ‖analytic‖ = \(analyticNorm)")
+        }
+    }
+}
