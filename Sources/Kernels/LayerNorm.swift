@@ -12,7 +12,7 @@ public func layerNormForward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutab
             var squares = Float8()
             var i = 0
             while i + 8 <= dim {
-                let centered = load8(x + i) - means
+                let centered = UnsafeRawPointer(x + i).loadUnaligned(as: Float8.self) - means
                 squares += centered * centered
                 i += 8
             }
@@ -26,7 +26,9 @@ public func layerNormForward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutab
             let rstds = Float8(repeating: rowRstd)
             i = 0
             while i + 8 <= dim {
-                store8((load8(x + i) - means) * rstds * load8(weight + i) + load8(bias + i), y + i)
+                let normalized = (UnsafeRawPointer(x + i).loadUnaligned(as: Float8.self) - means) * rstds
+                let result = normalized * UnsafeRawPointer(weight + i).loadUnaligned(as: Float8.self) + UnsafeRawPointer(bias + i).loadUnaligned(as: Float8.self)
+                UnsafeMutableRawPointer(y + i).storeBytes(of: result, as: Float8.self)
                 i += 8
             }
             while i < dim {
@@ -56,9 +58,10 @@ public func layerNormBackward(dinp: UnsafeMutablePointer<Float>, dweight: Unsafe
             var gradientDotNormalized = Float8()
             var i = 0
             while i + 8 <= dim {
-                let scaled = load8(g + i) * load8(weight + i)
+                let scaled = UnsafeRawPointer(g + i).loadUnaligned(as: Float8.self)
+                    * UnsafeRawPointer(weight + i).loadUnaligned(as: Float8.self)
                 gradientSum += scaled
-                gradientDotNormalized += scaled * (load8(x + i) - means) * rstds
+                gradientDotNormalized += scaled * (UnsafeRawPointer(x + i).loadUnaligned(as: Float8.self) - means) * rstds
                 i += 8
             }
             var meanGradient = gradientSum.sum()
@@ -76,9 +79,12 @@ public func layerNormBackward(dinp: UnsafeMutablePointer<Float>, dweight: Unsafe
             let meanGradientDotNormalizeds = Float8(repeating: meanGradientDotNormalized)
             i = 0
             while i + 8 <= dim {
-                let normalized = (load8(x + i) - means) * rstds
-                let scaled = load8(g + i) * load8(weight + i)
-                store8(load8(dx + i) + rstds * (scaled - meanGradients - normalized * meanGradientDotNormalizeds), dx + i)
+                let normalized = (UnsafeRawPointer(x + i).loadUnaligned(as: Float8.self) - means) * rstds
+                let scaled = UnsafeRawPointer(g + i).loadUnaligned(as: Float8.self)
+                    * UnsafeRawPointer(weight + i).loadUnaligned(as: Float8.self)
+                let updated = UnsafeRawPointer(dx + i).loadUnaligned(as: Float8.self)
+                    + rstds * (scaled - meanGradients - normalized * meanGradientDotNormalizeds)
+                UnsafeMutableRawPointer(dx + i).storeBytes(of: updated, as: Float8.self)
                 i += 8
             }
             for i in tail..<dim {

@@ -55,7 +55,7 @@ public func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
     var lanes = SIMD8<Double>()
     var i = 0
     while i + 8 <= count {
-        let values = SIMD8<Double>(load8(x + i))
+        let values = SIMD8<Double>(UnsafeRawPointer(x + i).loadUnaligned(as: Float8.self))
         lanes += values * values
         i += 8
     }
@@ -72,7 +72,8 @@ public func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float
     let factors = Float8(repeating: factor)
     var i = 0
     while i + 8 <= count {
-        store8(load8(x + i) * factors, x + i)
+        let scaled = UnsafeRawPointer(x + i).loadUnaligned(as: Float8.self) * factors
+        UnsafeMutableRawPointer(x + i).storeBytes(of: scaled, as: Float8.self)
         i += 8
     }
     while i < count {

@@ -2,7 +2,8 @@
 public func residualForward(out: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>, count: Int) {
     var i = 0
     while i + 8 <= count {
-        store8(load8(a + i) + load8(b + i), out + i)
+        let total = UnsafeRawPointer(a + i).loadUnaligned(as: Float8.self) + UnsafeRawPointer(b + i).loadUnaligned(as: Float8.self)
+        UnsafeMutableRawPointer(out + i).storeBytes(of: total, as: Float8.self)
         i += 8
     }
     while i < count {
@@ -15,9 +16,11 @@ public func residualForward(out: UnsafeMutablePointer<Float>, a: UnsafePointer<F
 public func residualBackward(da: UnsafeMutablePointer<Float>, db: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, count: Int) {
     var i = 0
     while i + 8 <= count {
-        let gradient = load8(dout + i)
-        store8(load8(da + i) + gradient, da + i)
-        store8(load8(db + i) + gradient, db + i)
+        let gradient = UnsafeRawPointer(dout + i).loadUnaligned(as: Float8.self)
+        let newA = UnsafeRawPointer(da + i).loadUnaligned(as: Float8.self) + gradient
+        let newB = UnsafeRawPointer(db + i).loadUnaligned(as: Float8.self) + gradient
+        UnsafeMutableRawPointer(da + i).storeBytes(of: newA, as: Float8.self)
+        UnsafeMutableRawPointer(db + i).storeBytes(of: newB, as: Float8.self)
         i += 8
     }
     while i < count {

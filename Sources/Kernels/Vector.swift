@@ -1,5 +1,8 @@
 /// Small SIMD building blocks shared by the kernels.
 ///
+/// Only whole-vector helpers (`dot`, `axpy`, `sum`) are shared across files: debug builds compile each file on its own,
+/// so a call into another file is never inlined. Per-element SIMD loads and stores in other files therefore call the
+/// standard library (`loadUnaligned` / `storeBytes`) directly, which inlines everywhere.
 /// Loads and stores go through raw pointers so they work at any alignment. Products are written as
 /// `a + b * c` rather than `addingProduct`: the package builds for baseline x86-64 (no FMA instruction),
 /// where `addingProduct` lowers to one `fmaf` library call per lane.
@@ -7,12 +10,12 @@
 typealias Float8 = SIMD8<Float>
 
 @inline(__always)
-func load8(_ pointer: UnsafePointer<Float>) -> Float8 {
+private func load8(_ pointer: UnsafePointer<Float>) -> Float8 {
     UnsafeRawPointer(pointer).loadUnaligned(as: Float8.self)
 }
 
 @inline(__always)
-func store8(_ value: Float8, _ pointer: UnsafeMutablePointer<Float>) {
+private func store8(_ value: Float8, _ pointer: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(pointer).storeBytes(of: value, as: Float8.self)
 }
 

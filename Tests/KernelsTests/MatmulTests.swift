@@ -37,8 +37,10 @@ private struct MatmulReference {
     }
 }
 
+/// Includes rows and dims that are not multiples of the 6×8 register tile, and (300, 20, 260), whose reductions in
+/// both backward products exceed one 256-long packed block and whose rows span several 96-row blocks.
 private let matmulShapes: [(rows: Int, inDim: Int, outDim: Int)] = [
-    (1, 1, 1), (3, 5, 17), (4, 33, 9), (7, 64, 48), (13, 100, 70), (2, 1024, 3), (37, 48, 129),
+    (1, 1, 1), (3, 5, 17), (4, 33, 9), (7, 64, 48), (13, 100, 70), (2, 1024, 3), (37, 48, 129), (300, 20, 260),
 ]
 
 @Test(arguments: matmulShapes.indices)
