@@ -1,9 +1,27 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-/// Kernels are compiled optimized even in debug builds: SIMD code at -Onone is 50-100x slower,
+import Foundation
+
+/// CPU level the numeric targets are compiled for: by default on x86-64 `haswell`, i.e. the x86-64-v3 level
+/// (AVX2 + FMA: Intel since 2013, every AMD EPYC). Set DPO_DIST_TARGET_CPU to another LLVM CPU name (`native`,
+/// `skylake-avx512` for AVX-512, `nehalem` for SSE4.2-only nodes, …) or to `generic` for the plain baseline, e.g.
+/// `DPO_DIST_TARGET_CPU=generic swift build -c release`. Other architectures (arm64) use the compiler's default
+/// unless the variable names a CPU.
+let targetCPU: String? = {
+    if let requested = Context.environment["DPO_DIST_TARGET_CPU"], !requested.isEmpty {
+        return requested == "generic" ? nil : requested
+    }
+    #if arch(x86_64)
+    return "haswell"
+    #else
+    return nil
+    #endif
+}()
+
+/// Kernels and the model are compiled optimized even in debug builds: SIMD code at -Onone is 50-100x slower,
 /// which would make the model tests crawl. Root-package only (unsafeFlags), which we are.
-let optimizedNumerics: [SwiftSetting] = [.unsafeFlags(["-O"])]
+let optimizedNumerics: [SwiftSetting] = [.unsafeFlags(["-O"] + (targetCPU.map { ["-target-cpu", $0] } ?? []))]
 
 let package = Package(
     name: "dpo-dist",
