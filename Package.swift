@@ -39,11 +39,12 @@ let package = Package(
         .target(name: "MPIShim", dependencies: ["COpenMPI"]),
         .target(name: "MPI", dependencies: ["MPIShim"]),
         // kernels → model → DPO loss
+        .target(name: "SeededRandom"),
         .target(name: "Kernels", swiftSettings: optimizedNumerics),
-        .target(name: "Model", dependencies: ["Kernels"], swiftSettings: optimizedNumerics),
+        .target(name: "Model", dependencies: ["Kernels", "SeededRandom"], swiftSettings: optimizedNumerics),
         .target(name: "DPO", dependencies: ["Model"]),
         // data and checkpoint formats
-        .target(name: "PreferenceData"),
+        .target(name: "PreferenceData", dependencies: ["SeededRandom"]),
         .target(name: "Checkpoint"),
         // the one place that joins them
         .target(name: "Training", dependencies: [
@@ -60,10 +61,10 @@ let package = Package(
         // Helpers shared by test targets: locating built executables, running processes, mpirun command lines.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
 
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "SeededRandom"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint", "SeededRandom"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DPOTests", dependencies: ["DPO", "Model"]),
-        .testTarget(name: "PreferenceDataTests", dependencies: ["PreferenceData"]),
+        .testTarget(name: "PreferenceDataTests", dependencies: ["PreferenceData", "SeededRandom"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MPITests", dependencies: ["MPI", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoint", "TestSupport"]),

@@ -1,5 +1,6 @@
 import Foundation
 import Kernels
+import SeededRandom
 
 /// A GPT-2-architecture language model on the CPU: learned position embeddings, pre-LN blocks
 /// (ln_1 → causal self-attention → residual; ln_2 → MLP with tanh-GELU → residual), final ln_f, LM head tied to wte,
@@ -302,38 +303,5 @@ public final class GPT2Model {
         layerNormBackward(dinp: dResidual, dweight: gradient(p.ln1Weight), dbias: gradient(p.ln1Bias),
                           dout: a.dNormed.pointer, inp: s.input, weight: parameter(p.ln1Weight),
                           mean: s.ln1Mean, rstd: s.ln1Rstd, rows: rows, dim: C, parallel: parallel)
-    }
-}
-
-/// Standard normal samples: SplitMix64 uniforms through the Box–Muller transform. Own generator so that
-/// initialization is reproducible across platforms and Swift versions.
-struct NormalGenerator {
-    private var state: UInt64
-    private var spare: Double?
-
-    init(seed: UInt64) { state = seed }
-
-    private mutating func nextUInt64() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1]: never 0, so the logarithm below is finite.
-    private mutating func nextUniform() -> Double {
-        Double((nextUInt64() >> 11) + 1) * 0x1p-53
-    }
-
-    mutating func next() -> Double {
-        if let value = spare {
-            spare = nil
-            return value
-        }
-        let radius = (-2 * log(nextUniform())).squareRoot()
-        let angle = 2 * Double.pi * nextUniform()
-        spare = radius * sin(angle)
-        return radius * cos(angle)
     }
 }

@@ -1,19 +1,8 @@
+import SeededRandom
 import Testing
 
-/// SplitMix64: a tiny seeded generator so every test sees the same "random" inputs on every run and platform.
-struct SplitMix64 {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+/// Seeded test inputs: every test sees the same "random" values on every run and platform.
+extension SplitMix64 {
     /// Uniform in [-magnitude, magnitude).
     mutating func nextFloat(magnitude: Float = 1) -> Float {
         let unit = Float(next() >> 40) / Float(1 << 24)

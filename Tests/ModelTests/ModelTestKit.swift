@@ -1,28 +1,11 @@
 import Kernels
 import Model
+import SeededRandom
 
 /// Shared helpers of the model tests (one namespace, so the parity tests in this target can use their own names).
 enum ModelTestKit {
-    /// Deterministic SplitMix64 stream for test data.
-    struct Random {
-        private var state: UInt64
-        init(seed: UInt64) { state = seed }
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-
-        /// Uniform in [low, high).
-        mutating func uniform(_ low: Float, _ high: Float) -> Float {
-            low + (high - low) * Float(Double(next() >> 11) * 0x1p-53)
-        }
-
-        mutating func int(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
-    }
+    /// Deterministic stream for test data.
+    typealias Random = SplitMix64
 
     /// The tiny architecture of the finite-difference check: vocab 11, C 8, 2 layers, 2 heads, 6 positions.
     static let tinyConfig = GPT2Config(vocabSize: 11, maxPositions: 6, layers: 2, heads: 2, channels: 8)
@@ -78,4 +61,13 @@ enum ModelTestKit {
         }
         return (difference / max(norm, 1e-30)).squareRoot()
     }
+}
+
+extension SplitMix64 {
+    /// Uniform in [low, high).
+    mutating func uniform(_ low: Float, _ high: Float) -> Float {
+        low + (high - low) * Float(Double(next() >> 11) * 0x1p-53)
+    }
+
+    mutating func int(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }

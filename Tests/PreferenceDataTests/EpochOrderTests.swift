@@ -1,9 +1,10 @@
 import Testing
 @testable import PreferenceData
+import SeededRandom
 
 @Suite struct EpochOrderTests {
     @Test func splitMix64MatchesReferenceOutputs() {
-        var generator = SplitMix64(state: 0)
+        var generator = SplitMix64(seed: 0)
         #expect(generator.next() == 0xE220_A839_7B1D_CDAF)
         #expect(generator.next() == 0x6E78_9E6A_A1B9_65F4)
         #expect(generator.next() == 0x06C4_5D18_8009_454F)
