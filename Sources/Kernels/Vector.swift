@@ -9,6 +9,10 @@
 
 typealias Float8 = SIMD8<Float>
 
+/// The vector the GEMM micro-kernel and the FMA peak probe are written in: one AVX2 register (x86-64-v3, the default
+/// build). Two of them make a micro-tile row.
+typealias GEMMVector = SIMD8<Float>
+
 @inline(__always)
 private func load8(_ pointer: UnsafePointer<Float>) -> Float8 {
     UnsafeRawPointer(pointer).loadUnaligned(as: Float8.self)

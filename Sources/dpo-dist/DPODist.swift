@@ -8,7 +8,7 @@ struct DPODist: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dpo-dist",
         abstract: "Distributed Direct Preference Optimization on CPUs, one process or many under mpirun.",
-        subcommands: [Train.self])
+        subcommands: [Train.self, Bench.self])
 }
 
 struct Train: ParsableCommand {
