@@ -38,11 +38,12 @@ func packA(_ packed: UnsafeMutablePointer<Float>, from a: StridedMatrix, m0: Int
 }
 
 /// Packs B[k0 ..< k0+kCount, n0 ..< n0+nCount] as consecutive panels of `microColumns` columns:
-/// packed[q·kCount·16 + k·16 + j] = B(k0 + k, n0 + 16q + j), zero for columns past nCount.
+/// packed[q·kCount·16 + k·16 + j] = B(k0 + k, n0 + 16q + j) (16 = `microColumns`, 32 with AVX-512), zero for
+/// columns past nCount.
 func packB(_ packed: UnsafeMutablePointer<Float>, from b: StridedMatrix, k0: Int, kCount: Int, n0: Int, nCount: Int) {
     let fullPanels = nCount / microColumns
     if b.columnStride == 1 {
-        // Rows of B are contiguous: read each row once, front to back, handing 16 floats to every panel.
+        // Rows of B are contiguous: read each row once, front to back, handing `microColumns` floats to every panel.
         let w = GEMMVector.scalarCount
         for k in 0 ..< kCount {
             let source = b.pointer(k0 + k, n0)
@@ -56,8 +57,8 @@ func packB(_ packed: UnsafeMutablePointer<Float>, from b: StridedMatrix, k0: Int
         }
     } else if b.rowStride == 1 {
         // Columns of B are contiguous in k (B is a transposed view, as Wᵀ in the forward product): transpose 8 × 8
-        // blocks in registers, reading all 16 columns of a panel together so that 16 streams of cache lines are in
-        // flight rather than one.
+        // blocks in registers, reading all columns of a panel together so that 16 (32) streams of cache lines are
+        // in flight rather than one.
         for panel in 0 ..< fullPanels {
             let (first, output) = (b.pointer(k0, n0 + panel * microColumns), packed + panel * microColumns * kCount)
             var k = 0
@@ -86,7 +87,7 @@ func packB(_ packed: UnsafeMutablePointer<Float>, from b: StridedMatrix, k0: Int
     }
 }
 
-/// One panel of `columns` ≤ 16 columns, element by element (edge panels and fully strided B).
+/// One panel of `columns` ≤ `microColumns` columns, element by element (edge panels and fully strided B).
 private func packBPanelElementwise(_ output: UnsafeMutablePointer<Float>, from b: StridedMatrix, k0: Int, kCount: Int,
                                    n0: Int, columns: Int) {
     for j in 0 ..< columns {
