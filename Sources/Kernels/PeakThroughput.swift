@@ -15,7 +15,8 @@ private let chains = 12
 
 /// FLOP/s of `iterations` rounds of `chains` vector FMAs on one thread, in GFLOP/s.
 public func measurePeakGFLOPS(iterations: Int = 20_000_000) -> Double {
-    var accumulators = [GEMMVector](repeating: GEMMVector(repeating: 1), count: chains)
+    // Distinct starting values: identical chains would compute identical values, which the optimizer merges into one.
+    var accumulators = (0 ..< chains).map { GEMMVector(repeating: 1 + Float($0) / 64) }
     let factor = GEMMVector(repeating: 0.999_999), addend = GEMMVector(repeating: 1e-7)
     let start = threadCPUSeconds()
     accumulators.withUnsafeMutableBufferPointer { chain in

@@ -47,6 +47,7 @@ def main():
     torch.manual_seed(0)
     config = GPT2Config(vocab_size=shape["vocab"], n_positions=max(1024, shape["length"]), n_embd=shape["width"],
                         n_layer=shape["layers"], n_head=shape["heads"],
+                        bos_token_id=shape["vocab"] - 1, eos_token_id=shape["vocab"] - 1,
                         resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)  # TRL disables dropout by default
     policy = GPT2LMHeadModel(config)
     reference = GPT2LMHeadModel(config)
