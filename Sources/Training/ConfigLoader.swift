@@ -178,6 +178,7 @@ enum ConfigKeys {
         "max_steps": int(\.maxSteps, min: -1),
         "seed": int(\.seed, min: 0),
         "output_dir": string(\.outputDir),
+        "overwrite_output_dir": bool(\.overwriteOutputDir),
         "logging_steps": int(\.loggingSteps, min: 1),
         "save_steps": int(\.saveSteps, min: 0),
         "save_total_limit": optionalInt(\.saveTotalLimit, min: 1),
@@ -201,6 +202,16 @@ enum ConfigKeys {
     static func optionalString(_ field: WritableKeyPath<TrainingConfig, String?>) -> Entry {
         Entry { config, value in
             config[keyPath: field] = (value?.isEmpty ?? true) || value == "none" ? nil : value
+        }
+    }
+
+    static func bool(_ field: WritableKeyPath<TrainingConfig, Bool>) -> Entry {
+        Entry { config, value in
+            switch try required(value).lowercased() {
+            case "true", "yes", "on", "1": config[keyPath: field] = true
+            case "false", "no", "off", "0": config[keyPath: field] = false
+            case let other: throw ValueProblem(message: "must be true or false, got \"\(other)\"")
+            }
         }
     }
 

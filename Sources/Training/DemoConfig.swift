@@ -28,5 +28,6 @@ eval_steps: 20
 save_steps: 40
 save_total_limit: 2
 output_dir: runs/demo
+overwrite_output_dir: true   # the demo is disposable: rerunning it starts over
 
 """

@@ -98,7 +98,7 @@ public final class Trainer {
 
     /// Trains to the end of the plan (from the latest checkpoint when `resume`), saving and logging on the way.
     public func train(resume: Bool) throws -> TrainingReport {
-        try prepareOutputDirectory()
+        try prepareOutputDirectory(resume: resume)
         if resume {
             completedSteps = try restoreLatestCheckpoint()
             say("resumed from checkpoint-\(completedSteps) in \(outputDir.path)")
@@ -157,6 +157,11 @@ public final class Trainer {
             try communicator.allReduceSum(policy.gradients)
         }
         let gradNorm = sumOfSquares(policy.gradients.baseAddress!, count: policy.parameterCount).squareRoot()
+        // The norm is of the all-reduced gradient, so every rank stops here together.
+        guard gradNorm.isFinite else {
+            throw ConfigError("step \(step + 1): the gradient is not finite (NaN or infinity); lower `learning_rate` or "
+                + "`max_grad_norm`, or check the data — no update was applied, the last checkpoint is intact")
+        }
         // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
         if config.maxGradNorm > 0 {
             let coefficient = config.maxGradNorm / (gradNorm + 1e-6)
@@ -227,12 +232,25 @@ public final class Trainer {
 
     // MARK: Output
 
-    private func prepareOutputDirectory() throws {
-        guard communicator.rank == 0 else { return }
-        do {
-            try FileManager.default.createDirectory(at: outputDir, withIntermediateDirectories: true)
-        } catch {
-            throw ConfigError("`output_dir` \(outputDir.path): cannot create it: \(error.localizedDescription)")
+    /// Creates `output_dir`. A fresh run refuses a folder that holds an earlier run's checkpoints — a later
+    /// `--resume` would pick those up — unless `overwrite_output_dir` says to delete them.
+    private func prepareOutputDirectory(resume: Bool) throws {
+        try communicator.onRankZero {
+            do {
+                try FileManager.default.createDirectory(at: outputDir, withIntermediateDirectories: true)
+            } catch {
+                throw ConfigError("`output_dir` \(outputDir.path): cannot create it: \(error.localizedDescription)")
+            }
+            guard !resume else { return }
+            let earlier = try CheckpointDirectory(outputDir: outputDir).all()
+            guard let newest = earlier.last else { return }
+            guard config.overwriteOutputDir else {
+                throw ConfigError("`output_dir` \(outputDir.path) already holds checkpoint-\(newest.step) of an earlier run: "
+                    + "continue it with --resume, choose another output_dir, or set overwrite_output_dir: true to delete it")
+            }
+            for checkpoint in earlier {
+                try FileManager.default.removeItem(at: checkpoint.url)
+            }
         }
     }
 }

@@ -71,22 +71,10 @@ extension Trainer {
     }
 
     /// Rank 0 reads the latest checkpoint and broadcasts it; every rank returns its step.
-    /// A problem on rank 0 is sent to all ranks first, so every rank fails with the same message instead of hanging.
     func restoreLatestCheckpoint() throws -> Int {
-        var message: [UInt8] = []
-        if communicator.rank == 0 {
-            do {
-                let state = try readLatestCheckpoint()
-                message = Array("ok \(state.globalStep)".utf8)
-            } catch {
-                message = Array("error \(error)".utf8)
-            }
-        }
-        try communicator.broadcast(&message, root: 0)
-        let text = String(decoding: message, as: UTF8.self)
-        guard text.hasPrefix("ok "), let step = Int(text.dropFirst(3)) else {
-            throw ConfigError(String(text.dropFirst("error ".count)))
-        }
+        var step = 0
+        try communicator.onRankZero { step = try readLatestCheckpoint().globalStep }
+        try withUnsafeMutableBytes(of: &step) { try communicator.broadcast($0, root: 0) }
         for buffer in [policy.parameters, optimizer.firstMoment, optimizer.secondMoment] {
             try communicator.broadcast(UnsafeMutableRawBufferPointer(buffer), root: 0)
         }
@@ -125,8 +113,7 @@ extension Trainer {
         guard tensor.shape == shape else {
             throw ConfigError("\(file.url.path): tensor `\(name)` has shape \(tensor.shape), the model needs \(shape)")
         }
-        let values = try tensor.floats()
-        _ = destination.initialize(from: values)
+        try tensor.copyFloats(into: destination)
     }
 
     /// The trained policy as a Hugging Face GPT-2 folder: `model.safetensors` (transformers' names and

@@ -44,6 +44,8 @@ public struct TrainingConfig: Sendable, Equatable {
 
     // Output
     public var outputDir = "output"
+    /// Lets a fresh run delete the checkpoints an earlier run left in `output_dir` (otherwise refused).
+    public var overwriteOutputDir = false
     public var loggingSteps = 10
     public var saveSteps = 500
     public var saveTotalLimit: Int? = nil

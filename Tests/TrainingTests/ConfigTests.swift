@@ -110,6 +110,12 @@ import Testing
         #expect(loss.contains("`loss_type`"))
     }
 
+    @Test func booleanKeys() throws {
+        #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir", "false"]).overwriteOutputDir == false)
+        #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir=yes"]).overwriteOutputDir == true)
+        #expect(error(file: nil, overrides: ["--overwrite_output_dir", "maybe"])?.contains("must be true or false") == true)
+    }
+
     @Test func commandLineErrors() {
         #expect(error(file: nil, overrides: ["--beta"])?.contains("`--beta` needs a value") == true)
         #expect(error(file: nil, overrides: ["beta", "0.1"])?.contains("expected `--key value`") == true)

@@ -187,6 +187,34 @@ import TestSupport
         #expect(unknown.stderr.contains("unknown key `learning_rat`"), "\(unknown.stderr)")
     }
 
+    @Test func freshRunRefusesAnEarlierRunsCheckpointsUnlessTold() throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        let output = folder.appendingPathComponent("out")
+        let first = train(nil, ["--config", config, "--output_dir", output.path, "--max_steps", "2"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let again = train(nil, ["--config", config, "--output_dir", output.path, "--max_steps", "2"])
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("already holds checkpoint-2") && again.stderr.contains("--resume"), "\(again.stderr)")
+        #expect(FileManager.default.fileExists(atPath: output.appendingPathComponent("checkpoint-2").path))
+        let overwrite = train(nil, ["--config", config, "--output_dir", output.path, "--max_steps", "1", "--overwrite_output_dir", "true"])
+        #expect(overwrite.status == 0, "\(overwrite.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: output.path).filter { $0.hasPrefix("checkpoint-") }
+        #expect(left == ["checkpoint-1"])
+    }
+
+    /// A problem only rank 0 sees (it alone creates output_dir) must end every rank, not leave rank 1 waiting.
+    @Test(.enabled(if: mpirunAvailable))
+    func rankZeroOnlyFailureEndsAllRanks() throws {
+        let folder = try workspace()
+        let blocker = folder.appendingPathComponent("not-a-folder")
+        try "x".write(to: blocker, atomically: true, encoding: .utf8)
+        let result = train(2, ["--config", folder.appendingPathComponent("tiny.yaml").path,
+                               "--output_dir", blocker.appendingPathComponent("out").path], timeout: 120)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("cannot create it"), "\(result.stderr)")
+    }
+
     @Test(.enabled(if: mpirunAvailable))
     func badInputUnderMPIFailsOnceWithoutHanging() throws {
         let folder = try workspace()
