@@ -4,9 +4,9 @@ import Model
 /// the loss of every pair and, when training, the policy backward pass.
 ///
 /// `batch` holds 2·P rows: rows 0..<P are prompt+chosen, rows P..<2P prompt+rejected of the same pairs
-/// (the layout TRL's `concatenated_forward` uses). Gradients of Σ_pairs loss·`gradientScale` are accumulated
-/// into `policy.gradients`; the trainer passes 1/(pairs in the global batch), so that summing the gradient
-/// buffers of all micro-batches and all ranks gives the gradient of the global mean loss exactly.
+/// (the layout TRL's `concatenated_forward` uses). Gradients of Σ_pairs loss / G, G = `normalization.pairs`, are
+/// accumulated into `policy.gradients`, so that summing the gradient buffers of all micro-batches and all ranks
+/// gives the gradient of the global mean loss exactly. A reference-free loss skips the reference forward.
 public struct DPOStep {
     public var loss: DPOLoss
 
@@ -17,21 +17,25 @@ public struct DPOStep {
     /// Runs the micro-batch and returns its metric sums. With `train == false` nothing is accumulated
     /// and no activations are kept (evaluation).
     public func run(policy: GPT2Model, reference: GPT2Model, batch: SequenceBatch,
-                    gradientScale: Double, train: Bool) -> PreferenceMetricSums {
+                    normalization: LossNormalization, train: Bool) -> PreferenceMetricSums {
         precondition(batch.count % 2 == 0, "a DPO batch has chosen and rejected rows for every pair")
         let pairs = batch.count / 2
-        let referenceScores = reference.score(batch, training: false)
+        let referenceLogProbSums = loss.referenceFree
+            ? [Float](repeating: 0, count: batch.count) : reference.score(batch, training: false).logProbSums
         let policyScores = policy.score(batch, training: train)
+        let gradientScale = 1 / Double(normalization.pairs)
 
         var sums = PreferenceMetricSums()
         var dLogProbSums = [Float](repeating: 0, count: batch.count)
         for pair in 0..<pairs {
             let chosen = pair, rejected = pair + pairs
-            let result = loss.evaluate(
+            let result = loss.evaluate(PairLogProbs(
                 policyChosen: Double(policyScores.logProbSums[chosen]),
                 policyRejected: Double(policyScores.logProbSums[rejected]),
-                referenceChosen: Double(referenceScores.logProbSums[chosen]),
-                referenceRejected: Double(referenceScores.logProbSums[rejected]))
+                referenceChosen: Double(referenceLogProbSums[chosen]),
+                referenceRejected: Double(referenceLogProbSums[rejected]),
+                chosenTokens: policyScores.tokenCounts[chosen], rejectedTokens: policyScores.tokenCounts[rejected]),
+                meanChosenTokens: normalization.meanChosenTokens)
             sums.add(result, chosenLogProb: Double(policyScores.logProbSums[chosen]),
                      rejectedLogProb: Double(policyScores.logProbSums[rejected]))
             let chosenTokens = Double(max(1, policyScores.tokenCounts[chosen]))

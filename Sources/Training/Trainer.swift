@@ -62,7 +62,7 @@ public final class Trainer {
         reference = GPT2Model(config: modelConfig, trainable: false, parallel: parallel)
         reference.copyParameters(from: policy)
         optimizer = AdamWState(parameterCount: policy.parameterCount)
-        dpo = DPOStep(loss: DPOLoss(beta: config.beta, labelSmoothing: config.labelSmoothing))
+        dpo = DPOStep(loss: config.dpoLoss)
 
         plan = StepPlan(pairCount: trainPairs.count, config: config, ranks: communicator.size)
         let warmup = config.warmupSteps > 0
@@ -146,11 +146,11 @@ public final class Trainer {
         let shard = rankShard(of: globalBatch, rank: communicator.rank, ranks: communicator.size)
         policy.zeroGradients()
         var sums = PreferenceMetricSums()
-        let lossScale = 1 / Double(globalBatch.count)
+        let normalization = lossNormalization(globalBatch.map { trainPairs[$0] })
         for microBatch in chunks(Array(shard), size: config.perDeviceTrainBatchSize) {
             let pairs = microBatch.map { trainPairs[$0] }
             sums += dpo.run(policy: policy, reference: reference, batch: sequenceBatch(pairs),
-                            gradientScale: lossScale, train: true)
+                            normalization: normalization, train: true)
             sums.processedTokens += Double(pairs.map(\.tokenCount).reduce(0, +))
         }
         if communicator.size > 1 {
@@ -171,6 +171,11 @@ public final class Trainer {
         }
         optimizer.update(policy, step: step + 1, learningRate: schedule.rate(at: step), config: config, parallel: parallel)
         return (sums, gradNorm)
+    }
+
+    /// The loss of a step (or an evaluation) is averaged over all of `pairs`, on every rank.
+    func lossNormalization(_ pairs: [TokenizedPair]) -> LossNormalization {
+        LossNormalization(pairs: pairs.count, chosenTokens: pairs.reduce(0) { $0 + $1.chosen.count })
     }
 
     /// Chosen rows then rejected rows of the pairs, right-padded, as the model takes them.
@@ -219,9 +224,10 @@ public final class Trainer {
     func evaluate(_ pairs: [TokenizedPair]) throws -> PreferenceMetricSums {
         var sums = PreferenceMetricSums()
         let shard = rankShard(of: Array(pairs.indices), rank: communicator.rank, ranks: communicator.size)
+        let normalization = lossNormalization(pairs)
         for microBatch in chunks(Array(shard), size: config.perDeviceEvalBatchSize) {
             sums += dpo.run(policy: policy, reference: reference, batch: sequenceBatch(microBatch.map { pairs[$0] }),
-                            gradientScale: 0, train: false)
+                            normalization: normalization, train: false)
         }
         return try allReduced(sums)
     }

@@ -1,3 +1,4 @@
+import DPO
 import PreferenceData
 
 /// Every setting of a DPO run. Keys are TRL's `DPOConfig` / `TrainingArguments` names wherever TRL has the
@@ -23,7 +24,11 @@ public struct TrainingConfig: Sendable, Equatable {
     // DPO
     public var beta = 0.1
     public var labelSmoothing = 0.0
-    public var lossType = "sigmoid"
+    /// `loss_type`: one loss or several, summed with `loss_weights` (all 1 when nil).
+    public var lossTypes: [DPOLossType] = [.sigmoid]
+    public var lossWeights: [Double]? = nil
+    /// Older TRL's `reference_free`: every reference log-prob is taken as 0 (no reference forward).
+    public var referenceFree = false
 
     // Optimization
     public var learningRate = 1e-6
@@ -55,4 +60,14 @@ public struct TrainingConfig: Sendable, Equatable {
     public var threads = 0
 
     public init() {}
+}
+
+extension TrainingConfig {
+    /// The loss these settings describe; `loss_weights` must already match `loss_type` (`ConfigLoader` checks).
+    public var dpoLoss: DPOLoss {
+        let weights = lossWeights ?? Array(repeating: 1, count: lossTypes.count)
+        return DPOLoss(beta: beta, labelSmoothing: labelSmoothing,
+                       terms: zip(lossTypes, weights).map { WeightedLossTerm($0, weight: $1) },
+                       referenceFree: referenceFree)
+    }
 }
