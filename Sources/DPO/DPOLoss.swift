@@ -13,7 +13,8 @@ public struct DPOLoss: Sendable, Equatable {
     public var beta: Double
     /// ε of the label-smoothed forms: conservative DPO (`sigmoid`), `robust` and `exo_pair`.
     public var labelSmoothing: Double
-    /// Takes every reference log-prob as 0: a = log π(y_w), b = log π(y_l), and no reference forward is needed.
+    /// Takes every reference log-prob as 0: a = log π(y_w), b = log π(y_l), in every term and in the rewards, and
+    /// no reference forward is needed. (TRL ≤ 0.2x's `reference_free`; TRL 1.x has no such mode.)
     public var referenceFree: Bool
 
     public init(beta: Double = 0.1, labelSmoothing: Double = 0, terms: [WeightedLossTerm] = [WeightedLossTerm(.sigmoid)],

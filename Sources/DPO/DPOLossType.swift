@@ -1,13 +1,15 @@
 import Foundation
 
-/// The loss types of TRL's `DPOTrainer` (`loss_type`), under TRL's names.
+/// The loss types of TRL's `DPOTrainer` (`loss_type`), under TRL's names, with the formulas of
+/// `DPOTrainer._compute_loss` in trl/trainer/dpo_trainer.py (TRL 1.16).
 ///
 /// Notation for one pair: a = log π(y_w) − log π_ref(y_w) and b = log π(y_l) − log π_ref(y_l) (TRL's
 /// `chosen_logratios` / `rejected_logratios`, summed over completion tokens), z = β·(a − b), σ the logistic
 /// function, ε = `label_smoothing`. Since ∂a/∂log π(y_w) = ∂b/∂log π(y_l) = 1, the derivatives below with respect
 /// to a and b are those with respect to the policy log-prob sums.
 public enum DPOLossType: String, CaseIterable, Sendable {
-    /// DPO: −log σ(z). With ε > 0, conservative DPO: (1 − ε)·(−log σ(z)) + ε·(−log σ(−z)).
+    /// DPO: −log σ(z). With ε > 0, conservative DPO: (1 − ε)·(−log σ(z)) + ε·(−log σ(−z)), as in TRL ≤ 0.2x's
+    /// `dpo_loss`; TRL 1.x applies `label_smoothing` to `robust` and `exo_pair` only (same result at ε = 0).
     case sigmoid
     /// SLiC hinge: max(0, 1 − z).
     case hinge
