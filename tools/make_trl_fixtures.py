@@ -31,6 +31,8 @@ step being accumulated. So the recorded order is exactly what each micro-batch c
 Run with the oracle interpreter (no network). `--check` trains every run a second time and fails unless the logs and
 final weights are bit-identical:
     /tmp/oracle/venv/bin/python tools/make_trl_fixtures.py [--out DIR] [--check]
+`--compare-two-processes` writes nothing: it trains the sigmoid run under `torchrun --nproc_per_node 2` (gloo) with one
+pair per process and micro-batch, and prints per step how far its logs are from the 1-process fixture in DIR.
 """
 
 import argparse
@@ -38,6 +40,8 @@ import json
 import os
 import platform
 import shutil
+import subprocess
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -297,16 +301,47 @@ def assert_identical(loss_type: str, first, second) -> None:
     print(f"{loss_type}: rerun is bit-identical")
 
 
+def compare_two_processes(out: Path) -> None:
+    """Runs the sigmoid fixture's training on 2 processes and prints the largest relative log difference per step."""
+    with tempfile.TemporaryDirectory() as scratch:
+        result = Path(scratch) / "two_processes.json"
+        subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", __file__,
+                        "--out", str(out), "--two-process-worker", str(result)], check=True)
+        two = json.loads(result.read_text())
+    one = json.loads((out / "run_sigmoid.json").read_text())["steps"]
+    for single, double in zip(one, two):
+        worst = max(abs(value - double["logs"][key]) / max(abs(value), 1e-12)
+                    for key, value in single["logs"].items())
+        print(f"step {single['step']}: 1 process {single['micro_batches']}, rank 0 {double['micro_batches']}, "
+              f"largest relative difference {worst:.1e}")
+
+
+def two_process_worker(out: Path, result: Path) -> None:
+    """One rank of `compare_two_processes`: half the per-process batch, so the global micro-batch is unchanged."""
+    TRAINING_SETTINGS["per_device_train_batch_size"] //= 2
+    tokenizer = PreTrainedTokenizerFast.from_pretrained(out / "tokenizer")
+    steps, _, _ = train(out / "model", tokenizer, "sigmoid")
+    if int(os.environ["RANK"]) == 0:
+        write_json(result, steps)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--check", action="store_true", help="train every run twice and require identical results")
+    parser.add_argument("--compare-two-processes", action="store_true",
+                        help="compare a 2-process run with the fixture in --out instead of writing fixtures")
+    parser.add_argument("--two-process-worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     transformers.logging.set_verbosity_error()
     datasets.disable_progress_bars()
     datasets.disable_caching()
     make_deterministic()
+    if args.compare_two_processes:
+        return compare_two_processes(args.out)
+    if args.two_process_worker:
+        return two_process_worker(args.out, args.two_process_worker)
 
     out = args.out
     if out.exists():
