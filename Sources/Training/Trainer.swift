@@ -27,6 +27,8 @@ public final class Trainer {
     let outputDir: URL
     /// Optimizer updates completed so far.
     private(set) var completedSteps = 0
+    /// Non-padding tokens processed by all ranks since the run began (TRL's cumulative `num_tokens`).
+    var tokensSeen = 0.0
     let say: (String) -> Void
 
     /// Loads and tokenizes the data and builds both models. `say` prints on rank 0 only.
@@ -191,10 +193,11 @@ public final class Trainer {
         let global = try allReduced(window)
         var record = MetricsRecord(global.means)
         record.fields.append(("grad_norm", gradNorm))
-        // As Hugging Face's Trainer logs it: the scheduler's rate after this step's update.
-        record.fields.append(("learning_rate", schedule.rate(at: completedSteps)))
+        // As transformers 5 logs it: the rate this step's update used.
+        record.fields.append(("learning_rate", schedule.rate(at: completedSteps - 1)))
         record.fields.append(("epoch", Double(completedSteps) / Double(plan.stepsPerEpoch)))
-        record.fields.append(("num_tokens", global.processedTokens))
+        tokensSeen += global.processedTokens
+        record.fields.append(("num_tokens", tokensSeen))
         record.fields.append(("train_tokens_per_second", global.processedTokens / max(seconds, 1e-9)))
         record.fields.insert(("step", Double(completedSteps)), at: 0)
         return record

@@ -12,12 +12,13 @@ struct TrainerState: Codable, Equatable {
     var pairCount: Int
     var seed: Int
     var worldSize: Int
+    var tokensSeen: Double
     var model: GPT2Config
 
     enum CodingKeys: String, CodingKey {
         case format, epoch, seed, model
         case globalStep = "global_step", totalSteps = "total_steps", globalBatchSize = "global_batch_size"
-        case pairCount = "pair_count", worldSize = "world_size"
+        case pairCount = "pair_count", worldSize = "world_size", tokensSeen = "num_tokens"
     }
 
     /// Resuming is only exact when the data order and the model are the same; name what differs.
@@ -44,7 +45,7 @@ extension Trainer {
     func currentState() -> TrainerState {
         TrainerState(globalStep: completedSteps, epoch: Double(completedSteps) / Double(plan.stepsPerEpoch),
                      totalSteps: plan.totalSteps, globalBatchSize: plan.globalBatchSize, pairCount: trainPairs.count,
-                     seed: config.seed, worldSize: communicator.size, model: policy.config)
+                     seed: config.seed, worldSize: communicator.size, tokensSeen: tokensSeen, model: policy.config)
     }
 
     /// Rank 0 writes `checkpoint-<step>` atomically: weights, optimizer moments and trainer state.
@@ -72,13 +73,17 @@ extension Trainer {
 
     /// Rank 0 reads the latest checkpoint and broadcasts it; every rank returns its step.
     func restoreLatestCheckpoint() throws -> Int {
-        var step = 0
-        try communicator.onRankZero { step = try readLatestCheckpoint().globalStep }
-        try withUnsafeMutableBytes(of: &step) { try communicator.broadcast($0, root: 0) }
+        var position = (step: 0, tokensSeen: 0.0)
+        try communicator.onRankZero {
+            let state = try readLatestCheckpoint()
+            position = (state.globalStep, state.tokensSeen)
+        }
+        try withUnsafeMutableBytes(of: &position) { try communicator.broadcast($0, root: 0) }
+        tokensSeen = position.tokensSeen
         for buffer in [policy.parameters, optimizer.firstMoment, optimizer.secondMoment] {
             try communicator.broadcast(UnsafeMutableRawBufferPointer(buffer), root: 0)
         }
-        return step
+        return position.step
     }
 
     /// Loads the latest complete checkpoint into the policy and optimizer (rank 0).
