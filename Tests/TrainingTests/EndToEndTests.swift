@@ -95,8 +95,10 @@ import TestSupport
         return ((totalDifference / totalNorm).squareRoot(), worstTensor)
     }
 
-    @Test(.enabled(if: mpirunAvailable))
-    func sameGlobalBatchGivesSameRunOnOneTwoAndFourRanks() throws {
+    /// Plain sigmoid DPO, and a weighted mix whose `sft` term averages over the chosen tokens of the whole
+    /// global batch (the term most sensitive to how a batch is split).
+    @Test(.enabled(if: mpirunAvailable), arguments: [[String](), ["--loss_type", "sigmoid,sft,ipo", "--loss_weights", "1,0.5,0.2"]])
+    func sameGlobalBatchGivesSameRunOnOneTwoAndFourRanks(lossArguments: [String]) throws {
         let folder = try workspace()
         let config = folder.appendingPathComponent("tiny.yaml").path
         var outputs: [URL] = []
@@ -105,7 +107,7 @@ import TestSupport
             let output = folder.appendingPathComponent("out-\(ranks)")
             let result = train(ranks == 1 ? nil : ranks, [
                 "--config", config, "--output_dir", output.path, "--max_steps", "5",
-                "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "\(accumulation)"])
+                "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "\(accumulation)"] + lossArguments)
             #expect(result.status == 0, "ranks \(ranks): \(result.stderr)")
             outputs.append(output)
         }
