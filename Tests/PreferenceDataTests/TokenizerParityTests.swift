@@ -90,6 +90,9 @@ enum TokenizerFixtures {
         #expect(llama2.bosTokenID == 1)
         #expect(llama2.eosTokenID == 2)
         #expect(llama2.padTokenID == 2)
+        let ids = llama2.encode("Hello, world!")
+        #expect(llama2.decode([1] + ids + [2], skipSpecialTokens: true) == "Hello, world!")
+        #expect(llama2.decode([1] + ids + [2]) == "<s> Hello, world!</s>")
 
         let qwen2 = try TokenizerFixtures.tokenizer("qwen2")
         #expect(qwen2.bosTokenID == nil)
@@ -140,5 +143,23 @@ enum TokenizerFixtures {
             let scalars = Array(text.unicodeScalars)
             #expect(scanner.matches(in: scalars) == regex.matches(in: scalars), "\(text.debugDescription)")
         }
+    }
+}
+
+@Suite struct NormalizerTests {
+    /// The NFC fast path skips Foundation for scalars it assumes NFC-stable; check each one is unchanged by NFC and
+    /// has combining class 0 (so it cannot reorder or compose with a preceding scalar).
+    @Test func nfcStableScalarsAreUnchangedByNFC() {
+        for value in UInt32(0)..<0x1FB00 {
+            guard let scalar = Unicode.Scalar(value), Normalizer.isNFCStable(scalar) else { continue }
+            let string = String(Character(scalar))
+            #expect(string.precomposedStringWithCanonicalMapping.unicodeScalars.elementsEqual([scalar]), "U+\(String(value, radix: 16))")
+            #expect(scalar.properties.canonicalCombiningClass == .notReordered)
+        }
+    }
+
+    @Test func nfcComposesDecomposedText() {
+        let decomposed = Array("e\u{301}A\u{30A}".unicodeScalars)
+        #expect(Normalizer.unicode(.NFC).apply(decomposed) == ["\u{E9}", "\u{C5}"])
     }
 }

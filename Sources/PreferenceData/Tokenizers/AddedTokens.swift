@@ -44,10 +44,17 @@ enum Segment {
 struct AddedTokenMatcher {
     /// Token patterns by first scalar, longest first.
     private let candidates: [Unicode.Scalar: [(pattern: [Unicode.Scalar], token: AddedToken)]]
+    /// ASCII scalars that start some pattern, so that most positions are rejected without hashing.
+    private let asciiStarts: [Bool]
+    private let hasNonASCIIStarts: Bool
 
     init(_ patterns: [(pattern: [Unicode.Scalar], token: AddedToken)]) {
         candidates = Dictionary(grouping: patterns.filter { !$0.pattern.isEmpty }, by: { $0.pattern[0] })
             .mapValues { $0.sorted { $0.pattern.count > $1.pattern.count } }
+        var asciiStarts = [Bool](repeating: false, count: 128)
+        for first in candidates.keys where first.isASCII { asciiStarts[Int(first.value)] = true }
+        self.asciiStarts = asciiStarts
+        hasNonASCIIStarts = candidates.keys.contains { !$0.isASCII }
     }
 
     var isEmpty: Bool { candidates.isEmpty }
@@ -95,7 +102,10 @@ struct AddedTokenMatcher {
     }
 
     private func longestMatch(in text: [Unicode.Scalar], at position: Int) -> (pattern: [Unicode.Scalar], token: AddedToken)? {
-        guard let options = candidates[text[position]] else { return nil }
+        let first = text[position]
+        guard first.isASCII ? asciiStarts[Int(first.value)] : hasNonASCIIStarts, let options = candidates[first] else {
+            return nil
+        }
         return options.first { option in
             position + option.pattern.count <= text.count
                 && text[position..<position + option.pattern.count].elementsEqual(option.pattern)

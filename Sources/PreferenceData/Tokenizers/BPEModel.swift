@@ -8,7 +8,11 @@ final class BPEModel: @unchecked Sendable {
     let vocabulary: [[UInt8]: Int32]
     /// id → token text; nil where the vocabulary has a gap.
     let tokenText: [String?]
-    private let singleScalarIDs: [UInt32: Int32]
+    /// Ids of single-character tokens: a flat table below U+3000 (byte-level stand-ins, Latin, Cyrillic, `▁`…),
+    /// a dictionary above.
+    private let lowScalarIDs: [Int32]
+    private let highScalarIDs: [UInt32: Int32]
+    private static let lowScalarLimit: UInt32 = 0x3000
     /// (left id, right id) packed into 64 bits → (rank, merged id).
     private let merges: [UInt64: Merge]
     private let unknownID: Int32?
@@ -37,18 +41,22 @@ final class BPEModel: @unchecked Sendable {
         }
 
         var vocabulary: [[UInt8]: Int32] = [:]
-        var singleScalarIDs: [UInt32: Int32] = [:]
+        var lowScalarIDs = [Int32](repeating: -1, count: Int(Self.lowScalarLimit))
+        var highScalarIDs: [UInt32: Int32] = [:]
         var tokenText: [String?] = []
         for (token, idField) in try model.required("vocab").members() {
             let id = try idField.tokenID()
             vocabulary[Array(token.utf8)] = id
             let scalars = token.unicodeScalars
-            if scalars.count == 1 { singleScalarIDs[scalars.first!.value] = id }
+            if scalars.count == 1, let scalar = scalars.first {
+                if scalar.value < Self.lowScalarLimit { lowScalarIDs[Int(scalar.value)] = id } else { highScalarIDs[scalar.value] = id }
+            }
             if tokenText.count <= Int(id) { tokenText.append(contentsOf: repeatElement(nil, count: Int(id) + 1 - tokenText.count)) }
             tokenText[Int(id)] = token
         }
         self.vocabulary = vocabulary
-        self.singleScalarIDs = singleScalarIDs
+        self.lowScalarIDs = lowScalarIDs
+        self.highScalarIDs = highScalarIDs
         self.tokenText = tokenText
 
         var merges: [UInt64: Merge] = [:]
@@ -132,7 +140,7 @@ final class BPEModel: @unchecked Sendable {
         symbols.reserveCapacity(word.count)
         var previousWasUnknown = false
         for scalar in word {
-            if let id = singleScalarIDs[scalar.value] {
+            if let id = singleScalarID(scalar) {
                 symbols.append(id)
                 previousWasUnknown = false
             } else if let byteFallbackIDs {
@@ -144,6 +152,12 @@ final class BPEModel: @unchecked Sendable {
             }
         }
         return symbols
+    }
+
+    private func singleScalarID(_ scalar: Unicode.Scalar) -> Int32? {
+        guard scalar.value < Self.lowScalarLimit else { return highScalarIDs[scalar.value] }
+        let id = lowScalarIDs[Int(scalar.value)]
+        return id >= 0 ? id : nil
     }
 
     /// Repeatedly merges the lowest-ranked adjacent pair, the leftmost first among equals, with a heap over a linked
@@ -237,20 +251,29 @@ private struct MergeQueue {
 private final class WordCache: @unchecked Sendable {
     private static let capacity = 100_000
     private static let maxWordLength = 256
-    private var entries: [[Unicode.Scalar]: [Int32]] = [:]
+    private var entries: [WordKey: [Int32]] = [:]
     private let lock = NSLock()
 
     func lookup(_ word: [Unicode.Scalar]) -> [Int32]? {
         guard word.count <= Self.maxWordLength else { return nil }
         lock.lock()
         defer { lock.unlock() }
-        return entries[word]
+        return entries[WordKey(scalars: word)]
     }
 
     func store(_ word: [Unicode.Scalar], _ ids: [Int32]) {
         guard word.count <= Self.maxWordLength else { return }
         lock.lock()
         defer { lock.unlock() }
-        if entries.count < Self.capacity { entries[word] = ids }
+        if entries.count < Self.capacity { entries[WordKey(scalars: word)] = ids }
+    }
+}
+
+/// A word as a dictionary key, hashed as one block of bytes (an array of scalars hashes element by element).
+private struct WordKey: Hashable {
+    let scalars: [Unicode.Scalar]
+
+    func hash(into hasher: inout Hasher) {
+        scalars.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

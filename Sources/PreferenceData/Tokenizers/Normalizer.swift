@@ -91,6 +91,7 @@ indirect enum Normalizer {
     func apply(_ text: [Unicode.Scalar]) -> [Unicode.Scalar] {
         switch self {
         case .unicode(let form):
+            if form == .NFC && text.allSatisfy(Self.isNFCStable) { return text }
             var string = ""
             string.unicodeScalars.append(contentsOf: text)
             let normalized: String
@@ -107,6 +108,16 @@ indirect enum Normalizer {
             return pattern.replaceAll(in: text, with: content)
         case .sequence(let normalizers):
             return normalizers.reduce(text) { $1.apply($0) }
+        }
+    }
+
+    /// Scalars in blocks where every character is unchanged by NFC, has combining class 0 and never composes with
+    /// what precedes it (NFC_Quick_Check=Yes): text made only of these is already NFC, which spares the Foundation
+    /// round trip for almost all real text (ASCII/Latin, CJK ideographs, Hangul syllables, emoji).
+    static func isNFCStable(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0..<0x300, 0x4E00..<0xA000, 0xAC00..<0xD7A4, 0x1F300..<0x1FB00: true
+        default: false
         }
     }
 }

@@ -90,12 +90,13 @@ indirect enum PreTokenizer {
         case .byteLevel(let addPrefixSpace, let useRegex):
             var piece = piece
             if addPrefixSpace && piece.scalars.first != " " { piece.scalars.insert(" ", at: 0) }
-            if useRegex {
-                var words: [TextPiece] = []
-                Self.split(piece, at: SplitPattern.gpt2.matches(in: piece.scalars), behavior: .isolated, into: &words)
-                result.append(contentsOf: words.map(ByteLevelAlphabet.mapped))
+            if useRegex {  // GPT-2's pattern matches everywhere, so its matches tile the piece
+                for range in SplitPattern.gpt2.matches(in: piece.scalars) {
+                    result.append(TextPiece(scalars: ByteLevelAlphabet.mapped(piece.scalars[range]),
+                                            startsText: piece.startsText && range.lowerBound == 0))
+                }
             } else {
-                result.append(ByteLevelAlphabet.mapped(piece))
+                result.append(TextPiece(scalars: ByteLevelAlphabet.mapped(piece.scalars[...]), startsText: piece.startsText))
             }
         case .split(let pattern, let behavior):
             Self.split(piece, at: pattern.matches(in: piece.scalars), behavior: behavior, into: &result)
@@ -179,17 +180,17 @@ enum ByteLevelAlphabet {
     static let byteForScalar: [UInt32: UInt8] = Dictionary(
         uniqueKeysWithValues: scalarForByte.enumerated().map { ($1.value, UInt8($0)) })
 
-    /// The piece's UTF-8 bytes, each as its stand-in scalar.
-    static func mapped(_ piece: TextPiece) -> TextPiece {
+    /// The UTF-8 bytes of `text`, each as its stand-in scalar.
+    static func mapped(_ text: ArraySlice<Unicode.Scalar>) -> [Unicode.Scalar] {
         var scalars: [Unicode.Scalar] = []
-        scalars.reserveCapacity(piece.scalars.count)
-        for scalar in piece.scalars {
+        scalars.reserveCapacity(text.count)
+        for scalar in text {
             if scalar.isASCII {
                 scalars.append(scalarForByte[Int(scalar.value)])
             } else {
                 for byte in scalar.utf8 { scalars.append(scalarForByte[Int(byte)]) }
             }
         }
-        return TextPiece(scalars: scalars, startsText: piece.startsText)
+        return scalars
     }
 }
