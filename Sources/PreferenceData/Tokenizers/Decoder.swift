@@ -31,10 +31,8 @@ indirect enum Decoder {
             self = .strip(content: content[0], start: Int(try field.required("start").tokenID()),
                           stop: Int(try field.required("stop").tokenID()))
         case "Metaspace":
-            guard case .metaspace(let replacement, let scheme, _) = try PreTokenizer(field) else {
-                preconditionFailure("a Metaspace field parses as a Metaspace pre-tokenizer")
-            }
-            self = .metaspace(replacement: replacement, prependScheme: scheme)
+            let settings = try PreTokenizer.metaspaceSettings(field)
+            self = .metaspace(replacement: settings.replacement, prependScheme: settings.prependScheme)
         case "Sequence": self = .sequence(try field.required("decoders").array().map(Decoder.init))
         default: throw field.unsupported("decoder", type: type)
         }

@@ -54,19 +54,8 @@ indirect enum PreTokenizer {
             }
             self = .split(pattern, behavior: behavior)
         case "Metaspace":
-            let replacementField = try field.required("replacement")
-            let replacement = Array(try replacementField.string().unicodeScalars)
-            guard replacement.count == 1 else { throw replacementField.error("expected a single character") }
-            let scheme: PrependScheme
-            if let schemeField = try field.optional("prepend_scheme") {
-                guard let parsed = PrependScheme(rawValue: try schemeField.string()) else {
-                    throw schemeField.error("expected \"always\", \"first\" or \"never\"")
-                }
-                scheme = parsed
-            } else {  // files written before prepend_scheme existed
-                scheme = try field.bool("add_prefix_space", default: true) ? .always : .never
-            }
-            self = .metaspace(replacement: replacement[0], prependScheme: scheme,
+            let settings = try Self.metaspaceSettings(field)
+            self = .metaspace(replacement: settings.replacement, prependScheme: settings.prependScheme,
                               split: try field.bool("split", default: true))
         case "Digits":
             self = .digits(individual: try field.bool("individual_digits", default: false))
@@ -75,6 +64,20 @@ indirect enum PreTokenizer {
         default:
             throw field.unsupported("pre-tokenizer", type: type)
         }
+    }
+
+    /// The replacement character and prepend scheme of a `Metaspace` pre-tokenizer or decoder.
+    static func metaspaceSettings(_ field: JSONField) throws -> (replacement: Unicode.Scalar, prependScheme: PrependScheme) {
+        let replacementField = try field.required("replacement")
+        let replacement = Array(try replacementField.string().unicodeScalars)
+        guard replacement.count == 1 else { throw replacementField.error("expected a single character") }
+        guard let schemeField = try field.optional("prepend_scheme") else {  // files written before prepend_scheme
+            return (replacement[0], try field.bool("add_prefix_space", default: true) ? .always : .never)
+        }
+        guard let scheme = PrependScheme(rawValue: try schemeField.string()) else {
+            throw schemeField.error("expected \"always\", \"first\" or \"never\"")
+        }
+        return (replacement[0], scheme)
     }
 
     /// Pre-tokenizes every piece; empty pieces are dropped, as `tokenizers` does.

@@ -61,7 +61,10 @@ struct JSONField {
     /// A non-negative integer that fits a token id.
     func tokenID() throws -> Int32 {
         guard case .number(let number) = value, number >= 0, number < Double(Int32.max), number.rounded() == number
-        else { throw error("expected a token id (a non-negative integer), found \(value)") }
+        else {
+            let found = if case .number(let number) = value { "\(number)" } else { value.kindName }
+            throw error("expected a token id (a non-negative integer), found \(found)")
+        }
         return Int32(number)
     }
 
