@@ -5,9 +5,12 @@ public protocol Tokenizer: Sendable {
     var eosTokenID: Int32 { get }
     /// Fills the right end of shorter rows in a batch (never scored).
     var padTokenID: Int32 { get }
-    /// Prepended to every prompt when present.
+    /// Prepended to every prompt when present: the BOS the tokenizer itself adds when encoding with special tokens
+    /// (Llama's `<s>`), nil when it adds none (GPT-2, Qwen2).
     var bosTokenID: Int32? { get }
-    /// Plain text to ids; never inserts special tokens.
+    /// Text to ids without adding special tokens around it (`add_special_tokens=False`). Whether text that spells a
+    /// special token maps to its id is the tokenizer's rule: Hugging Face tokenizers recognize their added tokens,
+    /// `ByteTokenizer` never does.
     func encode(_ text: String) -> [Int32]
     func decode(_ ids: [Int32]) -> String
 }
