@@ -19,10 +19,10 @@ struct JinjaToken: Equatable {
 /// The template split into literal text and tags, with whitespace control already applied to the text.
 enum JinjaSegment {
     case text(String)
-    /// `{{ … }}`: the tokens between the delimiters; `location` is the opening `{{`.
-    case output([JinjaToken], location: TemplateLocation)
+    /// `{{ … }}`: the tokens between the delimiters; `location` is the opening `{{`, `end` the closing `}}`.
+    case output([JinjaToken], location: TemplateLocation, end: TemplateLocation)
     /// `{% … %}`
-    case statement([JinjaToken], location: TemplateLocation)
+    case statement([JinjaToken], location: TemplateLocation, end: TemplateLocation)
 }
 
 /// Splits a template the way Jinja's lexer does with transformers' settings (`trim_blocks=True`,
@@ -93,12 +93,12 @@ struct JinjaLexer {
             case .comment:
                 lineStarting = try skipComment(openedAt: tagLocation)
             case .output:
-                let (tokens, endsWithNewline) = try tagTokens(kind: .output, openedAt: tagLocation)
-                segments.append(.output(tokens, location: tagLocation))
+                let (tokens, end, endsWithNewline) = try tagTokens(kind: .output, openedAt: tagLocation)
+                segments.append(.output(tokens, location: tagLocation, end: end))
                 lineStarting = endsWithNewline
             case .statement:
-                let (tokens, endsWithNewline) = try tagTokens(kind: .statement, openedAt: tagLocation)
-                segments.append(.statement(tokens, location: tagLocation))
+                let (tokens, end, endsWithNewline) = try tagTokens(kind: .statement, openedAt: tagLocation)
+                segments.append(.statement(tokens, location: tagLocation, end: end))
                 lineStarting = endsWithNewline
             }
         }
@@ -170,7 +170,9 @@ struct JinjaLexer {
 
     /// Tokenizes the inside of `{{ … }}` or `{% … %}` up to its closing delimiter. A `}}` or `%}` only closes the
     /// tag when every bracket opened inside it is closed, so `{{ {'a': {'b': 1}} }}` works as in Jinja.
-    private mutating func tagTokens(kind: TagKind, openedAt start: TemplateLocation) throws -> ([JinjaToken], Bool) {
+    /// Returns the tokens, the location of the closing delimiter and whether the closing match ended with a newline.
+    private mutating func tagTokens(kind: TagKind, openedAt start: TemplateLocation) throws
+        -> ([JinjaToken], TemplateLocation, Bool) {
         var tokens: [JinjaToken] = []
         var openBrackets: [Unicode.Scalar] = []
         while true {
@@ -180,20 +182,21 @@ struct JinjaLexer {
                 throw ChatTemplateError(.syntax, "tag opened here is never closed with '\(closer)'", at: start)
             }
             if openBrackets.isEmpty {
+                let end = location(of: position)
                 if kind == .output {
                     if startsWith("-}}", at: position) {
                         position += 3
-                        return (tokens, consumeWhitespace())
+                        return (tokens, end, consumeWhitespace())
                     }
                     if startsWith("}}", at: position) {
                         position += 2
-                        return (tokens, false)
+                        return (tokens, end, false)
                     }
                 } else {
                     for strip: Unicode.Scalar in ["+", "-"] where startsWith(String(strip) + "%}", at: position) {
-                        return (tokens, closeBlockTag(closer: "%}", strip: strip))
+                        return (tokens, end, closeBlockTag(closer: "%}", strip: strip))
                     }
-                    if startsWith("%}", at: position) { return (tokens, closeBlockTag(closer: "%}", strip: nil)) }
+                    if startsWith("%}", at: position) { return (tokens, end, closeBlockTag(closer: "%}", strip: nil)) }
                 }
             }
             let token = try nextToken()

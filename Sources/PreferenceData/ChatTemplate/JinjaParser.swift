@@ -41,14 +41,14 @@ struct JinjaParser {
             switch segment {
             case .text(let text):
                 nodes.append(.text(text))
-            case .output(let tokens, let location):
-                var stream = JinjaTokenStream(tokens: tokens, tagLocation: location)
+            case .output(let tokens, let location, let end):
+                var stream = JinjaTokenStream(tokens: tokens, endLocation: end)
                 guard !stream.isAtEnd else { throw ChatTemplateError(.syntax, "empty expression '{{ }}'", at: location) }
                 let expression = try stream.parseTuple()
                 try stream.expectEnd()
                 nodes.append(.output(expression))
-            case .statement(let tokens, let location):
-                var stream = JinjaTokenStream(tokens: tokens, tagLocation: location)
+            case .statement(let tokens, let location, let end):
+                var stream = JinjaTokenStream(tokens: tokens, endLocation: end)
                 guard case .name(let tag)? = stream.current?.kind else {
                     throw ChatTemplateError(.syntax, "a tag must start with a statement name", at: location)
                 }
@@ -140,7 +140,7 @@ struct JinjaParser {
         let (body, end) = try parseBody(until: ["else", "endfor"], opener: ("for", location))
         loopDepth -= 1
         var otherwise: [JinjaNode] = []
-        if var end {
+        if let end {
             try end.stream.expectEnd()
             if end.tag == "else" {
                 var endFor: EndTag?
@@ -157,16 +157,17 @@ struct JinjaParser {
 struct JinjaTokenStream {
     private let tokens: [JinjaToken]
     private var position = 0
-    private let tagLocation: TemplateLocation
+    /// Where the tag's closing delimiter is, reported for errors at the end of the tokens.
+    private let endLocation: TemplateLocation
 
-    init(tokens: [JinjaToken], tagLocation: TemplateLocation) {
+    init(tokens: [JinjaToken], endLocation: TemplateLocation) {
         self.tokens = tokens
-        self.tagLocation = tagLocation
+        self.endLocation = endLocation
     }
 
     var current: JinjaToken? { position < tokens.count ? tokens[position] : nil }
     var isAtEnd: Bool { position >= tokens.count }
-    private var currentLocation: TemplateLocation { current?.location ?? tagLocation }
+    private var currentLocation: TemplateLocation { current?.location ?? endLocation }
 
     mutating func advance() { position += 1 }
 
@@ -455,7 +456,7 @@ struct JinjaTokenStream {
                 node = try parseSubscript(node, location: location)
             } else if token.isSymbol("(") {
                 advance()
-                node = JinjaExpression(kind: .call(node, try parseCallArguments()), location: location)
+                node = JinjaExpression(kind: .call(node, try parseCallArguments()), location: node.location)
             } else {
                 break
             }
