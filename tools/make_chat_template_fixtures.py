@@ -10,6 +10,9 @@ can be checked against it character for character:
                         (prompt with the generation prompt, chosen/rejected as the rest)
                         and small templates each exercising one interpreter feature, rendered by the Jinja
                         environment transformers compiles chat templates with (or the error they raise)
+                        and TRL's collection of published templates (trl/chat_templates/*.jinja, the originals,
+                        not its "_training" variants; those calling strftime_now are left out, as their output
+                        depends on the day) on four conversations
   saved_tokenizer/      a tokenizer saved with `save_pretrained` (Qwen2.5 template), to test loading from disk
 
 The templates are the published ones of Qwen2.5-Instruct, SmolLM2-Instruct, Meta-Llama-3-Instruct,
@@ -23,6 +26,7 @@ Run with the oracle interpreter (re-runnable, output is identical):
 """
 
 import argparse
+import glob
 import json
 import os
 
@@ -357,6 +361,11 @@ INTERPRETER_CASES = {
     "whitespace_heavy_template": "{%- for m in ['a', 'b'] %}\n    {%- if m == 'a' %}\n        {{- 'A' }}\n    {%- else %}\n        {{- '\\n' + m }}\n    {%- endif %}\n{%- endfor %}\n",
     "raise_exception": "{% if true %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}",
     "nested_data_access": "{% set msgs = [{'role': 'user', 'content': 'hi', 'tool_calls': [{'function': {'name': 'f', 'arguments': {'x': 1}}}]}] %}{{ msgs[0].tool_calls[0].function.name }} {{ msgs[0]['tool_calls'][0]['function']['arguments']|tojson }} {{ 'tool_calls' in msgs[0] }} {{ msgs[0].tool_calls|length }} {{ msgs[-1].role }}",
+    "macros": "{% macro tag(name, body='-', close=true) %}<{{ name }}>{{ body }}{% if close %}</{{ name }}>{% endif %}{% endmacro %}{% set top = 'T' %}{% macro uses_top() %}[{{ top }}]{% endmacro %}{{ tag('a') }}|{{ tag('b', 'x', close=false) }}|{{ tag(name='c', body=1) }}|{% for i in [1] %}{% set top = 'loop' %}{{ uses_top() }}{% endfor %}|{{ tag('d')|length }}|{{ tag('e') ~ '!' }}",
+    "macro_recursion_and_namespace": "{% set ns = namespace(calls=0) %}{% macro count_down(n) %}{% set ns.calls = ns.calls + 1 %}{% if n > 0 %}{{ n }}{{ count_down(n - 1) }}{% endif %}{% endmacro %}{{ count_down(3) }} {{ ns.calls }}",
+    "macro_missing_argument_is_undefined": "{% macro m(a, b) %}[{{ a }}][{{ b }}][{{ b is defined }}]{% endmacro %}{{ m(1) }}",
+    "macro_too_many_arguments_fails": "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}",
+    "sorting": "{{ {'b': 1, 'A': 2, 'c': 0}|dictsort|map('first')|list }} {{ {'b': 1, 'A': 2, 'c': 0}|dictsort(by='value', reverse=true)|map('last')|list }} {% for k, v in {'y': 1, 'x': 2}|dictsort %}{{ k }}{{ v }}{% endfor %} {{ ['b', 'a', 'B']|sort }} {{ ['b', 'a', 'B']|sort(case_sensitive=true) }} {{ [3, 1, 2]|sort(reverse=true) }} {{ [{'n': 2}, {'n': 1}]|sort(attribute='n')|map(attribute='n')|list }}",
     "range_and_math": "{{ range(3)|list }} {{ range(1, 7, 2)|list }} {{ range(5)|list|length }} {{ (10 / 4)|int }}",
 }
 
@@ -378,6 +387,31 @@ def render_interpreter_cases():
             results.append({"name": name, "source": source, "text": _compile_jinja_template(source).render()})
         except Exception as error:  # the error class and message are the expected outcome
             results.append({"name": name, "source": source, "error": type(error).__name__, "message": str(error)})
+    return results
+
+
+def render_published_templates():
+    """Renders TRL's stored copies of published chat templates (Qwen3, Gemma, Phi-3, DeepSeek, gpt-oss, …)."""
+    directory = os.path.join(os.path.dirname(trl.__file__), "chat_templates")
+    tokens = {"bos_token": "<s>", "eos_token": "</s>"}
+    results = []
+    for path in sorted(glob.glob(os.path.join(directory, "*.jinja"))):
+        source = open(path, encoding="utf-8").read()
+        if path.endswith("_training.jinja") or "strftime_now" in source:
+            continue
+        tokenizer = make_tokenizer(source, tokens)
+        renderings = []
+        for conversation in ("single_turn", "system_multi_turn", "unicode", "assistant_last"):
+            for add_generation_prompt in (False, True):
+                rendering = {"conversation": conversation, "add_generation_prompt": add_generation_prompt}
+                try:
+                    rendering["text"] = tokenizer.apply_chat_template(
+                        CONVERSATIONS[conversation], tokenize=False, add_generation_prompt=add_generation_prompt)
+                except Exception as error:  # the template rejects this conversation; Swift must reject it too
+                    rendering["error"] = f"{type(error).__name__}: {error}"
+                renderings.append(rendering)
+        results.append({"name": os.path.basename(path), "source": source, "special_tokens": tokens,
+                        "renderings": renderings})
     return results
 
 
@@ -413,6 +447,7 @@ def main():
         "preference_examples": PREFERENCE_EXAMPLES,
         "templates": templates,
         "interpreter_cases": render_interpreter_cases(),
+        "published_templates": render_published_templates(),
     }
     with open(os.path.join(args.out, "chat_templates.json"), "w", encoding="utf-8") as handle:
         json.dump(fixture, handle, ensure_ascii=False, indent=1)

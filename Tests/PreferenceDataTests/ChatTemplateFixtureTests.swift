@@ -52,14 +52,41 @@ struct ChatTemplateFixture: Decodable {
         let message: String?
     }
 
+    /// A published template rendered on a few conversations: each rendering has the text or the error.
+    struct PublishedTemplate: Decodable {
+        struct Rendering: Decodable {
+            let conversation: String
+            let addGenerationPrompt: Bool
+            let text: String?
+            let error: String?
+
+            private enum CodingKeys: String, CodingKey {
+                case conversation, text, error
+                case addGenerationPrompt = "add_generation_prompt"
+            }
+        }
+
+        let name: String
+        let source: String
+        let specialTokens: [String: String]
+        let renderings: [Rendering]
+
+        private enum CodingKeys: String, CodingKey {
+            case name, source, renderings
+            case specialTokens = "special_tokens"
+        }
+    }
+
     let conversations: [String: [ChatMessage]]
     let preferenceExamples: [String: PreferenceConversation]
     let templates: [TemplateCase]
     let interpreterCases: [InterpreterCase]
+    let publishedTemplates: [PublishedTemplate]
 
     private enum CodingKeys: String, CodingKey {
         case conversations, templates
         case preferenceExamples = "preference_examples", interpreterCases = "interpreter_cases"
+        case publishedTemplates = "published_templates"
     }
 
     static func directory() throws -> URL {
@@ -183,6 +210,29 @@ private let fixtureTemplateNames = ["qwen2.5-instruct", "smollm2-instruct", "lla
                 Issue.record("\(recorded.name): rendered \(text.debugDescription) but Jinja raised \(recorded.error!): \(recorded.message!)")
             case (.failure(let error), _):
                 Issue.record("\(recorded.name): failed with \(error) but Jinja rendered \(recorded.text!.debugDescription)")
+            }
+        }
+    }
+
+    /// TRL's copies of published templates (Qwen3, Gemma 1-4, Phi-3, DeepSeek, GLM, Cohere, Nemotron, …) render
+    /// as transformers renders them, and fail on the conversations where transformers fails.
+    @Test func rendersPublishedTemplatesLikeTransformers() throws {
+        let fixture = try ChatTemplateFixture.load()
+        #expect(fixture.publishedTemplates.count >= 30)
+        for published in fixture.publishedTemplates {
+            let template = try ChatTemplate(source: published.source, specialTokens: published.specialTokens)
+            for rendering in published.renderings {
+                let messages = try #require(fixture.conversations[rendering.conversation])
+                let context = "\(published.name) / \(rendering.conversation) / generation prompt \(rendering.addGenerationPrompt)"
+                let outcome = Result { try template.render(messages, addGenerationPrompt: rendering.addGenerationPrompt) }
+                switch (outcome, rendering.text) {
+                case (.success(let text), let expected?): expectSameText(text, expected, context)
+                case (.failure, nil): break
+                case (.success(let text), nil):
+                    Issue.record("\(context): rendered \(text.debugDescription) but transformers failed: \(rendering.error!)")
+                case (.failure(let error), _):
+                    Issue.record("\(context): \(error)")
+                }
             }
         }
     }

@@ -64,7 +64,7 @@ private let userHello = [ChatMessage(role: "user", content: "Hello")]
 
     @Test func unsupportedTemplateNamesFileConstructPositionAndAlternative() throws {
         let directory = try tokenizerDirectory(config: """
-            {"chat_template": "{% macro render(m) %}{{ m }}{% endmacro %}{{ render(messages) }}"}
+            {"chat_template": "{% include 'system_prompt.jinja' %}{{ messages[0].content }}"}
             """)
         let configPath = directory.url.appendingPathComponent("tokenizer_config.json").path
         let error = try #require(throws: ChatTemplateError.self) {
@@ -73,7 +73,7 @@ private let userHello = [ChatMessage(role: "user", content: "Hello")]
         #expect(error.kind == .unsupported)
         #expect(error.location == TemplateLocation(line: 1, column: 1))
         #expect(error.message.hasPrefix(configPath))
-        #expect(error.message.contains("macro"))
+        #expect(error.message.contains("include"))
         #expect(error.message.contains("built-in chat templates (chatml, llama3, zephyr)"))
         // The configuration can name a built-in template instead.
         let chatml = try ChatTemplate.load(tokenizerConfig: configPath, builtInName: "chatml")

@@ -151,6 +151,26 @@ extension JinjaBuiltins {
                 return .list(try items.map { try applyFilter(filterName, to: $0, rest) })
             },
         ]
+        filters["dictsort"] = { value, arguments in
+            guard case .dictionary(let dictionary) = value else {
+                throw renderError("dictsort needs a mapping, got '\(value.typeName)'")
+            }
+            let byValue = try stringArgument(arguments.value(1, "by"), "by") == "value"
+            let pairs = dictionary.entries.map { JinjaValue.list([.string($0.key), $0.value]) }
+            return .list(try sorted(pairs, caseSensitive: arguments.value(0, "case_sensitive")?.isTruthy ?? false,
+                                    reverse: arguments.value(2, "reverse")?.isTruthy ?? false) { pair in
+                guard case .list(let entry) = pair else { return pair }
+                return entry[byValue ? 1 : 0]
+            })
+        }
+        filters["sort"] = { value, arguments in
+            let attribute = arguments.value(2, "attribute")
+            return .list(try sorted(try sequenceItems(value, for: "sort"),
+                                    caseSensitive: arguments.value(1, "case_sensitive")?.isTruthy ?? false,
+                                    reverse: arguments.value(0, "reverse")?.isTruthy ?? false) { element in
+                try attribute.map { try item($0, of: element) } ?? element
+            })
+        }
         filters["count"] = filters["length"]
         filters["d"] = filters["default"]
         filters["select"] = selectFilter(byAttribute: false, keep: true)
@@ -184,6 +204,30 @@ extension JinjaBuiltins {
                 return passed == keep
             })
         }
+    }
+
+    /// A stable sort as Jinja's `sort`/`dictsort` do it: by `key` of each item, strings compared lower-cased
+    /// unless `caseSensitive`.
+    static func sorted(_ items: [JinjaValue], caseSensitive: Bool, reverse: Bool,
+                       key: (JinjaValue) throws -> JinjaValue) throws -> [JinjaValue] {
+        let keys = try items.map { item -> JinjaValue in
+            let value = try key(item)
+            if !caseSensitive, case .string(let text) = value { return .string(text.lowercased()) }
+            return value
+        }
+        var failure: Error?
+        let order = items.indices.sorted { a, b in
+            do {
+                let (first, second) = reverse ? (keys[b], keys[a]) : (keys[a], keys[b])
+                if try compare("<", first, second) { return true }
+                if try compare("<", second, first) { return false }
+            } catch {
+                failure = failure ?? error
+            }
+            return a < b
+        }
+        if let failure { throw failure }
+        return order.map { items[$0] }
     }
 
     /// Tests by name, as in Jinja (`number` counts bools, as Python's `isinstance(x, Number)` does).

@@ -12,7 +12,7 @@ extension JinjaBuiltins {
     /// The bound method `value.name` when the value's Python type has one we implement: str methods templates
     /// use, and dict `items/keys/values/get`. Returns nil when the type has no such method.
     static func method(_ name: String, of value: JinjaValue) throws -> JinjaValue? {
-        let body: ((JinjaArguments) throws -> JinjaValue)?
+        let body: Method?
         switch value {
         case .string(let text): body = stringMethod(name, text)
         case .dictionary(let dictionary): body = dictionaryMethod(name, dictionary)
@@ -22,8 +22,10 @@ extension JinjaBuiltins {
         return .function(JinjaFunction(name: "\(value.typeName).\(name)", body: body))
     }
 
-    private static func dictionaryMethod(_ name: String, _ dictionary: JinjaDictionary)
-        -> ((JinjaArguments) throws -> JinjaValue)? {
+    /// A bound method's body.
+    typealias Method = @Sendable (JinjaArguments) throws -> JinjaValue
+
+    private static func dictionaryMethod(_ name: String, _ dictionary: JinjaDictionary) -> Method? {
         switch name {
         case "items": return { _ in .list(dictionary.entries.map { .list([.string($0.key), $0.value]) }) }
         case "keys": return { _ in .list(dictionary.keys.map { .string($0) }) }
@@ -37,9 +39,9 @@ extension JinjaBuiltins {
         }
     }
 
-    private static func stringMethod(_ name: String, _ text: String) -> ((JinjaArguments) throws -> JinjaValue)? {
+    private static func stringMethod(_ name: String, _ text: String) -> Method? {
         let scalars = Array(text.unicodeScalars)
-        func affixTest(_ matches: @escaping ([Unicode.Scalar]) -> Bool) -> (JinjaArguments) throws -> JinjaValue {
+        func affixTest(_ matches: @escaping @Sendable ([Unicode.Scalar]) -> Bool) -> Method {
             return { arguments in
                 guard arguments.positional.count == 1 else {
                     throw ChatTemplateError(.unsupported, "str.\(name) with start/end arguments")
@@ -58,13 +60,13 @@ extension JinjaBuiltins {
                 }
             }
         }
-        func stripper(leading: Bool, trailing: Bool) -> (JinjaArguments) throws -> JinjaValue {
+        func stripper(leading: Bool, trailing: Bool) -> Method {
             return { arguments in
                 .string(strip(text, characters: try stringArgument(arguments.value(0, "chars"), "chars"),
                               leading: leading, trailing: trailing))
             }
         }
-        func characterTest(_ test: @escaping (Unicode.Scalar) -> Bool) -> (JinjaArguments) throws -> JinjaValue {
+        func characterTest(_ test: @escaping @Sendable (Unicode.Scalar) -> Bool) -> Method {
             return { _ in .bool(!scalars.isEmpty && scalars.allSatisfy(test)) }
         }
         switch name {
@@ -138,7 +140,7 @@ extension JinjaBuiltins {
                 }
                 return .string(text)
             }
-        case "isspace": return characterTest(isPythonWhitespace)
+        case "isspace": return characterTest { isPythonWhitespace($0) }
         case "isdigit": return characterTest { ("0"..."9").contains($0) }
         case "isalpha": return characterTest { $0.properties.isAlphabetic }
         case "isalnum": return characterTest { $0.properties.isAlphabetic || ("0"..."9").contains($0) }

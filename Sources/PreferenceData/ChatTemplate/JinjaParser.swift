@@ -25,7 +25,7 @@ struct JinjaParser {
 
     /// Tags Jinja has that this interpreter does not implement.
     private static let unsupportedTags: Set<String> = [
-        "macro", "endmacro", "call", "endcall", "filter", "endfilter", "include", "import", "from", "extends",
+        "call", "endcall", "filter", "endfilter", "include", "import", "from", "extends",
         "block", "endblock", "raw", "endraw", "with", "endwith", "autoescape", "endautoescape", "do", "trans",
     ]
 
@@ -91,6 +91,8 @@ struct JinjaParser {
             }
             try stream.expectEnd()
             return tag == "break" ? .breakLoop(location: location) : .continueLoop(location: location)
+        case "macro":
+            return try parseMacro(stream: &stream, location: location)
         case "generation":
             try stream.expectEnd()
             let (body, _) = try parseBody(until: ["endgeneration"], opener: ("generation", location))
@@ -125,6 +127,28 @@ struct JinjaParser {
                 return .conditional(branches: branches, otherwise: [])
             }
         }
+    }
+
+    private mutating func parseMacro(stream: inout JinjaTokenStream, location: TemplateLocation) throws
+        -> JinjaNode {
+        let name = try stream.expectIdentifier()
+        try stream.expectSymbol("(")
+        var parameters: [(name: String, defaultValue: JinjaExpression?)] = []
+        while !stream.skipSymbol(")") {
+            if !parameters.isEmpty {
+                try stream.expectSymbol(",")
+                if stream.skipSymbol(")") { break }
+            }
+            let parameter = try stream.expectIdentifier()
+            parameters.append((parameter, stream.skipSymbol("=") ? try stream.parseExpression() : nil))
+        }
+        try stream.expectEnd()
+        let enclosingLoopDepth = loopDepth
+        loopDepth = 0
+        defer { loopDepth = enclosingLoopDepth }
+        let (body, end) = try parseBody(until: ["endmacro"], opener: ("macro", location))
+        try end?.stream.expectEnd()
+        return .macro(JinjaMacro(name: name, parameters: parameters, body: body))
     }
 
     private mutating func parseFor(stream: inout JinjaTokenStream, location: TemplateLocation) throws -> JinjaNode {

@@ -1,11 +1,26 @@
-/// Executes a parsed template against a set of variables, with Jinja's scoping: each for-loop iteration gets its
-/// own scope (so `{% set %}` inside a loop does not leak out, which is why templates use `namespace()`), while
-/// `if` bodies share the enclosing one.
+/// The template-level variables: the ones passed in and those set outside any loop or macro. Shared by reference
+/// so that macros see them as they are when called.
+final class JinjaRootScope: @unchecked Sendable {
+    var values: [String: JinjaValue]
+
+    init(_ values: [String: JinjaValue]) { self.values = values }
+}
+
+/// Executes a parsed template against a set of variables, with Jinja's scoping: each for-loop iteration and each
+/// macro call gets its own scope (so `{% set %}` inside a loop does not leak out, which is why templates use
+/// `namespace()`), while `if` bodies share the enclosing one. Names resolve innermost scope first, then the
+/// template-level variables, then the globals (`raise_exception`, `namespace`, …).
 struct JinjaRenderer {
+    private let root: JinjaRootScope
     private var scopes: [[String: JinjaValue]]
 
     init(variables: [String: JinjaValue]) {
-        scopes = [JinjaBuiltins.globals, variables]
+        self.init(root: JinjaRootScope(variables), scopes: [])
+    }
+
+    private init(root: JinjaRootScope, scopes: [[String: JinjaValue]]) {
+        self.root = root
+        self.scopes = scopes
     }
 
     /// How a statement list finished: normally, or by `{% break %}` / `{% continue %}` inside a loop.
@@ -45,6 +60,8 @@ struct JinjaRenderer {
             case .generation(let body):
                 let flow = try execute(body, into: &output)
                 if flow != .normal { return flow }
+            case .macro(let macro):
+                assign(name: macro.name, .function(makeMacro(macro)))
             }
         }
         return .normal
@@ -104,7 +121,7 @@ struct JinjaRenderer {
                                  location: TemplateLocation) throws {
         switch target {
         case .name(let name):
-            scopes[scopes.count - 1][name] = value
+            assign(name: name, value)
         case .attribute(let objectName, let attribute):
             guard case .object(let object) = lookup(objectName), object.acceptsAssignment else {
                 throw ChatTemplateError(.render, "cannot assign attribute '\(attribute)' on '\(objectName)', "
@@ -121,11 +138,51 @@ struct JinjaRenderer {
         }
     }
 
+    private mutating func assign(name: String, _ value: JinjaValue) {
+        if scopes.isEmpty { root.values[name] = value } else { scopes[scopes.count - 1][name] = value }
+    }
+
     private func lookup(_ name: String) -> JinjaValue {
         for scope in scopes.reversed() {
             if let value = scope[name] { return value }
         }
-        return .undefinedVariable(name)
+        return root.values[name] ?? JinjaBuiltins.globals[name] ?? .undefinedVariable(name)
+    }
+
+    /// A macro as a function: each call renders the body in a fresh scope holding the arguments, on top of the
+    /// loop scopes where the macro was defined (as a closure) and the template-level variables at call time.
+    /// The root scope is held weakly: the template-level variables hold the macro itself.
+    private func makeMacro(_ macro: JinjaMacro) -> JinjaFunction {
+        let definitionScopes = scopes
+        return JinjaFunction(name: macro.name) { [weak root] arguments in
+            guard let root else { throw JinjaBuiltins.renderError("macro '\(macro.name)' outlived its template") }
+            var renderer = JinjaRenderer(root: root, scopes: definitionScopes + [[:]])
+            try renderer.bind(arguments, to: macro)
+            var output = ""
+            _ = try renderer.execute(macro.body, into: &output)
+            return .string(output)
+        }
+    }
+
+    private mutating func bind(_ arguments: JinjaArguments, to macro: JinjaMacro) throws {
+        let names = macro.parameters.map(\.name)
+        guard arguments.positional.count <= names.count else {
+            throw JinjaBuiltins.renderError("macro '\(macro.name)' takes not more than \(names.count) argument(s)")
+        }
+        var values: [String: JinjaValue] = [:]
+        for (name, value) in zip(names, arguments.positional) { values[name] = value }
+        for keyword in arguments.keywords {
+            guard names.contains(keyword.name), values[keyword.name] == nil else {
+                throw JinjaBuiltins.renderError("macro '\(macro.name)' got an unexpected or repeated argument "
+                                                + "'\(keyword.name)'")
+            }
+            values[keyword.name] = keyword.value
+        }
+        for parameter in macro.parameters {
+            let value = try values[parameter.name] ?? parameter.defaultValue.map { try evaluate($0) }
+                ?? .undefined(hint: "parameter '\(parameter.name)' was not provided")
+            assign(name: parameter.name, value)
+        }
     }
 
     // MARK: expressions

@@ -63,6 +63,15 @@ indirect enum JinjaNode: Sendable {
     case continueLoop(location: TemplateLocation)
     /// transformers' `{% generation %}…{% endgeneration %}` marker: renders its body unchanged.
     case generation([JinjaNode])
+    /// `{% macro name(parameters) %}…{% endmacro %}` defines a callable returning its rendered body.
+    case macro(JinjaMacro)
+}
+
+struct JinjaMacro: Sendable {
+    let name: String
+    /// Parameters in order, each with its default (evaluated at call time), if any.
+    let parameters: [(name: String, defaultValue: JinjaExpression?)]
+    let body: [JinjaNode]
 }
 
 struct JinjaForLoop: Sendable {
