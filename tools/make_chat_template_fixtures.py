@@ -366,6 +366,7 @@ INTERPRETER_CASES = {
     "macro_missing_argument_is_undefined": "{% macro m(a, b) %}[{{ a }}][{{ b }}][{{ b is defined }}]{% endmacro %}{{ m(1) }}",
     "macro_too_many_arguments_fails": "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}",
     "sorting": "{{ {'b': 1, 'A': 2, 'c': 0}|dictsort|map('first')|list }} {{ {'b': 1, 'A': 2, 'c': 0}|dictsort(by='value', reverse=true)|map('last')|list }} {% for k, v in {'y': 1, 'x': 2}|dictsort %}{{ k }}{{ v }}{% endfor %} {{ ['b', 'a', 'B']|sort }} {{ ['b', 'a', 'B']|sort(case_sensitive=true) }} {{ [3, 1, 2]|sort(reverse=true) }} {{ [{'n': 2}, {'n': 1}]|sort(attribute='n')|map(attribute='n')|list }}",
+    "generation_tag": "{% for m in ['a', 'b'] %}{% if m == 'b' %}{% generation %}<{{ m }}>{% endgeneration %}{% else %}{{ m }}{% endif %}{% endfor %}",
     "range_and_math": "{{ range(3)|list }} {{ range(1, 7, 2)|list }} {{ range(5)|list|length }} {{ (10 / 4)|int }}",
 }
 

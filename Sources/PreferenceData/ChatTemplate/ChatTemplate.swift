@@ -32,10 +32,11 @@ public struct ChatMessage: Codable, Equatable, Sendable {
 /// A model's chat template: renders a list of messages into the exact text that transformers'
 /// `tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=…)` produces.
 ///
-/// The template runs in a small Jinja interpreter that implements what Hugging Face chat templates use (see
-/// `docs` in the report: if/for/set/namespace, filters, tests, string methods, `raise_exception`), with
-/// transformers' settings `trim_blocks` and `lstrip_blocks`. Anything else is rejected when the template is
-/// loaded, naming the construct and its line and column.
+/// The template runs in a small Jinja interpreter that implements what Hugging Face chat templates use
+/// (if/for/set/macro, `namespace()`, loop variables, Jinja's filters and tests that templates call, Python string
+/// and dict methods, `raise_exception`, `strftime_now`), with transformers' settings `trim_blocks` and
+/// `lstrip_blocks`. Anything else is rejected when the template is loaded, naming the construct and its line and
+/// column.
 public struct ChatTemplate: Sendable {
     /// The Jinja source.
     public let source: String

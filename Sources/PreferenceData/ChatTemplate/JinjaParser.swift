@@ -112,7 +112,7 @@ struct JinjaParser {
         while true {
             let (body, end) = try parseBody(until: ["elif", "else", "endif"], opener: ("if", location))
             branches.append((condition, body))
-            guard var end else { preconditionFailure("parseBody returns an end tag or throws") }
+            guard var end else { return .conditional(branches: branches, otherwise: []) }
             switch end.tag {
             case "elif":
                 condition = try end.stream.parseTuple(allowConditional: false)
