@@ -38,8 +38,8 @@ private struct ParityCase: Decodable {
     let rejectedRewards: [Float]
     let lossGradientWithRespectToPolicyLogProbSums: [Float]
 
-    var modelConfig: GPT2Config {
-        GPT2Config(vocabSize: config.vocabSize, maxPositions: config.maxPositions, layers: config.layers,
+    var modelConfig: ModelConfig {
+        ModelConfig.gpt2(vocabSize: config.vocabSize, maxPositions: config.maxPositions, layers: config.layers,
                    heads: config.heads, channels: config.channels, layerNormEpsilon: config.layerNormEpsilon)
     }
 
@@ -65,8 +65,8 @@ private enum Fixtures {
     }
 
     /// A model built from the case's config with the weights of `fileName` (Hugging Face names and layout).
-    static func model(_ fileName: String, case parityCase: ParityCase, trainable: Bool) throws -> GPT2Model {
-        let model = GPT2Model(config: parityCase.modelConfig, trainable: trainable, parallel: .serial)
+    static func model(_ fileName: String, case parityCase: ParityCase, trainable: Bool) throws -> DecoderModel {
+        let model = DecoderModel(config: parityCase.modelConfig, trainable: trainable, parallel: .serial)
         let file = try safeTensors(fileName)
         try model.loadHuggingFaceTensors(into: model.parameters) { name in
             try file[name].map { (shape: $0.shape, values: try $0.floats()) }

@@ -7,7 +7,7 @@ struct GradientCheckTests {
     typealias Kit = ModelTestKit
 
     /// f = Σ_b w_b · logProbSums[b], evaluated in Double from the Float forward.
-    private func objective(_ model: GPT2Model, _ batch: SequenceBatch, _ weights: [Float]) -> Double {
+    private func objective(_ model: DecoderModel, _ batch: SequenceBatch, _ weights: [Float]) -> Double {
         zip(model.score(batch, training: false).logProbSums, weights).reduce(0) { $0 + Double($1.0) * Double($1.1) }
     }
 

@@ -6,7 +6,7 @@ struct HuggingFaceInteropTests {
     typealias Kit = ModelTestKit
     typealias Tensors = [String: (shape: [Int], values: [Float])]
 
-    private func exported(_ model: GPT2Model) -> Tensors {
+    private func exported(_ model: DecoderModel) -> Tensors {
         var tensors: Tensors = [:]
         for tensor in model.huggingFaceTensors(from: UnsafeBufferPointer(model.parameters)) {
             tensors[tensor.name] = (tensor.shape, tensor.values)
@@ -37,14 +37,14 @@ struct HuggingFaceInteropTests {
     @Test func exportThenImportRoundTrips() throws {
         let source = Kit.randomizedModel(Kit.tinyConfig, seed: 2)
         let tensors = exported(source)
-        let target = GPT2Model(config: Kit.tinyConfig, trainable: false, parallel: .serial)
+        let target = DecoderModel(config: Kit.tinyConfig, trainable: false, parallel: .serial)
         try target.loadHuggingFaceTensors(into: target.parameters) { tensors[$0] }
         #expect(Array(target.parameters) == Array(source.parameters))
 
         // GPT2Model checkpoints name tensors without "transformer."; a tied "lm_head.weight" may be present and is ignored.
         var unprefixed: Tensors = ["lm_head.weight": ([11, 8], Array(repeating: 99, count: 88))]
         for (name, tensor) in tensors { unprefixed[String(name.dropFirst("transformer.".count))] = tensor }
-        let other = GPT2Model(config: Kit.tinyConfig, trainable: true, parallel: .serial)
+        let other = DecoderModel(config: Kit.tinyConfig, trainable: true, parallel: .serial)
         try other.loadHuggingFaceTensors(into: other.parameters) { unprefixed[$0] }
         #expect(Array(other.parameters) == Array(source.parameters))
 
@@ -53,7 +53,7 @@ struct HuggingFaceInteropTests {
         _ = other.score(batch, training: true)
         other.backward(dLogProbSums: [1])
         let gradients = other.huggingFaceTensors(from: UnsafeBufferPointer(other.gradients))
-        let target2 = GPT2Model(config: Kit.tinyConfig, trainable: false, parallel: .serial)
+        let target2 = DecoderModel(config: Kit.tinyConfig, trainable: false, parallel: .serial)
         try target2.loadHuggingFaceTensors(into: target2.parameters) { name in
             gradients.first { $0.name == name }.map { ($0.shape, $0.values) }
         }
@@ -63,7 +63,7 @@ struct HuggingFaceInteropTests {
     @Test func missingOrMisshapenTensorsAreNamed() {
         let source = Kit.randomizedModel(Kit.tinyConfig, seed: 2)
         var tensors = exported(source)
-        let target = GPT2Model(config: Kit.tinyConfig, trainable: false, parallel: .serial)
+        let target = DecoderModel(config: Kit.tinyConfig, trainable: false, parallel: .serial)
 
         tensors["transformer.h.1.attn.c_proj.bias"] = nil
         #expect(throws: ModelError.missingTensor(name: "transformer.h.1.attn.c_proj.bias")) {

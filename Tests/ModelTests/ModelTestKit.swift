@@ -8,13 +8,13 @@ enum ModelTestKit {
     typealias Random = SplitMix64
 
     /// The tiny architecture of the finite-difference check: vocab 11, C 8, 2 layers, 2 heads, 6 positions.
-    static let tinyConfig = GPT2Config(vocabSize: 11, maxPositions: 6, layers: 2, heads: 2, channels: 8)
+    static let tinyConfig = ModelConfig.gpt2(vocabSize: 11, maxPositions: 6, layers: 2, heads: 2, channels: 8)
 
     /// A model whose every parameter is random and of order one (unlike GPT-2's 0.02 init), so that attention,
     /// GELU and LayerNorm all operate away from their trivial regimes and every gradient is clearly nonzero.
-    static func randomizedModel(_ config: GPT2Config, seed: UInt64, trainable: Bool = true,
-                                parallel: Parallel = .serial) -> GPT2Model {
-        let model = GPT2Model(config: config, trainable: trainable, parallel: parallel)
+    static func randomizedModel(_ config: ModelConfig, seed: UInt64, trainable: Bool = true,
+                                parallel: Parallel = .serial) -> DecoderModel {
+        let model = DecoderModel(config: config, trainable: trainable, parallel: parallel)
         var random = Random(seed: seed)
         for tensor in model.tensors {
             let isNormGain = tensor.shape.count == 1 && tensor.name.hasSuffix(".weight")

@@ -5,13 +5,13 @@ import Testing
 @Suite("GPT-2 config, layout and initialization")
 struct ModelLayoutTests {
     /// GPT-2's parameter count: V·C + P·C + L·(12C² + 13C) + 2C.
-    private func gpt2Formula(_ c: GPT2Config) -> Int {
+    private func gpt2Formula(_ c: ModelConfig) -> Int {
         let C = c.channels
         return c.vocabSize * C + c.maxPositions * C + c.layers * (12 * C * C + 13 * C) + 2 * C
     }
 
     @Test func layoutIsContiguousAndMatchesTheGPT2Formula() {
-        for config in [GPT2Config.gpt2Small, ModelTestKit.tinyConfig] {
+        for config in [ModelConfig.gpt2Small, ModelTestKit.tinyConfig] {
             let layout = ParameterLayout(config: config)
             var next = 0
             for tensor in layout.tensors {
@@ -27,8 +27,8 @@ struct ModelLayoutTests {
     }
 
     @Test func tensorsHaveGPT2NamesShapesAndDecayFlags() throws {
-        let config = GPT2Config(vocabSize: 13, maxPositions: 7, layers: 3, heads: 2, channels: 4)
-        let model = GPT2Model(config: config, trainable: false, parallel: .serial)
+        let config = ModelConfig.gpt2(vocabSize: 13, maxPositions: 7, layers: 3, heads: 2, channels: 4)
+        let model = DecoderModel(config: config, trainable: false, parallel: .serial)
         let expected: [(String, [Int], Bool)] = [
             ("wte", [13, 4], true), ("wpe", [7, 4], true),
             ("h.2.ln_1.weight", [4], false), ("h.2.ln_1.bias", [4], false),
@@ -51,28 +51,28 @@ struct ModelLayoutTests {
     }
 
     @Test func buffersAreSixtyFourByteAlignedAndZeroed() {
-        let trainable = GPT2Model(config: ModelTestKit.tinyConfig, trainable: true, parallel: .serial)
+        let trainable = DecoderModel(config: ModelTestKit.tinyConfig, trainable: true, parallel: .serial)
         #expect(trainable.parameters.count == trainable.parameterCount)
         #expect(trainable.gradients.count == trainable.parameterCount)
         #expect(Int(bitPattern: trainable.parameters.baseAddress) % 64 == 0)
         #expect(Int(bitPattern: trainable.gradients.baseAddress) % 64 == 0)
         #expect(trainable.parameters.allSatisfy { $0 == 0 })
         #expect(trainable.gradients.allSatisfy { $0 == 0 })
-        let frozen = GPT2Model(config: ModelTestKit.tinyConfig, trainable: false, parallel: .serial)
+        let frozen = DecoderModel(config: ModelTestKit.tinyConfig, trainable: false, parallel: .serial)
         #expect(frozen.gradients.isEmpty)
     }
 
     @Test func invalidConfigsAreRejectedWithTheField() {
-        let bad = GPT2Config(vocabSize: 10, maxPositions: 8, layers: 2, heads: 3, channels: 8)
+        let bad = ModelConfig.gpt2(vocabSize: 10, maxPositions: 8, layers: 2, heads: 3, channels: 8)
         #expect(throws: ModelError.invalidConfig("channels (8) must be divisible by heads (3)")) { try bad.validate() }
-        let zeroLayers = GPT2Config(vocabSize: 10, maxPositions: 8, layers: 0, heads: 2, channels: 8)
+        let zeroLayers = ModelConfig.gpt2(vocabSize: 10, maxPositions: 8, layers: 0, heads: 2, channels: 8)
         #expect(throws: ModelError.self) { try zeroLayers.validate() }
-        #expect(throws: Never.self) { try GPT2Config.gpt2Small.validate() }
+        #expect(throws: Never.self) { try ModelConfig.gpt2Small.validate() }
     }
 
     @Test func initializationHasGPT2Statistics() throws {
-        let config = GPT2Config(vocabSize: 500, maxPositions: 64, layers: 4, heads: 4, channels: 64)
-        let model = GPT2Model(config: config, trainable: false, parallel: .serial)
+        let config = ModelConfig.gpt2(vocabSize: 500, maxPositions: 64, layers: 4, heads: 4, channels: 64)
+        let model = DecoderModel(config: config, trainable: false, parallel: .serial)
         model.initializeRandomly(seed: 42)
 
         func statistics(_ name: String) throws -> (mean: Double, std: Double) {
@@ -97,7 +97,7 @@ struct ModelLayoutTests {
             #expect(model.parameters[tensor.range].allSatisfy { $0 == 0 }, "\(tensor.name)")
         }
 
-        let again = GPT2Model(config: config, trainable: false, parallel: .serial)
+        let again = DecoderModel(config: config, trainable: false, parallel: .serial)
         again.initializeRandomly(seed: 42)
         #expect(Array(again.parameters) == Array(model.parameters))
         again.initializeRandomly(seed: 43)
@@ -106,7 +106,7 @@ struct ModelLayoutTests {
 
     @Test func copyParametersMakesAnIdenticalSnapshot() {
         let policy = ModelTestKit.randomizedModel(ModelTestKit.tinyConfig, seed: 5)
-        let reference = GPT2Model(config: ModelTestKit.tinyConfig, trainable: false, parallel: .serial)
+        let reference = DecoderModel(config: ModelTestKit.tinyConfig, trainable: false, parallel: .serial)
         reference.copyParameters(from: policy)
         #expect(Array(reference.parameters) == Array(policy.parameters))
     }

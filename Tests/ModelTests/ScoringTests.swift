@@ -8,11 +8,11 @@ struct ScoringTests {
     typealias Kit = ModelTestKit
 
     /// A config long enough that one batch has more scored rows than one LM-head chunk.
-    static let longConfig = GPT2Config(vocabSize: 23, maxPositions: 96, layers: 2, heads: 2, channels: 16)
+    static let longConfig = ModelConfig.gpt2(vocabSize: 23, maxPositions: 96, layers: 2, heads: 2, channels: 16)
 
     /// Σ over scored positions of log_softmax(logits[b, t−1])[tokens[b, t]] and of the mean logit, from `logits(_:)`
     /// in Double: the definition `score` must match.
-    private func referenceScores(_ model: GPT2Model, _ batch: SequenceBatch) -> (logProbs: [Double], counts: [Int], meanLogits: [Double]) {
+    private func referenceScores(_ model: DecoderModel, _ batch: SequenceBatch) -> (logProbs: [Double], counts: [Int], meanLogits: [Double]) {
         let logits = model.logits(batch)
         let V = model.config.vocabSize
         var result = (logProbs: [Double](repeating: 0, count: batch.count), counts: [Int](repeating: 0, count: batch.count),
@@ -93,7 +93,7 @@ struct ScoringTests {
 
     @Test func referenceForwardEqualsTrainingForward() {
         let policy = Kit.randomizedModel(Kit.tinyConfig, seed: 6)
-        let reference = GPT2Model(config: Kit.tinyConfig, trainable: false, parallel: .serial)
+        let reference = DecoderModel(config: Kit.tinyConfig, trainable: false, parallel: .serial)
         reference.copyParameters(from: policy)
         let batch = Kit.batch(length: 6, promptLengths: [1, 2, 3], completionLengths: [5, 2, 3], vocab: 11, seed: 1)
         let training = policy.score(batch, training: true)
