@@ -102,7 +102,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         self.slidingWindow = slidingWindow
     }
 
-    /// A GPT-2: head size channels/heads, MLP width 4·channels, biases everywhere, LM head tied to wte.
+    /// A GPT-2: head size channels/heads, MLP width 4·channels unless given, biases everywhere, LM head tied to wte
+    /// (GPT2LMHeadModel's default; set `tiedEmbeddings` to false for a separate lm_head.weight).
     public static func gpt2(vocabSize: Int, maxPositions: Int, layers: Int, heads: Int, channels: Int,
                             layerNormEpsilon: Float = 1e-5, intermediateSize: Int? = nil) -> ModelConfig {
         ModelConfig(architecture: .gpt2, vocabSize: vocabSize, maxPositions: maxPositions, layers: layers, heads: heads,
@@ -167,8 +168,8 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             try require(channels % heads == 0, "channels (\(channels)) must be divisible by heads (\(heads))")
             try require(headSize == channels / heads && keyValueHeads == heads,
                         "GPT-2 has headSize channels/heads and no grouped-query attention")
-            try require(attentionBias && attentionOutputBias && mlpBias && tiedEmbeddings && slidingWindow == nil,
-                        "GPT-2 has biases everywhere, a tied LM head and no sliding window")
+            try require(attentionBias && attentionOutputBias && mlpBias && slidingWindow == nil,
+                        "GPT-2 has biases everywhere and no sliding window")
         } else {
             try require(headSize > 0 && headSize % 2 == 0, "headSize must be positive and even for rotary embeddings (got \(headSize))")
             try require(ropeTheta > 0 && ropeTheta.isFinite, "ropeTheta must be positive and finite (got \(ropeTheta))")

@@ -1,7 +1,7 @@
 import Model
 import Testing
 
-@Suite("Hugging Face GPT-2 interop")
+@Suite("Hugging Face tensor interop")
 struct HuggingFaceInteropTests {
     typealias Kit = ModelTestKit
     typealias Tensors = [String: (shape: [Int], values: [Float])]
@@ -84,6 +84,30 @@ struct HuggingFaceInteropTests {
         defer { wrongBuffer.deallocate() }
         #expect(throws: ModelError.bufferSizeMismatch(expected: target.parameterCount, found: 3)) {
             try target.loadHuggingFaceTensors(into: wrongBuffer) { tensors[$0] }
+        }
+    }
+
+    /// Llama-family tensors keep nn.Linear's [out, in] layout under "model."; an untied head is "lm_head.weight".
+    @Test(arguments: [Kit.tinyLlamaConfig, Kit.tinyQwen2Config, Kit.tinyBiasedLlamaConfig])
+    func llamaFamilyExportUsesHuggingFaceNamesAndRoundTrips(config: ModelConfig) throws {
+        let source = Kit.randomizedModel(config, seed: 4)
+        let tensors = exported(source)
+        #expect(tensors.count == source.tensors.count)
+        #expect((tensors["lm_head.weight"] != nil) == !config.tiedEmbeddings)
+        #expect(tensors["model.embed_tokens.weight"]?.shape == [config.vocabSize, config.channels])
+        let q = try #require(tensors["model.layers.1.self_attn.q_proj.weight"])
+        #expect(q.shape == [config.heads * config.headSize, config.channels])
+        let ours = try #require(source.tensor(named: "layers.1.self_attn.q_proj.weight"))
+        #expect(q.values == Array(source.parameters[ours.range]))
+
+        let target = DecoderModel(config: config, trainable: false, parallel: .serial)
+        try target.loadHuggingFaceTensors(into: target.parameters) { tensors[$0] }
+        #expect(Array(target.parameters) == Array(source.parameters))
+
+        var missing = tensors
+        missing["model.layers.1.mlp.up_proj.weight"] = nil
+        #expect(throws: ModelError.missingTensor(name: "model.layers.1.mlp.up_proj.weight")) {
+            try target.loadHuggingFaceTensors(into: target.parameters) { missing[$0] }
         }
     }
 }
