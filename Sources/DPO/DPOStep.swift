@@ -16,7 +16,7 @@ public struct DPOStep {
 
     /// Runs the micro-batch and returns its metric sums. With `train == false` nothing is accumulated
     /// and no activations are kept (evaluation).
-    public func run(policy: GPT2Model, reference: GPT2Model, batch: SequenceBatch,
+    public func run(policy: any CausalLanguageModel, reference: any CausalLanguageModel, batch: SequenceBatch,
                     normalization: LossNormalization, train: Bool) -> PreferenceMetricSums {
         precondition(batch.count % 2 == 0, "a DPO batch has chosen and rejected rows for every pair")
         let pairs = batch.count / 2

@@ -18,8 +18,8 @@ public final class Trainer {
     let tokenizer = ByteTokenizer()
     let trainPairs: [TokenizedPair]
     let evalPairs: [TokenizedPair]
-    let policy: GPT2Model
-    let reference: GPT2Model
+    let policy: any CausalLanguageModel
+    let reference: any CausalLanguageModel
     let optimizer: AdamWState
     let dpo: DPOStep
     let plan: StepPlan
@@ -54,14 +54,13 @@ public final class Trainer {
             self.say("dropped \(train.dropped) training pairs whose prompt alone fills max_length \(config.maxLength)")
         }
 
-        let modelConfig = GPT2Config(vocabSize: tokenizer.vocabSize, maxPositions: config.maxPositions,
-                                     layers: config.layers, heads: config.heads, channels: config.channels)
-        try modelConfig.validate()
-        policy = GPT2Model(config: modelConfig, trainable: true, parallel: parallel)
+        let modelConfig = ModelConfig.gpt2(vocabSize: tokenizer.vocabSize, maxPositions: config.maxPositions,
+                                           layers: config.layers, heads: config.heads, channels: config.channels)
+        policy = try makeCausalLanguageModel(config: modelConfig, trainable: true, parallel: parallel)
         policy.initializeRandomly(seed: UInt64(config.seed))
         // The weights every rank starts from are rank 0's, whatever the ranks computed themselves.
         try communicator.broadcast(UnsafeMutableRawBufferPointer(policy.parameters), root: 0)
-        reference = GPT2Model(config: modelConfig, trainable: false, parallel: parallel)
+        reference = try makeCausalLanguageModel(config: modelConfig, trainable: false, parallel: parallel)
         reference.copyParameters(from: policy)
         optimizer = AdamWState(parameterCount: policy.parameterCount)
         dpo = DPOStep(loss: config.dpoLoss)

@@ -13,7 +13,7 @@ struct TrainerState: Codable, Equatable {
     var seed: Int
     var worldSize: Int
     var tokensSeen: Double
-    var model: GPT2Config
+    var model: ModelConfig
 
     enum CodingKeys: String, CodingKey {
         case format, epoch, seed, model
@@ -121,7 +121,7 @@ extension Trainer {
         try tensor.copyFloats(into: destination)
     }
 
-    /// The trained policy as a Hugging Face GPT-2 folder: `model.safetensors` (transformers' names and
+    /// The trained policy as a Hugging Face model folder: `model.safetensors` (transformers' names and
     /// layout) and `config.json`, written atomically into `output_dir`.
     func saveFinalModel() throws {
         guard communicator.rank == 0 else { return }
@@ -137,17 +137,9 @@ extension Trainer {
             return (tensor.name, tensor.shape, UnsafeBufferPointer(slice))
         }
         try SafeTensorsFile.write(views, metadata: ["format": "pt"], to: outputDir.appendingPathComponent(Self.modelFile))
-        let modelConfig = policy.config
-        let json: [String: Any] = [
-            "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
-            "vocab_size": modelConfig.vocabSize, "n_positions": modelConfig.maxPositions,
-            "n_embd": modelConfig.channels, "n_layer": modelConfig.layers, "n_head": modelConfig.heads,
-            "layer_norm_epsilon": Double(modelConfig.layerNormEpsilon), "activation_function": "gelu_new",
-            "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0, "tie_word_embeddings": true,
+        let data = try policy.config.huggingFaceConfigJSON(adding: [
             "bos_token_id": Int(tokenizer.eosTokenID), "eos_token_id": Int(tokenizer.eosTokenID),
-            "torch_dtype": "float32",
-        ]
-        let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
+        ])
         try AtomicFile.write(data, to: outputDir.appendingPathComponent("config.json"))
         say("saved the final model to \(outputDir.path)")
     }

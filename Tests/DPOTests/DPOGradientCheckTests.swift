@@ -8,8 +8,8 @@ import Testing
 @Suite struct DPOGradientCheckTests {
     /// A tiny model whose every parameter (LayerNorm gains and biases included) is perturbed away from its
     /// initial value, so no tensor sits at a special point where a wrong backward could still look right.
-    private func model(seed: UInt64, trainable: Bool) -> GPT2Model {
-        let model = GPT2Model(config: GPT2Config(vocabSize: 13, maxPositions: 8, layers: 2, heads: 2, channels: 8),
+    private func model(seed: UInt64, trainable: Bool) -> DecoderModel {
+        let model = DecoderModel(config: .gpt2(vocabSize: 13, maxPositions: 8, layers: 2, heads: 2, channels: 8),
                               trainable: trainable, parallel: .serial)
         model.initializeRandomly(seed: seed)
         var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1

@@ -62,7 +62,7 @@ final class TokenizerPipeline: @unchecked Sendable {
     let normalizer: Normalizer?
     let preTokenizer: PreTokenizer?
     let postProcessor: PostProcessor
-    let decoder: Decoder?
+    let decoder: TokenDecoder?
     let addedVocabulary: AddedVocabulary
     /// Added-token id → its text; these win over the model's own tokens when both have the id.
     private let addedTokenText: [Int32: [Unicode.Scalar]]
@@ -86,7 +86,7 @@ final class TokenizerPipeline: @unchecked Sendable {
         normalizer = try root.optional("normalizer").map(Normalizer.init)
         preTokenizer = try root.optional("pre_tokenizer").map(PreTokenizer.init)
         postProcessor = try root.optional("post_processor").map(PostProcessor.init) ?? PostProcessor()
-        decoder = try root.optional("decoder").map(Decoder.init)
+        decoder = try root.optional("decoder").map(TokenDecoder.init)
         let addedTokens = try root.optional("added_tokens")?.array().map(AddedToken.init) ?? []
         addedVocabulary = AddedVocabulary(addedTokens, normalizer: normalizer)
         addedTokenText = Dictionary(addedTokens.map { ($0.id, $0.content) }, uniquingKeysWith: { $1 })

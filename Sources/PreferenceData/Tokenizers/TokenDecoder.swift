@@ -1,6 +1,6 @@
 /// A tokenizer.json `decoder`: turns the token strings of an id sequence back into text. Each step maps the list of
 /// token strings to a new list (`tokenizers`' decode_chain); the final list is concatenated.
-indirect enum Decoder {
+indirect enum TokenDecoder {
     /// Maps GPT-2's byte stand-ins back to bytes and decodes the whole sequence as UTF-8 (invalid bytes → U+FFFD).
     case byteLevel
     case replace(ReplacePattern, content: [Unicode.Scalar])
@@ -13,7 +13,7 @@ indirect enum Decoder {
     /// The replacement character becomes a space, except in the first token where it is dropped unless the
     /// prepend scheme is `never`.
     case metaspace(replacement: Unicode.Scalar, prependScheme: PrependScheme)
-    case sequence([Decoder])
+    case sequence([TokenDecoder])
 
     init(_ field: JSONField) throws {
         let type = try field.componentType()
@@ -33,7 +33,7 @@ indirect enum Decoder {
         case "Metaspace":
             let settings = try PreTokenizer.metaspaceSettings(field)
             self = .metaspace(replacement: settings.replacement, prependScheme: settings.prependScheme)
-        case "Sequence": self = .sequence(try field.required("decoders").array().map(Decoder.init))
+        case "Sequence": self = .sequence(try field.required("decoders").array().map(TokenDecoder.init))
         default: throw field.unsupported("decoder", type: type)
         }
     }
