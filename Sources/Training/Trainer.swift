@@ -15,7 +15,7 @@ public final class Trainer {
     public let config: TrainingConfig
     let communicator: Communicator
     let parallel: Parallel
-    let tokenizer = ByteTokenizer()
+    let tokenizer: any Tokenizer = ByteTokenizer()
     let trainPairs: [TokenizedPair]
     let evalPairs: [TokenizedPair]
     let policy: any CausalLanguageModel
@@ -39,19 +39,11 @@ public final class Trainer {
         parallel = Parallel(threads: config.threads > 0 ? config.threads : Self.automaticThreads())
         outputDir = URL(fileURLWithPath: config.outputDir)
 
-        let settings = TokenizationSettings(maxLength: config.maxLength, maxPromptLength: config.maxPromptLength,
-                                            truncationMode: config.truncationMode)
-        let tokenizer = self.tokenizer
-        let train = try Self.tokenize(config.trainDataset, split: .train, tokenizer: tokenizer, settings: settings)
-        guard !train.pairs.isEmpty else {
-            throw ConfigError("`train_dataset` \(config.trainDataset): no pair fits in `max_length` \(config.maxLength)")
-        }
-        trainPairs = train.pairs
-        evalPairs = try config.evalDataset.map {
-            try Self.tokenize($0, split: .heldOut, tokenizer: tokenizer, settings: settings).pairs
-        } ?? []
-        if train.dropped > 0 {
-            self.say("dropped \(train.dropped) training pairs whose prompt alone fills max_length \(config.maxLength)")
+        let data = try TrainingData.load(config: config, tokenizer: tokenizer)
+        trainPairs = data.train
+        evalPairs = data.eval
+        if data.droppedTrainPairs > 0 {
+            self.say("dropped \(data.droppedTrainPairs) training pairs whose prompt alone fills max_length \(config.maxLength)")
         }
 
         let modelConfig = ModelConfig.gpt2(vocabSize: tokenizer.vocabSize, maxPositions: config.maxPositions,
@@ -80,19 +72,6 @@ public final class Trainer {
         }
         let localRanks = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1
         return max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, localRanks))
-    }
-
-    enum Split { case train, heldOut }
-
-    static func tokenize(_ source: String, split: Split, tokenizer: ByteTokenizer,
-                         settings: TokenizationSettings) throws -> (pairs: [TokenizedPair], dropped: Int) {
-        let examples: [PreferenceExample]
-        if source == "demo" {
-            examples = split == .train ? DemoData.train : DemoData.heldOut
-        } else {
-            examples = try PreferenceDataset.load(path: source)
-        }
-        return tokenizePairs(examples, tokenizer: tokenizer, settings: settings)
     }
 
     // MARK: Training
@@ -181,9 +160,7 @@ public final class Trainer {
 
     /// Chosen rows then rejected rows of the pairs, right-padded, as the model takes them.
     func sequenceBatch(_ pairs: [TokenizedPair]) -> SequenceBatch {
-        let padded = padPreferenceBatch(pairs, padTokenID: tokenizer.padTokenID)
-        return SequenceBatch(count: 2 * padded.pairs, length: padded.length,
-                             tokens: padded.tokens, scoreMask: padded.scoreMask)
+        TrainingData.sequenceBatch(pairs, tokenizer: tokenizer, config: config)
     }
 
     // MARK: Metrics
