@@ -6,8 +6,17 @@ import Model
 /// `batch` holds 2·P rows: rows 0..<P are prompt+chosen, rows P..<2P prompt+rejected of the same pairs
 /// (the layout TRL's `concatenated_forward` uses). Gradients of Σ_pairs loss / G, G = `normalization.pairs`, are
 /// accumulated into `policy.gradients`, so that summing the gradient buffers of all micro-batches and all ranks
-/// gives the gradient of the global mean loss exactly. A reference-free loss skips the reference forward.
+/// gives the gradient of the global mean loss exactly. A reference-free loss skips the reference entirely.
 public struct DPOStep {
+    /// Where the reference log-probs of a batch come from.
+    public enum Reference {
+        /// A forward pass of the frozen reference model (keeps no activations).
+        case model(any CausalLanguageModel)
+        /// Summed completion log-probs of every row of the batch, computed before training
+        /// (`precompute_ref_log_probs`), so no reference model needs to be in memory.
+        case precomputed([Float])
+    }
+
     public var loss: DPOLoss
 
     public init(loss: DPOLoss) {
@@ -16,12 +25,18 @@ public struct DPOStep {
 
     /// Runs the micro-batch and returns its metric sums. With `train == false` nothing is accumulated
     /// and no activations are kept (evaluation).
-    public func run(policy: any CausalLanguageModel, reference: any CausalLanguageModel, batch: SequenceBatch,
+    public func run(policy: any CausalLanguageModel, reference: Reference, batch: SequenceBatch,
                     normalization: LossNormalization, train: Bool) -> PreferenceMetricSums {
         precondition(batch.count % 2 == 0, "a DPO batch has chosen and rejected rows for every pair")
         let pairs = batch.count / 2
-        let referenceLogProbSums = loss.referenceFree
-            ? [Float](repeating: 0, count: batch.count) : reference.score(batch, training: false).logProbSums
+        let referenceLogProbSums: [Float]
+        switch reference {
+        case _ where loss.referenceFree: referenceLogProbSums = [Float](repeating: 0, count: batch.count)
+        case .model(let model): referenceLogProbSums = model.score(batch, training: false).logProbSums
+        case .precomputed(let values):
+            precondition(values.count == batch.count, "one precomputed reference log-prob per row")
+            referenceLogProbSums = values
+        }
         let policyScores = policy.score(batch, training: train)
         let gradientScale = 1 / Double(normalization.pairs)
 
@@ -48,6 +63,8 @@ public struct DPOStep {
             sums.chosenTokens += Double(policyScores.tokenCounts[chosen])
             sums.rejectedLogitSum += policyScores.meanLogitSums[rejected]
             sums.rejectedTokens += Double(policyScores.tokenCounts[rejected])
+            sums.entropySum += policyScores.entropySums[chosen] + policyScores.entropySums[rejected]
+            sums.chosenCorrectTokens += Double(policyScores.correctTokenCounts[chosen])
             dLogProbSums[chosen] = Float(result.dPolicyChosen * gradientScale)
             dLogProbSums[rejected] = Float(result.dPolicyRejected * gradientScale)
         }

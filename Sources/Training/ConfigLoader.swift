@@ -131,8 +131,13 @@ public enum ConfigLoader {
         if config.channels % config.heads != 0 {
             throw ConfigError("`model.n_embd` (\(config.channels)) must be divisible by `model.n_head` (\(config.heads))")
         }
-        if config.maxLength > config.maxPositions {
+        // A Hugging Face model's own length is checked against its config.json when it is loaded.
+        if config.modelNameOrPath == nil, config.maxLength > config.maxPositions {
             throw ConfigError("`max_length` (\(config.maxLength)) exceeds the model's `model.n_positions` (\(config.maxPositions))")
+        }
+        if config.precomputeRefLogProbs, config.syncRefModel {
+            throw ConfigError("`precompute_ref_log_probs` and `sync_ref_model` exclude each other: TR-DPO moves the "
+                + "reference during training, so its log-probs cannot be computed beforehand")
         }
         if let prompt = config.maxPromptLength, prompt >= config.maxLength {
             throw ConfigError("`max_prompt_length` (\(prompt)) must be below `max_length` (\(config.maxLength)) to leave room for the completion")
@@ -175,6 +180,7 @@ enum ConfigKeys {
     static let sections: Set<String> = ["model"]
 
     static let table: [String: Entry] = [
+        "model_name_or_path": optionalString(\.modelNameOrPath),
         "train_dataset": string(\.trainDataset),
         "eval_dataset": optionalString(\.evalDataset),
         "max_length": int(\.maxLength, min: 2),
@@ -189,6 +195,11 @@ enum ConfigKeys {
         "loss_type": list(\.lossTypes, element: parseChoice),
         "loss_weights": optionalList(\.lossWeights, element: { try parseDouble($0, min: 0) }),
         "reference_free": bool(\.referenceFree),
+        "precompute_ref_log_probs": bool(\.precomputeRefLogProbs),
+        "precompute_ref_cache_dir": optionalString(\.precomputeRefCacheDir),
+        "sync_ref_model": bool(\.syncRefModel),
+        "ref_model_mixup_alpha": double(\.refModelMixupAlpha, above: 0, max: 1),
+        "ref_model_sync_steps": int(\.refModelSyncSteps, min: 1),
         "learning_rate": double(\.learningRate, min: 0),
         "weight_decay": double(\.weightDecay, min: 0),
         "adam_beta1": double(\.adamBeta1, min: 0, max: 0.999999),

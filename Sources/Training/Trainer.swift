@@ -15,11 +15,15 @@ public final class Trainer {
     public let config: TrainingConfig
     let communicator: Communicator
     let parallel: Parallel
-    let tokenizer: any Tokenizer = ByteTokenizer()
+    let source: ModelSource
+    let tokenizer: any Tokenizer
     let trainPairs: [TokenizedPair]
     let evalPairs: [TokenizedPair]
     let policy: any CausalLanguageModel
-    let reference: any CausalLanguageModel
+    /// The frozen reference model; nil when its log-probs were precomputed or the loss is reference-free.
+    let referenceModel: (any CausalLanguageModel)?
+    /// Reference log-probs of every pair computed before training (`precompute_ref_log_probs`).
+    let precomputed: PrecomputedReference?
     let optimizer: AdamWState
     let dpo: DPOStep
     let plan: StepPlan
@@ -39,6 +43,9 @@ public final class Trainer {
         parallel = Parallel(threads: config.threads > 0 ? config.threads : Self.automaticThreads())
         outputDir = URL(fileURLWithPath: config.outputDir)
 
+        let source = try ModelSource(config: config)
+        self.source = source
+        tokenizer = source.tokenizer
         let data = try TrainingData.load(config: config, tokenizer: tokenizer)
         trainPairs = data.train
         evalPairs = data.eval
@@ -46,16 +53,25 @@ public final class Trainer {
             self.say("dropped \(data.droppedTrainPairs) training pairs whose prompt alone fills max_length \(config.maxLength)")
         }
 
-        let modelConfig = ModelConfig.gpt2(vocabSize: tokenizer.vocabSize, maxPositions: config.maxPositions,
-                                           layers: config.layers, heads: config.heads, channels: config.channels)
-        policy = try makeCausalLanguageModel(config: modelConfig, trainable: true, parallel: parallel)
-        policy.initializeRandomly(seed: UInt64(config.seed))
-        // The weights every rank starts from are rank 0's, whatever the ranks computed themselves.
+        let policy = try makeCausalLanguageModel(config: source.modelConfig, trainable: true, parallel: parallel)
+        self.policy = policy
+        try communicator.onRankZero { try source.initialize(policy, seed: config.seed) }
+        // Every rank starts from rank 0's weights: only rank 0 needs to read the model folder.
         try communicator.broadcast(UnsafeMutableRawBufferPointer(policy.parameters), root: 0)
-        reference = try makeCausalLanguageModel(config: modelConfig, trainable: false, parallel: parallel)
-        reference.copyParameters(from: policy)
-        optimizer = AdamWState(parameterCount: policy.parameterCount)
         dpo = DPOStep(loss: config.dpoLoss)
+        let needsReference = !config.referenceFree
+        if needsReference && config.precomputeRefLogProbs {
+            precomputed = try PrecomputedReference.load(
+                policy: policy, train: data.train, eval: data.eval, config: config, communicator: communicator,
+                batch: { TrainingData.sequenceBatch($0, tokenizer: source.tokenizer, config: config) }, say: self.say)
+            referenceModel = nil
+        } else {
+            precomputed = nil
+            referenceModel = needsReference
+                ? try makeCausalLanguageModel(config: source.modelConfig, trainable: false, parallel: parallel) : nil
+            referenceModel?.copyParameters(from: policy)
+        }
+        optimizer = AdamWState(parameterCount: policy.parameterCount)
 
         plan = StepPlan(pairCount: trainPairs.count, config: config, ranks: communicator.size)
         let warmup = config.warmupSteps > 0
@@ -129,8 +145,8 @@ public final class Trainer {
         let normalization = lossNormalization(globalBatch.map { trainPairs[$0] })
         for microBatch in chunks(Array(shard), size: config.perDeviceTrainBatchSize) {
             let pairs = microBatch.map { trainPairs[$0] }
-            sums += dpo.run(policy: policy, reference: reference, batch: sequenceBatch(pairs),
-                            normalization: normalization, train: true)
+            sums += dpo.run(policy: policy, reference: reference(for: microBatch, ofTrainingSet: true),
+                            batch: sequenceBatch(pairs), normalization: normalization, train: true)
             sums.processedTokens += Double(pairs.map(\.tokenCount).reduce(0, +))
         }
         if communicator.size > 1 {
@@ -150,7 +166,21 @@ public final class Trainer {
             }
         }
         optimizer.update(policy, step: step + 1, learningRate: schedule.rate(at: step), config: config, parallel: parallel)
+        if config.syncRefModel, let referenceModel, (step + 1) % config.refModelSyncSteps == 0 {
+            mixReference(referenceModel, towards: policy, alpha: Float(config.refModelMixupAlpha))
+        }
         return (sums, gradNorm)
+    }
+
+    /// The reference log-probs of a micro-batch: the frozen model, or the precomputed values of its pairs
+    /// (chosen rows first, then rejected rows, as in the batch).
+    func reference(for pairIndices: ArraySlice<Int>, ofTrainingSet: Bool) -> DPOStep.Reference {
+        guard let precomputed else {
+            // A reference-free loss never reads it; any model will do.
+            return .model(referenceModel ?? policy)
+        }
+        let table = ofTrainingSet ? precomputed.train : precomputed.eval
+        return .precomputed(pairIndices.map { table[2 * $0] } + pairIndices.map { table[2 * $0 + 1] })
     }
 
     /// The loss of a step (or an evaluation) is averaged over all of `pairs`, on every rank.
@@ -180,7 +210,7 @@ public final class Trainer {
     }
 
     private func evaluationRecord() throws -> MetricsRecord {
-        let sums = try evaluate(evalPairs)
+        let sums = try evaluate(trainingSet: false)
         var record = MetricsRecord(sums.means.map { ("eval_" + $0.name, $0.value) })
         record.fields.insert(("step", Double(completedSteps)), at: 0)
         record.fields.append(("epoch", Double(completedSteps) / Double(plan.stepsPerEpoch)))
@@ -199,20 +229,22 @@ public final class Trainer {
         return PreferenceMetricSums(values: values)
     }
 
-    /// Metric sums of the policy against the reference on `pairs`, sharded over all ranks and summed.
-    func evaluate(_ pairs: [TokenizedPair]) throws -> PreferenceMetricSums {
+    /// Metric sums of the policy against the reference on the training or the evaluation pairs, sharded over all
+    /// ranks and summed.
+    func evaluate(trainingSet isTrainingSet: Bool) throws -> PreferenceMetricSums {
+        let pairs = isTrainingSet ? trainPairs : evalPairs
         var sums = PreferenceMetricSums()
         let shard = rankShard(of: Array(pairs.indices), rank: communicator.rank, ranks: communicator.size)
         let normalization = lossNormalization(pairs)
         for microBatch in chunks(Array(shard), size: config.perDeviceEvalBatchSize) {
-            sums += dpo.run(policy: policy, reference: reference, batch: sequenceBatch(microBatch.map { pairs[$0] }),
-                            normalization: normalization, train: false)
+            sums += dpo.run(policy: policy, reference: reference(for: microBatch, ofTrainingSet: isTrainingSet),
+                            batch: sequenceBatch(microBatch.map { pairs[$0] }), normalization: normalization, train: false)
         }
         return try allReduced(sums)
     }
 
     private func evaluateSplits() throws -> SplitMetrics {
-        SplitMetrics(train: try evaluate(trainPairs), heldOut: evalPairs.isEmpty ? nil : try evaluate(evalPairs))
+        SplitMetrics(train: try evaluate(trainingSet: true), heldOut: evalPairs.isEmpty ? nil : try evaluate(trainingSet: false))
     }
 
     // MARK: Output
@@ -237,6 +269,15 @@ public final class Trainer {
                 try FileManager.default.removeItem(at: checkpoint.url)
             }
         }
+    }
+}
+
+/// TR-DPO's soft update of the reference (Gorbatovski et al. 2024; TRL's `sync_ref_model`):
+/// π_ref ← α·π_θ + (1 − α)·π_ref, over the flat parameter buffers.
+func mixReference(_ reference: any CausalLanguageModel, towards policy: any CausalLanguageModel, alpha: Float) {
+    let target = reference.parameters, current = policy.parameters
+    for index in target.indices {
+        target[index] = alpha * current[index] + (1 - alpha) * target[index]
     }
 }
 

@@ -15,6 +15,9 @@ public struct TrainingConfig: Sendable, Equatable {
     /// Which end of an over-long prompt+completion to keep; current TRL's default is `keep_start`.
     public var truncationMode = TruncationMode.keepStart
 
+    /// A Hugging Face model folder (config.json, safetensors, tokenizer files); nil trains the built-in model.
+    public var modelNameOrPath: String? = nil
+
     // Model (ours: the shape of the built-in GPT-2-architecture model; the vocabulary comes from the tokenizer)
     public var layers = 4
     public var heads = 4
@@ -29,6 +32,14 @@ public struct TrainingConfig: Sendable, Equatable {
     public var lossWeights: [Double]? = nil
     /// Older TRL's `reference_free`: every reference log-prob is taken as 0 (no reference forward).
     public var referenceFree = false
+
+    // Reference model
+    public var precomputeRefLogProbs = false
+    /// Ours: where precomputed reference log-probs are cached (default `~/.cache/dpo-dist`).
+    public var precomputeRefCacheDir: String? = nil
+    public var syncRefModel = false
+    public var refModelMixupAlpha = 0.6
+    public var refModelSyncSteps = 512
 
     // Optimization
     public var learningRate = 1e-6

@@ -49,11 +49,11 @@ import Testing
         let step = DPOStep(loss: loss)
         let pairs = Double(batch.count / 2)
         func meanLoss() -> Double {
-            step.run(policy: policy, reference: reference, batch: batch, normalization: normalization, train: false).loss / pairs
+            step.run(policy: policy, reference: .model(reference), batch: batch, normalization: normalization, train: false).loss / pairs
         }
 
         policy.zeroGradients()
-        let sums = step.run(policy: policy, reference: reference, batch: batch, normalization: normalization, train: true)
+        let sums = step.run(policy: policy, reference: .model(reference), batch: batch, normalization: normalization, train: true)
         #expect(sums.pairs == 2 && sums.loss > 0.1)
         let analytic = Array(policy.gradients)
 
@@ -97,12 +97,12 @@ import Testing
         let step = DPOStep(loss: DPOLoss(beta: 0.5, terms: [WeightedLossTerm(.sigmoid), WeightedLossTerm(.sft, weight: 0.5)]))
 
         policy.zeroGradients()
-        let whole = step.run(policy: policy, reference: reference, batch: batch, normalization: normalization, train: true)
+        let whole = step.run(policy: policy, reference: .model(reference), batch: batch, normalization: normalization, train: true)
         let wholeGradient = Array(policy.gradients)
         policy.zeroGradients()
         var split = PreferenceMetricSums()
         for pair in 0..<2 {
-            split += step.run(policy: policy, reference: reference, batch: pairBatch(pair), normalization: normalization,
+            split += step.run(policy: policy, reference: .model(reference), batch: pairBatch(pair), normalization: normalization,
                               train: true)
         }
         let splitGradient = Array(policy.gradients)
@@ -121,7 +121,7 @@ import Testing
         var results: [(PreferenceMetricSums, [Float])] = []
         for referenceSeed: UInt64 in [6, 7] {
             policy.zeroGradients()
-            let sums = step.run(policy: policy, reference: model(seed: referenceSeed, trainable: false), batch: batch,
+            let sums = step.run(policy: policy, reference: .model(model(seed: referenceSeed, trainable: false)), batch: batch,
                                 normalization: normalization, train: true)
             results.append((sums, Array(policy.gradients)))
         }

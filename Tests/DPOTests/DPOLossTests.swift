@@ -236,7 +236,8 @@ private func evaluate(_ loss: DPOLoss, _ pair: PairInputs) -> PairLoss {
         #expect(abs(means["rewards/margins"]! - (means["rewards/chosen"]! - means["rewards/rejected"]!)) < 1e-15)
         #expect(means["logps/chosen"] == -2.5)
         #expect(total.means.map(\.name) == ["loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies",
-                                            "rewards/margins", "logps/chosen", "logps/rejected", "logits/chosen", "logits/rejected"])
+                                            "rewards/margins", "logps/chosen", "logps/rejected", "logits/chosen", "logits/rejected",
+                                            "entropy", "mean_token_accuracy"])
         #expect(PreferenceMetricSums().means.isEmpty)
     }
 }
