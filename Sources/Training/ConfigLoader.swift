@@ -215,6 +215,7 @@ enum ConfigKeys {
         "num_train_epochs": double(\.numTrainEpochs, above: 0),
         "max_steps": int(\.maxSteps, min: -1),
         "seed": int(\.seed, min: 0),
+        "train_sampling_strategy": choice(\.trainSamplingStrategy),
         "output_dir": string(\.outputDir),
         "overwrite_output_dir": bool(\.overwriteOutputDir),
         "logging_steps": int(\.loggingSteps, min: 1),

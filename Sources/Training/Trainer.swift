@@ -105,18 +105,17 @@ public final class Trainer {
             + "\(trainPairs.count) pairs, global batch \(plan.globalBatchSize), \(plan.totalSteps) steps")
 
         let before = try evaluateSplits()
-        var window = PreferenceMetricSums()
+        var window = MetricWindow()
         var windowStart = Date()
         var lastSaved = completedSteps
         while completedSteps < plan.totalSteps {
-            let (sums, gradNorm) = try runStep(completedSteps)
-            window += sums
+            let gradNorm = try runStep(completedSteps, metrics: &window)
             completedSteps += 1
             let isLast = completedSteps == plan.totalSteps
             if completedSteps % config.loggingSteps == 0 || isLast {
                 let record = try trainRecord(window, gradNorm: gradNorm, seconds: Date().timeIntervalSince(windowStart))
                 try emit(record, to: log)
-                window = PreferenceMetricSums()
+                window = MetricWindow()
                 windowStart = Date()
             }
             if let every = config.evalSteps, !evalPairs.isEmpty, completedSteps % every == 0 || isLast {
@@ -135,19 +134,18 @@ public final class Trainer {
         return TrainingReport(steps: completedSteps, before: before, after: after)
     }
 
-    /// One optimizer update: micro-batches of this rank's shard, all-reduce, clip, AdamW.
-    /// Returns the step's (local) metric sums and the global gradient norm before clipping.
-    func runStep(_ step: Int) throws -> (PreferenceMetricSums, Double) {
-        let globalBatch = plan.globalBatch(step: step, seed: config.seed)
-        let shard = rankShard(of: globalBatch, rank: communicator.rank, ranks: communicator.size)
+    /// One optimizer update: this rank's micro-batches of the step, all-reduce, clip, AdamW. Adds the
+    /// micro-batches' metrics to `metrics` and returns the global gradient norm before clipping.
+    func runStep(_ step: Int, metrics: inout MetricWindow) throws -> Double {
+        let microBatches = plan.microBatches(step: step)
         policy.zeroGradients()
-        var sums = PreferenceMetricSums()
-        let normalization = lossNormalization(globalBatch.map { trainPairs[$0] })
-        for microBatch in chunks(Array(shard), size: config.perDeviceTrainBatchSize) {
+        for microBatch in rankShare(of: microBatches) {
             let pairs = microBatch.map { trainPairs[$0] }
-            sums += dpo.run(policy: policy, reference: reference(for: microBatch, ofTrainingSet: true),
-                            batch: sequenceBatch(pairs), normalization: normalization, train: true)
-            sums.processedTokens += Double(pairs.map(\.tokenCount).reduce(0, +))
+            var sums = dpo.run(policy: policy, reference: reference(for: microBatch[...], ofTrainingSet: true),
+                               batch: sequenceBatch(pairs),
+                               normalization: normalization(pairs, microBatchesInStep: microBatches.count), train: true)
+            sums.processedTokens = Double(pairs.map(\.tokenCount).reduce(0, +))
+            metrics.add(sums)
         }
         if communicator.size > 1 {
             try communicator.allReduceSum(policy.gradients)
@@ -169,7 +167,20 @@ public final class Trainer {
         if config.syncRefModel, let referenceModel, (step + 1) % config.refModelSyncSteps == 0 {
             mixReference(referenceModel, towards: policy, alpha: Float(config.refModelMixupAlpha))
         }
-        return (sums, gradNorm)
+        return gradNorm
+    }
+
+    /// The micro-batches of a step (or an evaluation) that this rank runs: every `size`-th from its rank on, as
+    /// data-parallel loaders deal batches. Which rank runs a micro-batch changes nothing: its weight is fixed.
+    func rankShare(of microBatches: [[Int]]) -> [[Int]] {
+        stride(from: communicator.rank, to: microBatches.count, by: communicator.size).map { microBatches[$0] }
+    }
+
+    /// TRL's weighting: each micro-batch's mean loss counts 1/M among the M micro-batches of its step (with the
+    /// `sft` term averaged over the micro-batch's chosen tokens). Fixed by the step, not by the rank layout.
+    func normalization(_ pairs: [TokenizedPair], microBatchesInStep: Int) -> LossNormalization {
+        LossNormalization(pairs: microBatchesInStep * pairs.count,
+                          chosenTokens: microBatchesInStep * pairs.reduce(0) { $0 + $1.chosen.count })
     }
 
     /// The reference log-probs of a micro-batch: the frozen model, or the precomputed values of its pairs
@@ -183,11 +194,6 @@ public final class Trainer {
         return .precomputed(pairIndices.map { table[2 * $0] } + pairIndices.map { table[2 * $0 + 1] })
     }
 
-    /// The loss of a step (or an evaluation) is averaged over all of `pairs`, on every rank.
-    func lossNormalization(_ pairs: [TokenizedPair]) -> LossNormalization {
-        LossNormalization(pairs: pairs.count, chosenTokens: pairs.reduce(0) { $0 + $1.chosen.count })
-    }
-
     /// Chosen rows then rejected rows of the pairs, right-padded, as the model takes them.
     func sequenceBatch(_ pairs: [TokenizedPair]) -> SequenceBatch {
         TrainingData.sequenceBatch(pairs, tokenizer: tokenizer, config: config)
@@ -195,8 +201,8 @@ public final class Trainer {
 
     // MARK: Metrics
 
-    private func trainRecord(_ window: PreferenceMetricSums, gradNorm: Double, seconds: Double) throws -> MetricsRecord {
-        let global = try allReduced(window)
+    private func trainRecord(_ window: MetricWindow, gradNorm: Double, seconds: Double) throws -> MetricsRecord {
+        let global = try window.allReduced(communicator)
         var record = MetricsRecord(global.means)
         record.fields.append(("grad_norm", gradNorm))
         // As transformers 5 logs it: the rate this step's update used.
@@ -210,8 +216,8 @@ public final class Trainer {
     }
 
     private func evaluationRecord() throws -> MetricsRecord {
-        let sums = try evaluate(trainingSet: false)
-        var record = MetricsRecord(sums.means.map { ("eval_" + $0.name, $0.value) })
+        let metrics = try evaluate(trainingSet: false)
+        var record = MetricsRecord(metrics.means.map { ("eval_" + $0.name, $0.value) })
         record.fields.insert(("step", Double(completedSteps)), at: 0)
         record.fields.append(("epoch", Double(completedSteps) / Double(plan.stepsPerEpoch)))
         return record
@@ -222,25 +228,19 @@ public final class Trainer {
         say(consoleLine(record, totalSteps: plan.totalSteps))
     }
 
-    private func allReduced(_ sums: PreferenceMetricSums) throws -> PreferenceMetricSums {
-        guard communicator.size > 1 else { return sums }
-        var values = sums.values
-        try values.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
-        return PreferenceMetricSums(values: values)
-    }
-
-    /// Metric sums of the policy against the reference on the training or the evaluation pairs, sharded over all
-    /// ranks and summed.
-    func evaluate(trainingSet isTrainingSet: Bool) throws -> PreferenceMetricSums {
+    /// Metrics of the policy against the reference on the training or the evaluation pairs, in micro-batches of
+    /// `per_device_eval_batch_size` dealt over all ranks.
+    func evaluate(trainingSet isTrainingSet: Bool) throws -> MetricWindow {
         let pairs = isTrainingSet ? trainPairs : evalPairs
-        var sums = PreferenceMetricSums()
-        let shard = rankShard(of: Array(pairs.indices), rank: communicator.rank, ranks: communicator.size)
-        let normalization = lossNormalization(pairs)
-        for microBatch in chunks(Array(shard), size: config.perDeviceEvalBatchSize) {
-            sums += dpo.run(policy: policy, reference: reference(for: microBatch, ofTrainingSet: isTrainingSet),
-                            batch: sequenceBatch(microBatch.map { pairs[$0] }), normalization: normalization, train: false)
+        let microBatches = chunks(Array(pairs.indices), size: config.perDeviceEvalBatchSize).map(Array.init)
+        var metrics = MetricWindow()
+        for microBatch in rankShare(of: microBatches) {
+            let batchPairs = microBatch.map { pairs[$0] }
+            metrics.add(dpo.run(policy: policy, reference: reference(for: microBatch[...], ofTrainingSet: isTrainingSet),
+                                batch: sequenceBatch(batchPairs),
+                                normalization: normalization(batchPairs, microBatchesInStep: microBatches.count), train: false))
         }
-        return try allReduced(sums)
+        return try metrics.allReduced(communicator)
     }
 
     private func evaluateSplits() throws -> SplitMetrics {
@@ -290,22 +290,39 @@ func mixReference(_ reference: any CausalLanguageModel, towards policy: any Caus
 struct StepPlan {
     let pairCount: Int
     let globalBatchSize: Int
+    let microBatchSize: Int
     let stepsPerEpoch: Int
     let totalSteps: Int
+    let seed: Int
+    let sampling: TrainingConfig.Sampling
 
     init(pairCount: Int, config: TrainingConfig, ranks: Int) {
         self.pairCount = pairCount
+        microBatchSize = config.perDeviceTrainBatchSize
         globalBatchSize = config.perDeviceTrainBatchSize * ranks * config.gradientAccumulationSteps
         stepsPerEpoch = (pairCount + globalBatchSize - 1) / globalBatchSize
         totalSteps = config.maxSteps > 0
             ? config.maxSteps : Int((config.numTrainEpochs * Double(stepsPerEpoch)).rounded(.up))
+        seed = config.seed
+        sampling = config.trainSamplingStrategy
     }
 
-    func globalBatch(step: Int, seed: Int) -> [Int] {
-        let epoch = step / stepsPerEpoch
-        let order = EpochOrder.permutation(count: pairCount, seed: UInt64(seed), epoch: epoch)
+    /// The pair indices of global step `step`, in order.
+    func globalBatch(step: Int) -> [Int] {
         let start = (step % stepsPerEpoch) * globalBatchSize
-        return Array(order[start..<min(start + globalBatchSize, pairCount)])
+        let positions = start..<min(start + globalBatchSize, pairCount)
+        switch sampling {
+        case .sequential:
+            return Array(positions)
+        case .random:
+            let order = EpochOrder.permutation(count: pairCount, seed: UInt64(seed), epoch: step / stepsPerEpoch)
+            return Array(order[positions])
+        }
+    }
+
+    /// The global batch of `step` cut into micro-batches of `per_device_train_batch_size` (the last may be shorter).
+    func microBatches(step: Int) -> [[Int]] {
+        chunks(globalBatch(step: step), size: microBatchSize).map(Array.init)
     }
 }
 
@@ -319,13 +336,13 @@ func chunks<T>(_ items: [T], size: Int) -> [ArraySlice<T>] {
     stride(from: 0, to: items.count, by: size).map { items[$0..<min($0 + size, items.count)] }
 }
 
-public struct SplitMetrics: Sendable {
-    public var train: PreferenceMetricSums
-    public var heldOut: PreferenceMetricSums?
+public struct SplitMetrics {
+    var train: MetricWindow
+    var heldOut: MetricWindow?
 }
 
 /// What a finished run reports: metrics on the train and held-out pairs before and after training.
-public struct TrainingReport: Sendable {
+public struct TrainingReport {
     public var steps: Int
     public var before: SplitMetrics
     public var after: SplitMetrics

@@ -57,6 +57,13 @@ public struct TrainingConfig: Sendable, Equatable {
     public var numTrainEpochs = 3.0
     public var maxSteps = -1
     public var seed = 42
+    /// Order of the pairs in each epoch: a seeded permutation, or the file order (transformers'
+    /// `train_sampling_strategy`; `sequential` reproduces a TRL run step for step).
+    public var trainSamplingStrategy = Sampling.random
+
+    public enum Sampling: String, Sendable, CaseIterable {
+        case random, sequential
+    }
 
     // Output
     public var outputDir = "output"
