@@ -8,23 +8,11 @@ import TestSupport
 @Suite(.serialized) struct HuggingFaceModelTests {
     let binary = productsDirectory.appendingPathComponent("dpo-dist")
 
-    private func fixture(_ path: String) throws -> URL {
-        try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent(path)
-    }
-
-    /// A scratch folder holding `model/` (config, weights and tokenizer files together, as on the Hub) and the pairs.
     private func workspace() throws -> (folder: URL, model: URL, pairs: URL) {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dpo-hf-\(UUID().uuidString)")
-        let model = folder.appendingPathComponent("model")
-        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
-        for part in ["trl/model", "trl/tokenizer"] {
-            for name in try FileManager.default.contentsOfDirectory(atPath: try fixture(part).path) {
-                try FileManager.default.copyItem(at: try fixture(part).appendingPathComponent(name),
-                                                 to: model.appendingPathComponent(name))
-            }
-        }
-        try "logging_steps: 1\nthreads: 1\nseed: 3\n".write(to: folder.appendingPathComponent("hf.yaml"), atomically: true, encoding: .utf8)
-        return (folder, model, try fixture("trl/pairs.jsonl"))
+        let space = try TRLFixture.workspace()
+        try "logging_steps: 1\nthreads: 1\nseed: 3\n".write(to: space.folder.appendingPathComponent("hf.yaml"),
+                                                         atomically: true, encoding: .utf8)
+        return space
     }
 
     private func train(_ arguments: [String]) -> ProcessResult {
@@ -48,10 +36,7 @@ import TestSupport
     }
 
     private func losses(in folder: URL) throws -> [Double] {
-        try String(contentsOf: folder.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
-            .split(separator: "\n")
-            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-            .compactMap { $0["loss"] as? Double }
+        try TRLFixture.trainingRecords(in: folder).sorted { $0.key < $1.key }.compactMap { $0.value["loss"] }
     }
 
     @Test func trainsSavesAsAHuggingFaceFolderAndResumes() throws {
