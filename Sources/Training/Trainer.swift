@@ -131,7 +131,7 @@ public final class Trainer {
             let pairs = microBatch.map { trainPairs[$0] }
             sums += dpo.run(policy: policy, reference: reference, batch: sequenceBatch(pairs),
                             normalization: normalization, train: true)
-            sums.processedTokens += Double(pairs.map(\.tokenCount).reduce(0, +))
+            sums.processedTokens += Double(TrainingData.tokenCount(pairs, config: config))
         }
         if communicator.size > 1 {
             try communicator.allReduceSum(policy.gradients)
@@ -155,7 +155,7 @@ public final class Trainer {
 
     /// The loss of a step (or an evaluation) is averaged over all of `pairs`, on every rank.
     func lossNormalization(_ pairs: [TokenizedPair]) -> LossNormalization {
-        LossNormalization(pairs: pairs.count, chosenTokens: pairs.reduce(0) { $0 + $1.chosen.count })
+        LossNormalization(pairs: pairs.count, chosenTokens: TrainingData.scoredChosenTokens(pairs, config: config))
     }
 
     /// Chosen rows then rejected rows of the pairs, right-padded, as the model takes them.
@@ -266,11 +266,6 @@ struct StepPlan {
         let start = (step % stepsPerEpoch) * globalBatchSize
         return Array(order[start..<min(start + globalBatchSize, pairCount)])
     }
-}
-
-extension TokenizedPair {
-    /// Tokens of both rows of the pair (the prompt is processed twice: once before each completion).
-    var tokenCount: Int { 2 * prompt.count + chosen.count + rejected.count }
 }
 
 /// Consecutive pieces of at most `size` elements.
