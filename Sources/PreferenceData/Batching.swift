@@ -31,7 +31,8 @@ public struct PreferenceRow: Equatable, Sendable {
 extension TokenizedPair {
     /// The pair's prompt+chosen and prompt+rejected rows, each cut to `maxLength` on its own, as TRL's collator does:
     /// with `keep_end` the two rows can keep different amounts of prompt.
-    public func rows(maxLength: Int, truncationMode: TruncationMode) -> (chosen: PreferenceRow, rejected: PreferenceRow) {
+    public func rows(maxLength: Int,
+                     truncationMode: TruncationMode) -> (chosen: PreferenceRow, rejected: PreferenceRow) {
         (PreferenceRow(prompt: prompt, completion: chosen, maxLength: maxLength, truncationMode: truncationMode),
          PreferenceRow(prompt: prompt, completion: rejected, maxLength: maxLength, truncationMode: truncationMode))
     }

@@ -17,11 +17,18 @@ public struct PreferenceExample: Codable, Equatable, Sendable {
 /// it names the file, the 1-based line (JSONL) or the array index (JSON), the field and what is wrong.
 public struct DataError: Error, CustomStringConvertible, Equatable, Sendable {
     /// Where in the file the problem is.
-    public enum Location: Equatable, Sendable {
+    public enum Location: Equatable, Sendable, CustomStringConvertible {
         /// 1-based line of a JSONL file.
         case line(Int)
         /// 0-based index into the top-level array of a JSON file.
         case arrayIndex(Int)
+
+        public var description: String {
+            switch self {
+            case .line(let line): return "line \(line)"
+            case .arrayIndex(let index): return "array element [\(index)]"
+            }
+        }
     }
 
     public let file: String
@@ -39,13 +46,7 @@ public struct DataError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     public var description: String {
-        var text = file
-        switch location {
-        case .line(let line): text += ", line \(line)"
-        case .arrayIndex(let index): text += ", array element [\(index)]"
-        case nil: break
-        }
-        return text + ": " + problem
+        file + (location.map { ", \($0)" } ?? "") + ": " + problem
     }
 }
 
@@ -141,8 +142,8 @@ public enum PreferenceDataset {
         for record in fields.dropFirst() {
             let recordFormat = try record.fields.format(file: path, location: record.location)
             guard recordFormat == format else {
-                throw DataError(file: path, location: record.location, problem: "this record is \(recordFormat), but "
-                                + "the first record (\(describe(first.location))) is \(format); a file must use one format")
+                throw DataError(file: path, location: record.location, problem: "this record is \(recordFormat), "
+                                + "but the first record (\(first.location)) is \(format); a file must use one format")
             }
         }
         let records: PreferenceRecords
@@ -196,7 +197,8 @@ public enum PreferenceDataset {
         if let prompt { return (prompt, chosen, rejected) }
         guard let split = extractPrompt(chosen: chosen, rejected: rejected, isSpace: isSpace) else {
             throw DataError(file: file, location: location, problem: "without a \"prompt\" field, \"chosen\" and "
-                            + "\"rejected\" must both be non-empty so that their shared beginning can become the prompt")
+                            + "\"rejected\" must both be non-empty so that their shared beginning can become the "
+                            + "prompt")
         }
         return split
     }
@@ -217,9 +219,13 @@ public enum PreferenceDataset {
                 }
             }
 
-            var messages: [ChatMessage]? { if case .messages(let messages) = self { return messages } else { return nil } }
+            var messages: [ChatMessage]? {
+                if case .messages(let messages) = self { return messages } else { return nil }
+            }
             /// The string as Python indexes it: by code point.
-            var scalars: [Unicode.Scalar]? { if case .text(let text) = self { return Array(text.unicodeScalars) } else { return nil } }
+            var scalars: [Unicode.Scalar]? {
+                if case .text(let text) = self { return Array(text.unicodeScalars) } else { return nil }
+            }
             var kind: String { messages == nil ? "a string" : "a list of messages" }
         }
 
@@ -283,13 +289,6 @@ public enum PreferenceDataset {
 
     private static func string(_ scalars: [Unicode.Scalar]) -> String {
         String(String.UnicodeScalarView(scalars))
-    }
-
-    private static func describe(_ location: DataError.Location) -> String {
-        switch location {
-        case .line(let line): return "line \(line)"
-        case .arrayIndex(let index): return "array element [\(index)]"
-        }
     }
 
     private static func readFile(path: String) throws -> Data {
@@ -387,7 +386,8 @@ public enum PreferenceDataset {
                 func text(_ key: String) throws -> String {
                     if let text = message[key] as? String { return text }
                     let found = message[key].map(jsonTypeName) ?? "nothing"
-                    let parts = key == "content" && message[key] is [Any] ? " (a list of parts; only plain string content is supported)" : ""
+                    let parts = key == "content" && message[key] is [Any]
+                        ? " (a list of parts; only plain string content is supported)" : ""
                     throw mistyped("element [\(index)]: \"\(key)\" must be a string, found \(found)\(parts)")
                 }
                 return ChatMessage(role: try text("role"), content: try text("content"))

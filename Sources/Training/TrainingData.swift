@@ -14,7 +14,8 @@ struct TrainingData {
                      chatTemplate: ChatTemplate? = nil) throws -> TrainingData {
         let settings = TokenizationSettings(maxLength: config.maxLength, truncationMode: config.truncationMode)
         let template = try chatTemplate ?? config.chatTemplate.map { try ChatTemplate.builtIn(named: $0) }
-        func tokenize(_ source: String, key: String, builtIn: [PreferenceExample]) throws -> (pairs: [TokenizedPair], dropped: Int) {
+        func tokenize(_ source: String, key: String,
+                      builtIn: [PreferenceExample]) throws -> (pairs: [TokenizedPair], dropped: Int) {
             let texts = source == "demo"
                 ? builtIn.map { $0.pairTexts(eosToken: tokenizer.eosToken) }
                 : try pairTexts(file: try PreferenceDataset.load(path: source), key: key, tokenizer: tokenizer,
@@ -26,7 +27,9 @@ struct TrainingData {
             throw ConfigError("`train_dataset` \(config.trainDataset): every pair's prompt fills `max_length` "
                 + "\(config.maxLength), so all were dropped")
         }
-        let eval = try config.evalDataset.map { try tokenize($0, key: "eval_dataset", builtIn: DemoData.heldOut).pairs } ?? []
+        let eval = try config.evalDataset.map {
+            try tokenize($0, key: "eval_dataset", builtIn: DemoData.heldOut).pairs
+        } ?? []
         return TrainingData(train: train.pairs, eval: eval, droppedTrainPairs: train.dropped)
     }
 
@@ -40,7 +43,8 @@ struct TrainingData {
     }
 
     /// Chosen rows then rejected rows of the pairs, each cut to `max_length`, right-padded, as the model takes them.
-    static func sequenceBatch(_ pairs: [TokenizedPair], tokenizer: any Tokenizer, config: TrainingConfig) -> SequenceBatch {
+    static func sequenceBatch(_ pairs: [TokenizedPair], tokenizer: any Tokenizer,
+                              config: TrainingConfig) -> SequenceBatch {
         let padded = padPreferenceBatch(pairs, padTokenID: tokenizer.padTokenID, maxLength: config.maxLength,
                                         truncationMode: config.truncationMode)
         return SequenceBatch(count: 2 * padded.pairs, length: padded.length,
