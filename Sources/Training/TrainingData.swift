@@ -9,7 +9,9 @@ struct TrainingData {
     var droppedTrainPairs: Int
 
     /// Reads and tokenizes `train_dataset` and `eval_dataset` (`demo` names the built-in split) as TRL 1.16 does.
-    /// `chatTemplate` renders conversational files; without one, the built-in template named by `chat_template` does.
+    /// `chatTemplate` renders conversational files: the caller resolves it from the model's tokenizer config, with
+    /// `chat_template` naming a built-in to use instead (`ChatTemplate.load(tokenizerConfig:builtInName:)`). When the
+    /// caller passes none, the built-in named by `chat_template` is used with its family's special tokens.
     static func load(config: TrainingConfig, tokenizer: any Tokenizer,
                      chatTemplate: ChatTemplate? = nil) throws -> TrainingData {
         let settings = TokenizationSettings(maxLength: config.maxLength, truncationMode: config.truncationMode)
