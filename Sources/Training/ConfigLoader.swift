@@ -139,9 +139,6 @@ public enum ConfigLoader {
             throw ConfigError("`precompute_ref_log_probs` and `sync_ref_model` exclude each other: TR-DPO moves the "
                 + "reference during training, so its log-probs cannot be computed beforehand")
         }
-        if let prompt = config.maxPromptLength, prompt >= config.maxLength {
-            throw ConfigError("`max_prompt_length` (\(prompt)) must be below `max_length` (\(config.maxLength)) to leave room for the completion")
-        }
         try validateLoss(config)
     }
 }
@@ -184,7 +181,9 @@ enum ConfigKeys {
         "train_dataset": string(\.trainDataset),
         "eval_dataset": optionalString(\.evalDataset),
         "max_length": int(\.maxLength, min: 2),
-        "max_prompt_length": optionalInt(\.maxPromptLength, min: 1),
+        "max_prompt_length": removed("was removed from TRL's DPOConfig (TRL 1.x): prompts are no longer cut on their own; "
+            + "each prompt+completion row is cut to `max_length` as `truncation_mode` says. Delete the key"),
+        "chat_template": optionalChoice(\.chatTemplate, among: ChatTemplate.builtInNames),
         "truncation_mode": choice(\.truncationMode),
         "model.n_layer": int(\.layers, min: 1),
         "model.n_head": int(\.heads, min: 1),
@@ -241,6 +240,20 @@ enum ConfigKeys {
     static func optionalString(_ field: WritableKeyPath<TrainingConfig, String?>) -> Entry {
         Entry { config, value in
             config[keyPath: field] = (value?.isEmpty ?? true) || value == "none" ? nil : value
+        }
+    }
+
+    /// A key TRL no longer has: naming it, with any value, is an error that says why.
+    static func removed(_ reason: String) -> Entry {
+        Entry { _, _ in throw ValueProblem(message: reason) }
+    }
+
+    static func optionalChoice(_ field: WritableKeyPath<TrainingConfig, String?>, among names: [String]) -> Entry {
+        Entry { config, value in
+            if let value, !names.contains(value) {
+                throw ValueProblem(message: "must be one of \(names.joined(separator: ", ")), got \"\(value)\"")
+            }
+            config[keyPath: field] = value
         }
     }
 

@@ -7,7 +7,6 @@ public let demoConfigYAML = """
 train_dataset: demo
 eval_dataset: demo
 max_length: 160
-max_prompt_length: 80
 model:
   n_layer: 4
   n_head: 4

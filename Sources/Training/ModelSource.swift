@@ -12,6 +12,9 @@ struct ModelSource {
     let tokenizer: any Tokenizer
     /// The Hugging Face folder, nil for the built-in model.
     let folder: URL?
+    /// `bos_token_id`, `eos_token_id` and `pad_token_id` for the config.json of saved models: the source folder's own
+    /// values, or the byte tokenizer's end-of-text id (GPT-2's convention).
+    let specialTokenIDs: [String: Any]
 
     /// Tokenizer files copied next to every saved model, so the folder loads with `AutoTokenizer` too.
     static let tokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"]
@@ -22,6 +25,8 @@ struct ModelSource {
             modelConfig = .gpt2(vocabSize: tokenizer.vocabSize, maxPositions: config.maxPositions,
                                 layers: config.layers, heads: config.heads, channels: config.channels)
             folder = nil
+            let endOfText = Int(tokenizer.eosTokenID)
+            specialTokenIDs = ["bos_token_id": endOfText, "eos_token_id": endOfText, "pad_token_id": endOfText]
             return
         }
         let folder = URL(fileURLWithPath: path)
@@ -39,6 +44,8 @@ struct ModelSource {
         } catch {
             throw ConfigError("\(configFile.path): \(error)")
         }
+        let original = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] ?? [:]
+        specialTokenIDs = original.filter { ["bos_token_id", "eos_token_id", "pad_token_id"].contains($0.key) }
         let tokenizer = try HuggingFaceTokenizer(folder: folder.path)
         try tokenizer.checkFits(modelVocabSize: modelConfig.vocabSize, modelFile: configFile.path)
         self.tokenizer = tokenizer
@@ -86,11 +93,7 @@ struct ModelSource {
             return (tensor.name, tensor.shape, UnsafeBufferPointer(slice))
         }
         try SafeTensorsFile.write(views, metadata: ["format": "pt"], to: destination.appendingPathComponent(ModelWeights.singleFile))
-        let specialTokens: [String: Any] = [
-            "eos_token_id": Int(tokenizer.eosTokenID), "pad_token_id": Int(tokenizer.padTokenID),
-            "bos_token_id": Int(tokenizer.bosTokenID ?? tokenizer.eosTokenID),
-        ]
-        try AtomicFile.write(try model.config.huggingFaceConfigJSON(adding: specialTokens),
+        try AtomicFile.write(try model.config.huggingFaceConfigJSON(adding: specialTokenIDs),
                              to: destination.appendingPathComponent("config.json"))
         guard let folder else { return }
         for name in Self.tokenizerFiles {

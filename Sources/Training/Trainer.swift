@@ -144,7 +144,7 @@ public final class Trainer {
             var sums = dpo.run(policy: policy, reference: reference(for: microBatch[...], ofTrainingSet: true),
                                batch: sequenceBatch(pairs),
                                normalization: normalization(pairs, microBatchesInStep: microBatches.count), train: true)
-            sums.processedTokens = Double(pairs.map(\.tokenCount).reduce(0, +))
+            sums.processedTokens = Double(TrainingData.tokenCount(pairs, config: config))
             metrics.add(sums)
         }
         if communicator.size > 1 {
@@ -180,7 +180,7 @@ public final class Trainer {
     /// `sft` term averaged over the micro-batch's chosen tokens). Fixed by the step, not by the rank layout.
     func normalization(_ pairs: [TokenizedPair], microBatchesInStep: Int) -> LossNormalization {
         LossNormalization(pairs: microBatchesInStep * pairs.count,
-                          chosenTokens: microBatchesInStep * pairs.reduce(0) { $0 + $1.chosen.count })
+                          chosenTokens: microBatchesInStep * TrainingData.scoredChosenTokens(pairs, config: config))
     }
 
     /// The reference log-probs of a micro-batch: the frozen model, or the precomputed values of its pairs
@@ -324,11 +324,6 @@ struct StepPlan {
     func microBatches(step: Int) -> [[Int]] {
         chunks(globalBatch(step: step), size: microBatchSize).map(Array.init)
     }
-}
-
-extension TokenizedPair {
-    /// Tokens of both rows of the pair (the prompt is processed twice: once before each completion).
-    var tokenCount: Int { 2 * prompt.count + chosen.count + rejected.count }
 }
 
 /// Consecutive pieces of at most `size` elements.

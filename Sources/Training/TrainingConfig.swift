@@ -5,15 +5,15 @@ import PreferenceData
 /// setting, with TRL's defaults; the few settings of our own (`threads`, the built-in model shape) are marked.
 public struct TrainingConfig: Sendable, Equatable {
     // Data
-    /// A JSONL or JSON file of {prompt, chosen, rejected}, or `demo` for the built-in set.
+    /// A JSONL or JSON file of preference records (standard, conversational or implicit-prompt), or `demo`.
     public var trainDataset = "demo"
     /// Held-out pairs: a file, `demo` (the built-in held-out split), or nil for none.
     public var evalDataset: String? = nil
     public var maxLength = 1024
-    /// Older TRL's prompt budget (keeps the prompt's last tokens); current TRL has none, so neither do we by default.
-    public var maxPromptLength: Int? = nil
     /// Which end of an over-long prompt+completion to keep; current TRL's default is `keep_start`.
     public var truncationMode = TruncationMode.keepStart
+    /// Ours: a built-in chat template (`ChatTemplate.builtInNames`) for conversational data, used instead of the model's.
+    public var chatTemplate: String? = nil
 
     /// A Hugging Face model folder (config.json, safetensors, tokenizer files); nil trains the built-in model.
     public var modelNameOrPath: String? = nil

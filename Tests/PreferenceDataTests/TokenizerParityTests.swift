@@ -106,14 +106,14 @@ enum TokenizerFixtures {
         #expect(llama3.tokenID(for: "<|not_a_token|>") == nil)
     }
 
-    @Test func tokenizePairsMatchesEncodingThePromptWithSpecialTokens() throws {
+    @Test func tokenizePairsEncodesThePromptWithSpecialTokensAndEndsCompletionsWithEOS() throws {
         for name in ["llama2", "qwen2"] {
             let tokenizer = try TokenizerFixtures.tokenizer(name)
             let example = PreferenceExample(prompt: "Is the dog lazy?", chosen: " Yes, it sleeps.", rejected: " No.")
             let (pairs, dropped) = tokenizePairs([example], tokenizer: tokenizer, settings: TokenizationSettings(maxLength: 512))
             #expect(dropped == 0)
             #expect(pairs.first?.prompt == tokenizer.encode(example.prompt, addSpecialTokens: true))
-            #expect(pairs.first?.chosen == tokenizer.encode(example.chosen) + [tokenizer.eosTokenID])
+            #expect(pairs.first?.chosen.last == tokenizer.eosTokenID)
         }
     }
 

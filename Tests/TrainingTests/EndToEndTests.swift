@@ -29,7 +29,6 @@ import TestSupport
         try """
             train_dataset: \(folder.path)/pairs.jsonl
             max_length: 64
-            max_prompt_length: 32
             model:
               n_layer: 2
               n_head: 2

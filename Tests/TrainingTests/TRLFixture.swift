@@ -1,5 +1,7 @@
 import Foundation
+import PreferenceData
 import Testing
+@testable import Training
 
 /// The tiny GPT-2, byte-level BPE tokenizer and pairs that tools/make_trl_fixtures.py ran TRL's DPOTrainer on.
 enum TRLFixture {
@@ -31,3 +33,52 @@ enum TRLFixture {
         return records
     }
 }
+
+/// The TRL fixture (Fixtures/trl, tools/make_trl_fixtures.py): its tokenizer, raw pairs and what TRL made of them.
+/// What TRL made of the fixture pairs: its tokenized dataset and first collated batch.
+extension TRLFixture {
+    struct TokenizedFile: Decodable {
+        struct Pair: Decodable {
+            let row: Int
+            let promptIds: [Int32]
+            let chosenIds: [Int32]
+            let rejectedIds: [Int32]
+        }
+
+        struct Config: Decodable {
+            let maxLength: Int
+            let truncationMode: TruncationMode
+        }
+
+        let config: Config
+        let droppedRows: [Int]
+        let pairs: [Pair]
+    }
+
+    struct InitialLogProbs: Decodable {
+        struct Batch: Decodable {
+            let rows: [Int]
+            let inputIds: [[Int32]]
+            let attentionMask: [[Int]]
+            let completionMask: [[UInt8]]
+        }
+
+        let firstBatch: Batch
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ name: String) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(type, from: Data(contentsOf: url(name)))
+    }
+
+    /// A config that reads the fixture's pairs with its max_length and truncation mode.
+    static func config(_ tokenized: TokenizedFile) throws -> TrainingConfig {
+        var config = TrainingConfig()
+        config.trainDataset = try url("pairs.jsonl").path
+        config.maxLength = tokenized.config.maxLength
+        config.truncationMode = tokenized.config.truncationMode
+        return config
+    }
+}
+

@@ -23,8 +23,7 @@ public struct SpecialTokenNames: Equatable, Sendable {
 ///   chat-template output tokenizes correctly. `encode(_:addSpecialTokens: true)` also adds the post-processor's
 ///   tokens (Llama's BOS).
 /// - `bosTokenID` is the BOS the post-processor puts in front of a sequence, nil when it adds none (GPT-2 and Qwen2,
-///   even though GPT-2's config calls `<|endoftext|>` its bos_token). So `tokenizePairs`' prompt, BOS + `encode`, is
-///   exactly `encode(prompt, addSpecialTokens: true)` and completions are encoded without special tokens.
+///   even though GPT-2's config calls `<|endoftext|>` its bos_token).
 /// - EOS comes from the config files (required). PAD too; a folder without a pad token pads with EOS, as TRL
 ///   sets `pad_token = eos_token` (padding is never scored, so the choice does not change training).
 /// - `decode(_:)` is `tokenizer.decode(ids, skip_special_tokens=False)` of the `tokenizers` library (no
