@@ -87,10 +87,10 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "SeededRandom"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint", "SeededRandom"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DPOTests", dependencies: ["DPO", "Model"]),
-        .testTarget(name: "PreferenceDataTests", dependencies: ["PreferenceData", "SeededRandom"]),
+        .testTarget(name: "PreferenceDataTests", dependencies: ["PreferenceData", "SeededRandom"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MPITests", dependencies: ["MPI", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoint", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoint", "TestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

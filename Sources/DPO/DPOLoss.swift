@@ -1,34 +1,85 @@
 import Foundation
 
-/// The sigmoid DPO loss of one preference pair (Rafailov et al. 2023), with optional label smoothing
-/// (the "conservative DPO" variant TRL exposes as `label_smoothing`).
+/// The preference loss of a run: one or more loss types of TRL's `DPOTrainer`, each with a weight.
 ///
-/// With h = (log π(y_w) − log π_ref(y_w)) − (log π(y_l) − log π_ref(y_l)) and z = β·h:
-///     loss = −(1 − ε)·log σ(z) − ε·log σ(−z)
-/// Everything is computed in Double from the Float log-probs the model returns.
+/// Every term depends on the policy only through the two per-sequence log-prob sums log π(y_w) and log π(y_l),
+/// so `evaluate` returns the derivatives with respect to those two numbers and the model's backward does the rest.
+/// For a pair with a = log π(y_w) − log π_ref(y_w), b = log π(y_l) − log π_ref(y_l):
+///     loss = Σ_k weight_k · term_k(a, b, …)
+/// which, averaged over the pairs of a global batch, is TRL's `Σ_k loss_weights[k] · per_sequence_loss_k.mean()`.
+/// The formulas of the terms are on `DPOLossType`. Everything is computed in Double from the Float log-probs.
 public struct DPOLoss: Sendable, Equatable {
+    public var terms: [WeightedLossTerm]
     public var beta: Double
+    /// ε of the label-smoothed forms: conservative DPO (`sigmoid`), `robust` and `exo_pair`.
     public var labelSmoothing: Double
+    /// Takes every reference log-prob as 0: a = log π(y_w), b = log π(y_l), in every term and in the rewards, and
+    /// no reference forward is needed. (TRL ≤ 0.2x's `reference_free`; TRL 1.x has no such mode.)
+    public var referenceFree: Bool
 
-    public init(beta: Double = 0.1, labelSmoothing: Double = 0) {
+    public init(beta: Double = 0.1, labelSmoothing: Double = 0, terms: [WeightedLossTerm] = [WeightedLossTerm(.sigmoid)],
+                referenceFree: Bool = false) {
         self.beta = beta
         self.labelSmoothing = labelSmoothing
+        self.terms = terms
+        self.referenceFree = referenceFree
     }
 
-    /// Loss, its derivatives with respect to the two policy log-probs, and the implicit rewards.
-    public func evaluate(policyChosen: Double, policyRejected: Double,
-                         referenceChosen: Double, referenceRejected: Double) -> PairLoss {
-        let chosenLogRatio = policyChosen - referenceChosen
-        let rejectedLogRatio = policyRejected - referenceRejected
-        let z = beta * (chosenLogRatio - rejectedLogRatio)
-        let loss = (1 - labelSmoothing) * softplus(-z) + labelSmoothing * softplus(z)
-        // d loss / dz = −(1 − ε)·σ(−z) + ε·σ(z)
-        let dLossDz = -(1 - labelSmoothing) * sigmoid(-z) + labelSmoothing * sigmoid(z)
-        return PairLoss(loss: loss,
-                        dPolicyChosen: beta * dLossDz,
-                        dPolicyRejected: -beta * dLossDz,
-                        chosenReward: beta * chosenLogRatio,
-                        rejectedReward: beta * rejectedLogRatio)
+    /// Loss of one pair, its derivatives with respect to the two policy log-prob sums, and the implicit rewards.
+    ///
+    /// `meanChosenTokens` is the mean number of chosen completion tokens per pair over the pairs the loss is averaged
+    /// over (the global batch); only the `sft` term uses it (see `DPOLossType.sft`).
+    public func evaluate(_ pair: PairLogProbs, meanChosenTokens: Double) -> PairLoss {
+        let referenceChosen = referenceFree ? 0 : pair.referenceChosen
+        let referenceRejected = referenceFree ? 0 : pair.referenceRejected
+        let ratios = PairLogRatios(
+            chosen: pair.policyChosen - referenceChosen,
+            rejected: pair.policyRejected - referenceRejected,
+            policyChosen: pair.policyChosen,
+            chosenTokens: Double(max(1, pair.chosenTokens)),
+            rejectedTokens: Double(max(1, pair.rejectedTokens)),
+            meanChosenTokens: max(1, meanChosenTokens))
+        var total = PairLoss(loss: 0, dPolicyChosen: 0, dPolicyRejected: 0,
+                             chosenReward: beta * ratios.chosen, rejectedReward: beta * ratios.rejected)
+        for term in terms {
+            let value = term.type.evaluate(ratios, beta: beta, labelSmoothing: labelSmoothing)
+            total.loss += term.weight * value.loss
+            total.dPolicyChosen += term.weight * value.dChosen
+            total.dPolicyRejected += term.weight * value.dRejected
+        }
+        return total
+    }
+}
+
+/// One loss type of the mix and its weight (TRL's `loss_type[k]` and `loss_weights[k]`).
+public struct WeightedLossTerm: Sendable, Equatable {
+    public var type: DPOLossType
+    public var weight: Double
+
+    public init(_ type: DPOLossType, weight: Double = 1) {
+        self.type = type
+        self.weight = weight
+    }
+}
+
+/// What the loss sees of one preference pair: summed completion log-probs under policy and reference, and the
+/// completion lengths (scored tokens) that `ipo` normalizes by.
+public struct PairLogProbs: Sendable, Equatable {
+    public var policyChosen: Double
+    public var policyRejected: Double
+    public var referenceChosen: Double
+    public var referenceRejected: Double
+    public var chosenTokens: Int
+    public var rejectedTokens: Int
+
+    public init(policyChosen: Double, policyRejected: Double, referenceChosen: Double, referenceRejected: Double,
+                chosenTokens: Int, rejectedTokens: Int) {
+        self.policyChosen = policyChosen
+        self.policyRejected = policyRejected
+        self.referenceChosen = referenceChosen
+        self.referenceRejected = referenceRejected
+        self.chosenTokens = chosenTokens
+        self.rejectedTokens = rejectedTokens
     }
 }
 
@@ -37,7 +88,8 @@ public struct PairLoss: Sendable, Equatable {
     /// ∂loss/∂ log π(chosen) and ∂loss/∂ log π(rejected).
     public var dPolicyChosen: Double
     public var dPolicyRejected: Double
-    /// β·(log π − log π_ref) for each completion: TRL's `rewards/chosen` and `rewards/rejected`.
+    /// β·(log π − log π_ref) for each completion (π_ref = 1 when reference-free): TRL's `rewards/chosen` and
+    /// `rewards/rejected`, whatever the loss type.
     public var chosenReward: Double
     public var rejectedReward: Double
 }
@@ -47,6 +99,7 @@ public struct PairLoss: Sendable, Equatable {
     x > 0 ? x + log1p(exp(-x)) : log1p(exp(x))
 }
 
-@inlinable func sigmoid(_ x: Double) -> Double {
+/// σ(x) = 1 / (1 + e⁻ˣ) without overflow for large |x| (named apart from `DPOLossType.sigmoid`).
+@inlinable func logistic(_ x: Double) -> Double {
     x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x))
 }

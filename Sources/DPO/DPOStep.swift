@@ -4,10 +4,19 @@ import Model
 /// the loss of every pair and, when training, the policy backward pass.
 ///
 /// `batch` holds 2·P rows: rows 0..<P are prompt+chosen, rows P..<2P prompt+rejected of the same pairs
-/// (the layout TRL's `concatenated_forward` uses). Gradients of Σ_pairs loss·`gradientScale` are accumulated
-/// into `policy.gradients`; the trainer passes 1/(pairs in the global batch), so that summing the gradient
-/// buffers of all micro-batches and all ranks gives the gradient of the global mean loss exactly.
+/// (the layout TRL's `concatenated_forward` uses). Gradients of Σ_pairs loss / G, G = `normalization.pairs`, are
+/// accumulated into `policy.gradients`, so that summing the gradient buffers of all micro-batches and all ranks
+/// gives the gradient of the global mean loss exactly. A reference-free loss skips the reference entirely.
 public struct DPOStep {
+    /// Where the reference log-probs of a batch come from.
+    public enum Reference {
+        /// A forward pass of the frozen reference model (keeps no activations).
+        case model(any CausalLanguageModel)
+        /// Summed completion log-probs of every row of the batch, computed before training
+        /// (`precompute_ref_log_probs`), so no reference model needs to be in memory.
+        case precomputed([Float])
+    }
+
     public var loss: DPOLoss
 
     public init(loss: DPOLoss) {
@@ -16,22 +25,32 @@ public struct DPOStep {
 
     /// Runs the micro-batch and returns its metric sums. With `train == false` nothing is accumulated
     /// and no activations are kept (evaluation).
-    public func run(policy: GPT2Model, reference: GPT2Model, batch: SequenceBatch,
-                    gradientScale: Double, train: Bool) -> PreferenceMetricSums {
+    public func run(policy: any CausalLanguageModel, reference: Reference, batch: SequenceBatch,
+                    normalization: LossNormalization, train: Bool) -> PreferenceMetricSums {
         precondition(batch.count % 2 == 0, "a DPO batch has chosen and rejected rows for every pair")
         let pairs = batch.count / 2
-        let referenceScores = reference.score(batch, training: false)
+        let referenceLogProbSums: [Float]
+        switch reference {
+        case _ where loss.referenceFree: referenceLogProbSums = [Float](repeating: 0, count: batch.count)
+        case .model(let model): referenceLogProbSums = model.score(batch, training: false).logProbSums
+        case .precomputed(let values):
+            precondition(values.count == batch.count, "one precomputed reference log-prob per row")
+            referenceLogProbSums = values
+        }
         let policyScores = policy.score(batch, training: train)
+        let gradientScale = 1 / Double(normalization.pairs)
 
         var sums = PreferenceMetricSums()
         var dLogProbSums = [Float](repeating: 0, count: batch.count)
         for pair in 0..<pairs {
             let chosen = pair, rejected = pair + pairs
-            let result = loss.evaluate(
+            let result = loss.evaluate(PairLogProbs(
                 policyChosen: Double(policyScores.logProbSums[chosen]),
                 policyRejected: Double(policyScores.logProbSums[rejected]),
-                referenceChosen: Double(referenceScores.logProbSums[chosen]),
-                referenceRejected: Double(referenceScores.logProbSums[rejected]))
+                referenceChosen: Double(referenceLogProbSums[chosen]),
+                referenceRejected: Double(referenceLogProbSums[rejected]),
+                chosenTokens: policyScores.tokenCounts[chosen], rejectedTokens: policyScores.tokenCounts[rejected]),
+                meanChosenTokens: normalization.meanChosenTokens)
             sums.add(result, chosenLogProb: Double(policyScores.logProbSums[chosen]),
                      rejectedLogProb: Double(policyScores.logProbSums[rejected]))
             let chosenTokens = Double(max(1, policyScores.tokenCounts[chosen]))
@@ -44,6 +63,8 @@ public struct DPOStep {
             sums.chosenTokens += Double(policyScores.tokenCounts[chosen])
             sums.rejectedLogitSum += policyScores.meanLogitSums[rejected]
             sums.rejectedTokens += Double(policyScores.tokenCounts[rejected])
+            sums.entropySum += policyScores.entropySums[chosen] + policyScores.entropySums[rejected]
+            sums.chosenCorrectTokens += Double(policyScores.correctTokenCounts[chosen])
             dLogProbSums[chosen] = Float(result.dPolicyChosen * gradientScale)
             dLogProbSums[rejected] = Float(result.dPolicyRejected * gradientScale)
         }

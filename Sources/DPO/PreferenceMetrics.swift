@@ -21,8 +21,19 @@ public struct PreferenceMetricSums: Sendable, Equatable {
     /// Pairs where the policy gives the chosen completion a higher mean per-token log-prob than the rejected
     /// one. Unlike the reward accuracy this is informative before training too (rewards start at zero).
     public var chosenMoreLikely: Double = 0
+    /// Σ of the policy's next-token entropy over the completion positions of both rows (TRL's `entropy`).
+    public var entropySum: Double = 0
+    /// Chosen completion positions whose token is the policy's argmax (TRL's `mean_token_accuracy`).
+    public var chosenCorrectTokens: Double = 0
 
     public init() {}
+
+    /// Every sum, in the fixed order of `values`.
+    private static let fields: [WritableKeyPath<PreferenceMetricSums, Double>] = [
+        \.pairs, \.loss, \.chosenRewards, \.rejectedRewards, \.correct, \.chosenLogProbs, \.rejectedLogProbs,
+        \.chosenLogitSum, \.chosenTokens, \.rejectedLogitSum, \.rejectedTokens, \.processedTokens, \.chosenMoreLikely,
+        \.entropySum, \.chosenCorrectTokens,
+    ]
 
     public mutating func add(_ pair: PairLoss, chosenLogProb: Double, rejectedLogProb: Double) {
         pairs += 1
@@ -36,16 +47,14 @@ public struct PreferenceMetricSums: Sendable, Equatable {
 
     /// The sums in a fixed order, for one all-reduce.
     public var values: [Double] {
-        [pairs, loss, chosenRewards, rejectedRewards, correct, chosenLogProbs, rejectedLogProbs,
-         chosenLogitSum, chosenTokens, rejectedLogitSum, rejectedTokens, processedTokens, chosenMoreLikely]
+        Self.fields.map { self[keyPath: $0] }
     }
 
     public init(values: [Double]) {
-        precondition(values.count == 13, "PreferenceMetricSums needs 13 values")
-        (pairs, loss, chosenRewards, rejectedRewards, correct, chosenLogProbs, rejectedLogProbs) =
-            (values[0], values[1], values[2], values[3], values[4], values[5], values[6])
-        (chosenLogitSum, chosenTokens, rejectedLogitSum, rejectedTokens, processedTokens, chosenMoreLikely) =
-            (values[7], values[8], values[9], values[10], values[11], values[12])
+        precondition(values.count == Self.fields.count, "PreferenceMetricSums needs \(Self.fields.count) values")
+        for (field, value) in zip(Self.fields, values) {
+            self[keyPath: field] = value
+        }
     }
 
     public static func += (lhs: inout PreferenceMetricSums, rhs: PreferenceMetricSums) {
@@ -65,6 +74,8 @@ public struct PreferenceMetricSums: Sendable, Equatable {
             ("logps/rejected", rejectedLogProbs / pairs),
             ("logits/chosen", chosenTokens > 0 ? chosenLogitSum / chosenTokens : 0),
             ("logits/rejected", rejectedTokens > 0 ? rejectedLogitSum / rejectedTokens : 0),
+            ("entropy", chosenTokens + rejectedTokens > 0 ? entropySum / (chosenTokens + rejectedTokens) : 0),
+            ("mean_token_accuracy", chosenTokens > 0 ? chosenCorrectTokens / chosenTokens : 0),
         ]
     }
 }

@@ -1,3 +1,5 @@
+import Kernels
+
 /// Allocates `count` zeroed floats aligned to 64 bytes (a cache line, and enough for any SIMD width).
 func allocateAlignedFloats(_ count: Int) -> UnsafeMutableBufferPointer<Float> {
     let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
@@ -33,18 +35,19 @@ final class ScratchBuffer {
 struct BlockActivations {
     /// Block input (the residual stream) and output (the next block's input).
     let input, output: UnsafeMutablePointer<Float>
-    let ln1, ln1Mean, ln1Rstd: UnsafeMutablePointer<Float>
-    /// c_attn output [rows, 3C], q|k|v.
+    /// Attention norm output and statistics (the mean is unused by RMSNorm).
+    let norm1, norm1Mean, norm1Rstd: UnsafeMutablePointer<Float>
+    /// q|k|v projection output [rows, qkvWidth], q and k rotated when the positions are rotary.
     let qkv: UnsafeMutablePointer<Float>
     /// Softmax probabilities [batch, heads, length, length].
     let attentionProbabilities: UnsafeMutablePointer<Float>
-    /// Attention output before c_proj [rows, C].
+    /// Attention output before the output projection [rows, heads·headSize].
     let attentionOutput: UnsafeMutablePointer<Float>
     /// Residual stream after the attention sub-block [rows, C].
     let afterAttention: UnsafeMutablePointer<Float>
-    let ln2, ln2Mean, ln2Rstd: UnsafeMutablePointer<Float>
-    /// c_fc output before and after GELU [rows, 4C].
-    let fcPreActivation, fcActivation: UnsafeMutablePointer<Float>
+    let norm2, norm2Mean, norm2Rstd: UnsafeMutablePointer<Float>
+    /// The MLP's first product [rows, mlpInputWidth] (up, or gate|up) and its activation [rows, intermediate].
+    let mlpInput, mlpActivation: UnsafeMutablePointer<Float>
 }
 
 /// All activation memory of a model, sized for the current (count, length) and reused across calls.
@@ -52,23 +55,27 @@ struct BlockActivations {
 /// With `keepAllLayers` every block has its own slot (needed by backward); otherwise one slot is shared by all blocks
 /// and the residual stream alternates between two slots, so inference keeps only what one layer needs.
 final class ActivationStore {
-    let config: GPT2Config
+    let config: ModelConfig
     private(set) var count = 0
     private(set) var length = 0
     private(set) var keepsAllLayers = false
 
     var rows: Int { count * length }
+    var attentionShape: AttentionShape {
+        AttentionShape(batch: count, seqLen: length, heads: config.heads, keyValueHeads: config.keyValueHeads,
+                       headSize: config.headSize)
+    }
 
     // Trunk (forward).
     private let stream = ScratchBuffer()
-    private let ln1 = ScratchBuffer(), ln1Mean = ScratchBuffer(), ln1Rstd = ScratchBuffer()
+    private let norm1 = ScratchBuffer(), norm1Mean = ScratchBuffer(), norm1Rstd = ScratchBuffer()
     private let qkv = ScratchBuffer()
     private let attentionProbabilities = ScratchBuffer()
     private let attentionOutput = ScratchBuffer()
     private let afterAttention = ScratchBuffer()
-    private let ln2 = ScratchBuffer(), ln2Mean = ScratchBuffer(), ln2Rstd = ScratchBuffer()
-    private let fcPreActivation = ScratchBuffer(), fcActivation = ScratchBuffer()
-    /// Output of a c_proj before it is added to the residual stream [rows, C]; never needed again, so shared.
+    private let norm2 = ScratchBuffer(), norm2Mean = ScratchBuffer(), norm2Rstd = ScratchBuffer()
+    private let mlpInput = ScratchBuffer(), mlpActivation = ScratchBuffer()
+    /// Output of an output projection before it is added to the residual stream [rows, C]; never needed again, so shared.
     let projection = ScratchBuffer()
 
     // Trunk (backward), each [rows, width]; the attention scratch is [batch, heads, length, length].
@@ -76,18 +83,21 @@ final class ActivationStore {
     let dNormed = ScratchBuffer()
     let dAttentionOutput = ScratchBuffer()
     let dQKV = ScratchBuffer()
-    let dFCPreActivation = ScratchBuffer(), dFCActivation = ScratchBuffer()
+    let dMLPInput = ScratchBuffer(), dMLPActivation = ScratchBuffer()
     let attentionScratch = ScratchBuffer()
 
-    // LM head over the compacted scored rows: the ln_f input rows, ln_f output, statistics and per-row results.
+    // LM head over the compacted scored rows: the final norm's input rows, its output, statistics and per-row results.
     let headInput = ScratchBuffer()
     let headNormed = ScratchBuffer(), headMean = ScratchBuffer(), headRstd = ScratchBuffer()
     let headLogProbs = ScratchBuffer(), headLogSumExp = ScratchBuffer(), headLogitSums = ScratchBuffer()
+    let headEntropies = ScratchBuffer()
+    /// Index of each scored row's largest logit.
+    var headArgmaxes: [Int32] = []
     /// Logits (and in backward their gradient) of one chunk of rows [chunkRows, vocab].
     let chunkLogits = ScratchBuffer(), chunkDLogits = ScratchBuffer()
     let dHeadNormed = ScratchBuffer(), dHeadInput = ScratchBuffer(), headDLogProbs = ScratchBuffer()
 
-    init(config: GPT2Config) { self.config = config }
+    init(config: ModelConfig) { self.config = config }
 
     private var storedLayers: Int { keepsAllLayers ? config.layers : 1 }
     private var streamSlots: Int { keepsAllLayers ? config.layers + 1 : 2 }
@@ -100,22 +110,24 @@ final class ActivationStore {
         self.keepsAllLayers = keepAllLayers
         let (rows, C, layers) = (count * length, config.channels, storedLayers)
         stream.reserve(streamSlots * rows * C)
-        for buffer in [ln1, attentionOutput, afterAttention, ln2] { buffer.reserve(layers * rows * C) }
-        for buffer in [ln1Mean, ln1Rstd, ln2Mean, ln2Rstd] { buffer.reserve(layers * rows) }
-        qkv.reserve(layers * rows * 3 * C)
+        for buffer in [norm1, afterAttention, norm2] { buffer.reserve(layers * rows * C) }
+        for buffer in [norm1Mean, norm1Rstd, norm2Mean, norm2Rstd] { buffer.reserve(layers * rows) }
+        qkv.reserve(layers * rows * config.qkvWidth)
         attentionProbabilities.reserve(layers * attentionSize)
-        fcPreActivation.reserve(layers * rows * 4 * C)
-        fcActivation.reserve(layers * rows * 4 * C)
+        attentionOutput.reserve(layers * rows * config.attentionWidth)
+        mlpInput.reserve(layers * rows * config.mlpInputWidth)
+        mlpActivation.reserve(layers * rows * config.intermediateSize)
         projection.reserve(rows * C)
     }
 
     /// Sizes the trunk's backward scratch for the prepared shape.
     func prepareBackward() {
         let (rows, C) = (self.rows, config.channels)
-        for buffer in [dResidual, dNormed, dAttentionOutput] { buffer.reserve(rows * C) }
-        dQKV.reserve(rows * 3 * C)
-        dFCPreActivation.reserve(rows * 4 * C)
-        dFCActivation.reserve(rows * 4 * C)
+        for buffer in [dResidual, dNormed] { buffer.reserve(rows * C) }
+        dAttentionOutput.reserve(rows * config.attentionWidth)
+        dQKV.reserve(rows * config.qkvWidth)
+        dMLPInput.reserve(rows * config.mlpInputWidth)
+        dMLPActivation.reserve(rows * config.intermediateSize)
         attentionScratch.reserve(attentionSize)
     }
 
@@ -123,7 +135,10 @@ final class ActivationStore {
     func prepareHead(scoredRows: Int, chunkRows: Int, forBackward: Bool) {
         let C = config.channels
         for buffer in [headInput, headNormed] { buffer.reserve(scoredRows * C) }
-        for buffer in [headMean, headRstd, headLogProbs, headLogSumExp, headLogitSums] { buffer.reserve(scoredRows) }
+        for buffer in [headMean, headRstd, headLogProbs, headLogSumExp, headLogitSums, headEntropies] {
+            buffer.reserve(scoredRows)
+        }
+        headArgmaxes = [Int32](repeating: 0, count: scoredRows)
         chunkLogits.reserve(chunkRows * config.vocabSize)
         if forBackward {
             chunkDLogits.reserve(chunkRows * config.vocabSize)
@@ -144,17 +159,17 @@ final class ActivationStore {
         return BlockActivations(
             input: residualStream(layer),
             output: residualStream(layer + 1),
-            ln1: ln1.pointer + slot * rows * C,
-            ln1Mean: ln1Mean.pointer + slot * rows,
-            ln1Rstd: ln1Rstd.pointer + slot * rows,
-            qkv: qkv.pointer + slot * rows * 3 * C,
+            norm1: norm1.pointer + slot * rows * C,
+            norm1Mean: norm1Mean.pointer + slot * rows,
+            norm1Rstd: norm1Rstd.pointer + slot * rows,
+            qkv: qkv.pointer + slot * rows * config.qkvWidth,
             attentionProbabilities: attentionProbabilities.pointer + slot * attentionSize,
-            attentionOutput: attentionOutput.pointer + slot * rows * C,
+            attentionOutput: attentionOutput.pointer + slot * rows * config.attentionWidth,
             afterAttention: afterAttention.pointer + slot * rows * C,
-            ln2: ln2.pointer + slot * rows * C,
-            ln2Mean: ln2Mean.pointer + slot * rows,
-            ln2Rstd: ln2Rstd.pointer + slot * rows,
-            fcPreActivation: fcPreActivation.pointer + slot * rows * 4 * C,
-            fcActivation: fcActivation.pointer + slot * rows * 4 * C)
+            norm2: norm2.pointer + slot * rows * C,
+            norm2Mean: norm2Mean.pointer + slot * rows,
+            norm2Rstd: norm2Rstd.pointer + slot * rows,
+            mlpInput: mlpInput.pointer + slot * rows * config.mlpInputWidth,
+            mlpActivation: mlpActivation.pointer + slot * rows * config.intermediateSize)
     }
 }

@@ -17,11 +17,14 @@ public struct SequenceBatch: Sendable {
 
     /// Throws a `ModelError.invalidBatch` naming the first problem that would make the batch unusable for `config`:
     /// wrong array sizes, a length beyond the position table, a token id outside the vocabulary, or a scored first token.
-    public func validate(for config: GPT2Config) throws {
+    public func validate(for config: ModelConfig) throws {
         func fail(_ message: String) -> ModelError { .invalidBatch(message) }
         guard count > 0, length > 0 else { throw fail("count (\(count)) and length (\(length)) must be positive") }
         guard length <= config.maxPositions else {
             throw fail("length \(length) exceeds the model's \(config.maxPositions) positions")
+        }
+        if let window = config.slidingWindow, length > window {
+            throw fail("length \(length) exceeds the sliding attention window of \(window) positions")
         }
         guard tokens.count == count * length else {
             throw fail("\(tokens.count) tokens for count \(count) × length \(length)")
@@ -39,19 +42,33 @@ public struct SequenceBatch: Sendable {
     }
 }
 
-/// Per-sequence results of `GPT2Model.score`.
+/// Per-sequence results of `CausalLanguageModel.score`; every sum runs over the sequence's scored positions.
 public struct SequenceScores: Sendable, Equatable {
-    /// Σ over scored tokens of log p(token | preceding tokens).
+    /// Σ of log p(token | preceding tokens).
     public var logProbSums: [Float]
     /// Number of scored tokens.
     public var tokenCounts: [Int]
-    /// Σ over scored positions of the mean logit over the vocabulary (numerator of TRL's logits/* metrics).
+    /// Σ of the mean logit over the vocabulary (numerator of TRL's logits/* metrics).
     public var meanLogitSums: [Double]
+    /// Σ of the entropy −Σ_v p_v·log p_v of the predicted distribution (numerator of TRL's `entropy`).
+    public var entropySums: [Double]
+    /// Number of positions whose largest logit is the target token (numerator of TRL's `mean_token_accuracy`).
+    public var correctTokenCounts: [Int]
 
-    public init(logProbSums: [Float], tokenCounts: [Int], meanLogitSums: [Double]) {
+    public init(logProbSums: [Float], tokenCounts: [Int], meanLogitSums: [Double], entropySums: [Double],
+                correctTokenCounts: [Int]) {
         self.logProbSums = logProbSums
         self.tokenCounts = tokenCounts
         self.meanLogitSums = meanLogitSums
+        self.entropySums = entropySums
+        self.correctTokenCounts = correctTokenCounts
+    }
+
+    /// All zeros for `count` sequences.
+    public init(count: Int) {
+        self.init(logProbSums: Array(repeating: 0, count: count), tokenCounts: Array(repeating: 0, count: count),
+                  meanLogitSums: Array(repeating: 0, count: count), entropySums: Array(repeating: 0, count: count),
+                  correctTokenCounts: Array(repeating: 0, count: count))
     }
 }
 

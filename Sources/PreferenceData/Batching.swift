@@ -1,10 +1,50 @@
+/// One prompt+completion row as TRL's collator (`DataCollatorForPreference`) keeps it after `max_length` truncation.
+public struct PreferenceRow: Equatable, Sendable {
+    public var tokens: [Int32]
+    /// How many leading `tokens` are prompt; the rest are completion.
+    public var promptTokens: Int
+
+    public init(tokens: [Int32], promptTokens: Int) {
+        self.tokens = tokens
+        self.promptTokens = promptTokens
+    }
+
+    /// Cuts `prompt + completion` to `maxLength` tokens: `keep_start` keeps `row[:maxLength]`, `keep_end`
+    /// keeps `row[-maxLength:]`.
+    init(prompt: [Int32], completion: [Int32], maxLength: Int, truncationMode: TruncationMode) {
+        let row = prompt + completion
+        let cut = max(0, row.count - max(0, maxLength))
+        switch truncationMode {
+        case .keepStart: self.init(tokens: Array(row.dropLast(cut)), promptTokens: min(prompt.count, row.count - cut))
+        case .keepEnd: self.init(tokens: Array(row.dropFirst(cut)), promptTokens: max(0, prompt.count - cut))
+        }
+    }
+
+    /// Position of the first scored token: the first completion token, but never position 0, which has no preceding
+    /// token to predict it (a row whose prompt was cut away entirely does not score its first token).
+    public var firstScoredPosition: Int { max(promptTokens, 1) }
+
+    /// Completion tokens whose log-prob is summed; 0 when truncation removed the whole completion.
+    public var scoredTokens: Int { max(0, tokens.count - firstScoredPosition) }
+}
+
+extension TokenizedPair {
+    /// The pair's prompt+chosen and prompt+rejected rows, each cut to `maxLength` on its own, as TRL's collator does:
+    /// with `keep_end` the two rows can keep different amounts of prompt.
+    public func rows(maxLength: Int,
+                     truncationMode: TruncationMode) -> (chosen: PreferenceRow, rejected: PreferenceRow) {
+        (PreferenceRow(prompt: prompt, completion: chosen, maxLength: maxLength, truncationMode: truncationMode),
+         PreferenceRow(prompt: prompt, completion: rejected, maxLength: maxLength, truncationMode: truncationMode))
+    }
+}
+
 /// Right-padded token rows with their score masks, row-major `[2·pairs, length]`.
 /// Rows `0..<pairs` are prompt+chosen of pair `i`; rows `pairs..<2·pairs` are prompt+rejected of pair `i − pairs`
-/// (TRL's concatenated layout). `scoreMask` is 1 exactly on completion tokens (including a kept EOS) and 0 on prompt
-/// tokens and padding.
+/// (TRL's concatenated layout). `scoreMask` is 1 exactly on the kept completion tokens (including a kept EOS) from
+/// position 1 on, and 0 on prompt tokens, padding and position 0.
 public struct PaddedPreferenceBatch: Equatable, Sendable {
     public let pairs: Int
-    /// Tokens per row: the longest prompt+completion in the batch.
+    /// Tokens per row: the longest truncated row in the batch.
     public let length: Int
     public var tokens: [Int32]
     public var scoreMask: [UInt8]
@@ -13,20 +53,21 @@ public struct PaddedPreferenceBatch: Equatable, Sendable {
     public var rows: Int { 2 * pairs }
 }
 
-/// Lays out `pairs` as a `PaddedPreferenceBatch`, padding every row on the right with `padTokenID` to the longest row.
-/// Pairs from `tokenizePairs` have a non-empty prompt, so column 0 is never scored.
-public func padPreferenceBatch(_ pairs: [TokenizedPair], padTokenID: Int32) -> PaddedPreferenceBatch {
-    let rows: [(prompt: [Int32], completion: [Int32])] =
-        pairs.map { ($0.prompt, $0.chosen) } + pairs.map { ($0.prompt, $0.rejected) }
-    let length = rows.map { $0.prompt.count + $0.completion.count }.max() ?? 0
+/// Lays out `pairs` as a `PaddedPreferenceBatch`: each row truncated (`TokenizedPair.rows`), then padded on the right
+/// with `padTokenID` to the longest row.
+public func padPreferenceBatch(_ pairs: [TokenizedPair], padTokenID: Int32, maxLength: Int,
+                               truncationMode: TruncationMode) -> PaddedPreferenceBatch {
+    let pairRows = pairs.map { $0.rows(maxLength: maxLength, truncationMode: truncationMode) }
+    let rows = pairRows.map(\.chosen) + pairRows.map(\.rejected)
+    let length = rows.map(\.tokens.count).max() ?? 0
     var tokens = [Int32](repeating: padTokenID, count: rows.count * length)
     var scoreMask = [UInt8](repeating: 0, count: rows.count * length)
     for (rowIndex, row) in rows.enumerated() {
         let rowStart = rowIndex * length
-        let completionStart = rowStart + row.prompt.count
-        tokens.replaceSubrange(rowStart..<completionStart, with: row.prompt)
-        tokens.replaceSubrange(completionStart..<(completionStart + row.completion.count), with: row.completion)
-        for index in completionStart..<(completionStart + row.completion.count) { scoreMask[index] = 1 }
+        tokens.replaceSubrange(rowStart..<(rowStart + row.tokens.count), with: row.tokens)
+        for position in row.firstScoredPosition..<max(row.firstScoredPosition, row.tokens.count) {
+            scoreMask[rowStart + position] = 1
+        }
     }
     return PaddedPreferenceBatch(pairs: pairs.count, length: length, tokens: tokens, scoreMask: scoreMask)
 }

@@ -17,11 +17,18 @@ public struct PreferenceExample: Codable, Equatable, Sendable {
 /// it names the file, the 1-based line (JSONL) or the array index (JSON), the field and what is wrong.
 public struct DataError: Error, CustomStringConvertible, Equatable, Sendable {
     /// Where in the file the problem is.
-    public enum Location: Equatable, Sendable {
+    public enum Location: Equatable, Sendable, CustomStringConvertible {
         /// 1-based line of a JSONL file.
         case line(Int)
         /// 0-based index into the top-level array of a JSON file.
         case arrayIndex(Int)
+
+        public var description: String {
+            switch self {
+            case .line(let line): return "line \(line)"
+            case .arrayIndex(let index): return "array element [\(index)]"
+            }
+        }
     }
 
     public let file: String
@@ -39,23 +46,85 @@ public struct DataError: Error, CustomStringConvertible, Equatable, Sendable {
     }
 
     public var description: String {
-        var text = file
-        switch location {
-        case .line(let line): text += ", line \(line)"
-        case .arrayIndex(let index): text += ", array element [\(index)]"
-        case nil: break
-        }
-        return text + ": " + problem
+        file + (location.map { ", \($0)" } ?? "") + ": " + problem
     }
 }
 
-/// Loads preference triples from disk.
+
+/// One preference triple in TRL's "conversational" format: the prompt's turns and each completion's turns
+/// (usually a single assistant message), rendered with a chat template before tokenization.
+public struct ConversationalExample: Equatable, Sendable {
+    public var prompt: [ChatMessage]
+    public var chosen: [ChatMessage]
+    public var rejected: [ChatMessage]
+
+    public init(prompt: [ChatMessage], chosen: [ChatMessage], rejected: [ChatMessage]) {
+        self.prompt = prompt
+        self.chosen = chosen
+        self.rejected = rejected
+    }
+}
+
+/// The data formats TRL's `DPOTrainer` accepts. A file holds one of them; TRL decides it from the first record.
+public enum PreferenceFormat: String, Equatable, Sendable, CustomStringConvertible {
+    /// `{"prompt", "chosen", "rejected"}` strings.
+    case standard
+    /// `{"prompt", "chosen", "rejected"}` lists of `{"role", "content"}` messages.
+    case conversational
+    /// `{"chosen", "rejected"}` strings that both start with the prompt (TRL's `extract_prompt` splits it off).
+    case implicitPromptStandard
+    /// `{"chosen", "rejected"}` message lists that both start with the prompt's messages.
+    case implicitPromptConversational
+
+    /// Whether the records are message lists, to be rendered with a chat template.
+    public var isConversational: Bool { self == .conversational || self == .implicitPromptConversational }
+
+    public var description: String {
+        switch self {
+        case .standard: return "standard (string prompt, chosen and rejected)"
+        case .conversational: return "conversational (message-list prompt, chosen and rejected)"
+        case .implicitPromptStandard: return "implicit-prompt standard (string chosen and rejected, no prompt)"
+        case .implicitPromptConversational:
+            return "implicit-prompt conversational (message-list chosen and rejected, no prompt)"
+        }
+    }
+}
+
+/// The records of one dataset file, in file order, with the prompt already split off in the implicit-prompt formats.
+public enum PreferenceRecords: Equatable, Sendable {
+    case standard([PreferenceExample])
+    case conversational([ConversationalExample])
+
+    public var count: Int {
+        switch self {
+        case .standard(let examples): return examples.count
+        case .conversational(let examples): return examples.count
+        }
+    }
+}
+
+/// A loaded dataset file: its format, its records and where each record is in the file (for later errors).
+public struct PreferenceFile: Equatable, Sendable {
+    public let path: String
+    public let format: PreferenceFormat
+    public let records: PreferenceRecords
+    /// `locations[i]` is the line (JSONL) or array element (JSON) of record `i`.
+    public let locations: [DataError.Location]
+}
+
+/// Loads preference datasets from disk.
 public enum PreferenceDataset {
     /// Reads `path` as either JSON Lines (one object per line, blank lines skipped) or a JSON document whose top level
     /// is an array of objects. The format is decided by content, not by extension: if the first non-whitespace byte is
     /// `[` the file is a JSON array, otherwise JSONL. A UTF-8 byte-order mark and CRLF line endings are accepted.
-    /// Throws `DataError` for a missing/unreadable file, an empty file, malformed JSON, or a missing/mistyped field.
-    public static func load(path: String) throws -> [PreferenceExample] {
+    ///
+    /// Each record is one of the `PreferenceFormat`s; all records of a file must share one. Fields other than
+    /// `prompt`, `chosen` and `rejected` are ignored, and so are message keys other than `role` and `content`.
+    /// Implicit-prompt records are split as TRL's `extract_prompt` does (see `extractPrompt`).
+    ///
+    /// Throws `DataError` for a missing/unreadable file, an empty file, malformed JSON, a missing or mistyped field, a
+    /// record whose format differs from the first record's, or an implicit-prompt record with an empty completion.
+    public static func load(path: String) throws -> PreferenceFile {
         var contents = try readFile(path: path)
         let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
         if contents.starts(with: byteOrderMark) { contents = contents.dropFirst(byteOrderMark.count) }
@@ -63,13 +132,163 @@ public enum PreferenceDataset {
         guard let firstByte = contents.first(where: { !isJSONWhitespace($0) }) else {
             throw DataError(file: path, problem: "the file is empty; expected JSON Lines or a JSON array of examples")
         }
-        let examples = firstByte == UInt8(ascii: "[")
+        let fields = firstByte == UInt8(ascii: "[")
             ? try parseJSONArray(contents, path: path)
             : try parseJSONLines(contents, path: path)
-        guard !examples.isEmpty else {
+        guard let first = fields.first else {
             throw DataError(file: path, problem: "the file contains no examples")
         }
-        return examples
+        let format = try first.fields.format(file: path, location: first.location)
+        for record in fields.dropFirst() {
+            let recordFormat = try record.fields.format(file: path, location: record.location)
+            guard recordFormat == format else {
+                throw DataError(file: path, location: record.location, problem: "this record is \(recordFormat), "
+                                + "but the first record (\(first.location)) is \(format); a file must use one format")
+            }
+        }
+        let records: PreferenceRecords
+        if format.isConversational {
+            records = .conversational(try fields.map { record in
+                let fields = record.fields
+                // A message is never TRL's " ", so no space moves between prompt and completion.
+                let (prompt, chosen, rejected) = try withPrompt(
+                    fields.prompt?.messages, chosen: fields.chosen?.messages ?? [],
+                    rejected: fields.rejected?.messages ?? [], file: path, location: record.location) { _ in false }
+                return ConversationalExample(prompt: prompt, chosen: chosen, rejected: rejected)
+            })
+        } else {
+            records = .standard(try fields.map { record in
+                let fields = record.fields
+                let (prompt, chosen, rejected) = try withPrompt(
+                    fields.prompt?.scalars, chosen: fields.chosen?.scalars ?? [],
+                    rejected: fields.rejected?.scalars ?? [], file: path, location: record.location) { $0 == " " }
+                return PreferenceExample(prompt: string(prompt), chosen: string(chosen), rejected: string(rejected))
+            })
+        }
+        return PreferenceFile(path: path, format: format, records: records, locations: fields.map(\.location))
+    }
+
+    /// TRL's `extract_prompt` for a record without a prompt: the prompt is the longest common leading part of
+    /// `chosen` and `rejected` (characters of strings, or whole messages), and the completions are the rest. When the
+    /// two differ right after a space, that space is moved from the prompt to the completions. When one is a prefix of
+    /// the other, the prompt stops one element short of the shorter one (so its completion keeps that element), as
+    /// Python's loop variable leaves it. Returns nil when either is empty (TRL fails there).
+    ///
+    /// One deliberate difference: when the very first elements differ, the prompt is empty. (TRL would then look at
+    /// element −1, Python's last one, and for a chosen string ending in a space make everything but that space the
+    /// prompt.)
+    public static func extractPrompt<Element: Equatable>(chosen: [Element], rejected: [Element],
+                                                         isSpace: (Element) -> Bool)
+    -> (prompt: [Element], chosen: [Element], rejected: [Element])? {
+        let shorter = min(chosen.count, rejected.count)
+        guard shorter > 0 else { return nil }
+        var split = shorter - 1
+        if let firstDifference = (0..<shorter).first(where: { chosen[$0] != rejected[$0] }) {
+            split = firstDifference
+            if split > 0, isSpace(chosen[split - 1]) { split -= 1 }
+        }
+        return (Array(chosen[..<split]), Array(chosen[split...]), Array(rejected[split...]))
+    }
+
+    /// The record's prompt, or the one `extractPrompt` splits off its completions.
+    private static func withPrompt<Element: Equatable>(
+        _ prompt: [Element]?, chosen: [Element], rejected: [Element], file: String, location: DataError.Location,
+        isSpace: (Element) -> Bool) throws -> ([Element], [Element], [Element]) {
+        if let prompt { return (prompt, chosen, rejected) }
+        guard let split = extractPrompt(chosen: chosen, rejected: rejected, isSpace: isSpace) else {
+            throw DataError(file: file, location: location, problem: "without a \"prompt\" field, \"chosen\" and "
+                            + "\"rejected\" must both be non-empty so that their shared beginning can become the "
+                            + "prompt")
+        }
+        return split
+    }
+
+    /// A record's `prompt`, `chosen` and `rejected` before the format is known.
+    struct RecordFields: Decodable {
+        /// A field's value: a string or a list of messages.
+        enum Field: Decodable {
+            case text(String)
+            case messages([ChatMessage])
+
+            init(from decoder: Decoder) throws {
+                let container = try decoder.singleValueContainer()
+                if let text = try? container.decode(String.self) {
+                    self = .text(text)
+                } else {
+                    self = .messages(try container.decode([ChatMessage].self))
+                }
+            }
+
+            var messages: [ChatMessage]? {
+                if case .messages(let messages) = self { return messages } else { return nil }
+            }
+            /// The string as Python indexes it: by code point.
+            var scalars: [Unicode.Scalar]? {
+                if case .text(let text) = self { return Array(text.unicodeScalars) } else { return nil }
+            }
+            var kind: String { messages == nil ? "a string" : "a list of messages" }
+        }
+
+        var prompt: Field?
+        var chosen: Field?
+        var rejected: Field?
+
+        init(prompt: Field?, chosen: Field?, rejected: Field?) {
+            self.prompt = prompt
+            self.chosen = chosen
+            self.rejected = rejected
+        }
+
+        private struct Key: CodingKey {
+            var stringValue: String
+            var intValue: Int? { nil }
+            init(stringValue: String) { self.stringValue = stringValue }
+            init?(intValue: Int) { nil }
+        }
+
+        /// A present field must decode (JSON null is a type error, not an absent field).
+        init(from decoder: Decoder) throws {
+            let container = try decoder.container(keyedBy: Key.self)
+            func field(_ name: String) throws -> Field? {
+                let key = Key(stringValue: name)
+                return container.contains(key) ? try container.decode(Field.self, forKey: key) : nil
+            }
+            self.init(prompt: try field("prompt"), chosen: try field("chosen"), rejected: try field("rejected"))
+        }
+
+        /// Which format this record is in; throws for a missing completion, fields of different kinds, or an empty
+        /// completion message list.
+        func format(file: String, location: DataError.Location) throws -> PreferenceFormat {
+            func required(_ name: String, _ field: Field?) throws -> Field {
+                guard let field else {
+                    throw DataError(file: file, location: location, field: name, problem: "missing field \"\(name)\"")
+                }
+                return field
+            }
+            let present = [("prompt", prompt), ("chosen", try required("chosen", chosen)),
+                           ("rejected", try required("rejected", rejected))]
+                .compactMap { name, field in field.map { (name: name, field: $0) } }
+            let first = present[0]
+            if let other = present.first(where: { ($0.field.messages == nil) != (first.field.messages == nil) }) {
+                throw DataError(file: file, location: location, field: other.name, problem:
+                    "field \"\(first.name)\" is \(first.field.kind) but \"\(other.name)\" is \(other.field.kind); a "
+                    + "record's fields are either all strings or all message lists")
+            }
+            if let empty = present.first(where: { $0.name != "prompt" && $0.field.messages?.isEmpty == true }) {
+                throw DataError(file: file, location: location, field: empty.name,
+                                problem: "field \"\(empty.name)\" is an empty list of messages")
+            }
+            switch (prompt != nil, first.field.messages != nil) {
+            case (true, false): return .standard
+            case (true, true): return .conversational
+            case (false, false): return .implicitPromptStandard
+            case (false, true): return .implicitPromptConversational
+            }
+        }
+    }
+
+    private static func string(_ scalars: [Unicode.Scalar]) -> String {
+        String(String.UnicodeScalarView(scalars))
     }
 
     private static func readFile(path: String) throws -> Data {
@@ -87,9 +306,11 @@ public enum PreferenceDataset {
         }
     }
 
-    private static func parseJSONLines(_ contents: Data, path: String) throws -> [PreferenceExample] {
+    private typealias LocatedFields = (fields: RecordFields, location: DataError.Location)
+
+    private static func parseJSONLines(_ contents: Data, path: String) throws -> [LocatedFields] {
         let decoder = JSONDecoder()
-        var examples: [PreferenceExample] = []
+        var records: [LocatedFields] = []
         // Scans the whole buffer for "\n" (fast for large files); a "\r" before it (CRLF) is JSON whitespace.
         try contents.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
             var lineStart = buffer.startIndex
@@ -100,14 +321,18 @@ public enum PreferenceDataset {
                 lineNumber += 1
                 lineStart = lineEnd + 1
                 guard line.contains(where: { !isJSONWhitespace($0) }) else { continue }
-                examples.append(try decodeJSONLine(Data(line), decoder: decoder, file: path, location: .line(lineNumber)))
+                let location = DataError.Location.line(lineNumber)
+                records.append((try decodeJSONLine(Data(line), decoder: decoder, file: path, location: location),
+                                location))
             }
         }
-        return examples
+        return records
     }
 
-    private static func parseJSONArray(_ contents: Data, path: String) throws -> [PreferenceExample] {
-        if let examples = try? JSONDecoder().decode([PreferenceExample].self, from: contents) { return examples }
+    private static func parseJSONArray(_ contents: Data, path: String) throws -> [LocatedFields] {
+        if let records = try? JSONDecoder().decode([RecordFields].self, from: contents) {
+            return records.enumerated().map { ($0.element, .arrayIndex($0.offset)) }
+        }
         let document: Any
         do {
             document = try JSONSerialization.jsonObject(with: contents, options: [])
@@ -118,15 +343,15 @@ public enum PreferenceDataset {
             throw DataError(file: path, problem: "expected a top-level JSON array of examples")
         }
         return try elements.enumerated().map { index, element in
-            try example(from: element, file: path, location: .arrayIndex(index))
+            (try fields(from: element, file: path, location: .arrayIndex(index)), .arrayIndex(index))
         }
     }
 
     /// Decodes one JSONL line with `JSONDecoder` (the fast path); if that fails, parses again with `JSONSerialization`
     /// to tell the user precisely what is wrong.
     private static func decodeJSONLine(_ json: Data, decoder: JSONDecoder, file: String,
-                                      location: DataError.Location) throws -> PreferenceExample {
-        if let example = try? decoder.decode(PreferenceExample.self, from: json) { return example }
+                                       location: DataError.Location) throws -> RecordFields {
+        if let fields = try? decoder.decode(RecordFields.self, from: json) { return fields }
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: json, options: [.fragmentsAllowed])
@@ -134,26 +359,41 @@ public enum PreferenceDataset {
             throw DataError(file: file, location: location, problem: "malformed JSON: \(parserReason(error)) "
                                 + "(JSON Lines needs one complete object per line; a JSON file needs a top-level array)")
         }
-        return try example(from: object, file: file, location: location)
+        return try fields(from: object, file: file, location: location)
     }
 
-    private static func example(from object: Any, file: String, location: DataError.Location) throws -> PreferenceExample {
+    /// The slow path of decoding: the same fields from a `JSONSerialization` value, naming what is wrong.
+    private static func fields(from object: Any, file: String, location: DataError.Location) throws -> RecordFields {
         guard let fields = object as? [String: Any] else {
             throw DataError(file: file, location: location,
-                            problem: "expected a JSON object with string fields \"prompt\", \"chosen\" and \"rejected\", "
+                            problem: "expected a JSON object with fields \"prompt\", \"chosen\" and \"rejected\", "
                                 + "found \(jsonTypeName(object))")
         }
-        func string(_ name: String) throws -> String {
-            guard let value = fields[name] else {
-                throw DataError(file: file, location: location, field: name, problem: "missing field \"\(name)\"")
+        func field(_ name: String) throws -> RecordFields.Field? {
+            guard let value = fields[name] else { return nil }
+            func mistyped(_ problem: String) -> DataError {
+                DataError(file: file, location: location, field: name, problem: "field \"\(name)\" " + problem)
             }
-            guard let text = value as? String else {
-                throw DataError(file: file, location: location, field: name,
-                                problem: "field \"\(name)\" must be a string, found \(jsonTypeName(value))")
+            if let text = value as? String { return .text(text) }
+            guard let list = value as? [Any] else {
+                throw mistyped("must be a string or a list of messages, found \(jsonTypeName(value))")
             }
-            return text
+            return .messages(try list.enumerated().map { index, item in
+                guard let message = item as? [String: Any] else {
+                    throw mistyped("must be a string or a list of {\"role\", \"content\"} messages; element [\(index)] "
+                                   + "is \(jsonTypeName(item))")
+                }
+                func text(_ key: String) throws -> String {
+                    if let text = message[key] as? String { return text }
+                    let found = message[key].map(jsonTypeName) ?? "nothing"
+                    let parts = key == "content" && message[key] is [Any]
+                        ? " (a list of parts; only plain string content is supported)" : ""
+                    throw mistyped("element [\(index)]: \"\(key)\" must be a string, found \(found)\(parts)")
+                }
+                return ChatMessage(role: try text("role"), content: try text("content"))
+            })
         }
-        return PreferenceExample(prompt: try string("prompt"), chosen: try string("chosen"), rejected: try string("rejected"))
+        return RecordFields(prompt: try field("prompt"), chosen: try field("chosen"), rejected: try field("rejected"))
     }
 
     /// Foundation's own explanation of a JSON syntax error (e.g. "Unexpected end of file during JSON parse.").

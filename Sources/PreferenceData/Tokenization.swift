@@ -1,30 +1,77 @@
-/// Which end of an over-long prompt+completion sequence survives `maxLength` truncation (TRL's `truncation_mode`).
+/// Which end of an over-long prompt+completion row survives `maxLength` truncation (TRL's `truncation_mode`).
 public enum TruncationMode: String, Codable, Sendable, CaseIterable {
     /// Keep the first `maxLength` tokens: the prompt stays whole and the completions lose their tails.
     /// The default of current TRL (`"keep_start"`).
     case keepStart = "keep_start"
-    /// Keep the last `maxLength` tokens: the completions stay whole and the prompt loses its beginning.
+    /// Keep the last `maxLength` tokens: the completion stays whole and the prompt loses its beginning.
     /// TRL's former default (`"keep_end"`), deprecated there since.
     case keepEnd = "keep_end"
 }
 
-/// How examples are cut to fit the model's context.
+/// How rows are fitted to the model's context.
 public struct TokenizationSettings: Equatable, Sendable {
-    /// Upper bound on prompt + completion tokens of each sequence (TRL's `max_length`).
+    /// Upper bound on the tokens of each prompt+completion row (TRL's `max_length`).
     public var maxLength: Int
-    /// If set, the prompt first keeps only its last `maxPromptLength` tokens (TRL's `max_prompt_length`).
-    public var maxPromptLength: Int?
     public var truncationMode: TruncationMode
 
-    public init(maxLength: Int, maxPromptLength: Int? = nil, truncationMode: TruncationMode = .keepStart) {
+    public init(maxLength: Int, truncationMode: TruncationMode = .keepStart) {
         self.maxLength = maxLength
-        self.maxPromptLength = maxPromptLength
         self.truncationMode = truncationMode
+    }
+
+    /// TRL's dataset filter: with `keep_start`, a pair whose prompt alone fills `maxLength` would have every completion
+    /// token cut, so it is dropped; nothing else is (an empty prompt is kept, and with `keep_end` everything is).
+    public func keeps(_ pair: TokenizedPair) -> Bool {
+        truncationMode == .keepEnd || pair.prompt.count < maxLength
     }
 }
 
-/// Token ids of one preference pair. Both completions share the prompt and (unless truncated away) end with EOS.
-/// Pairs made by `tokenizePairs` always have a non-empty prompt and non-empty completions.
+/// The three strings TRL tokenizes for one pair (`DPOTrainer._prepare_dataset`): the prompt, and the prompt followed by
+/// each completion. Tokenizing `prompt + completion` as one string (rather than the completion on its own) is what
+/// lets BPE merge across the boundary exactly as it will at inference.
+public struct PairTexts: Equatable, Sendable {
+    public var prompt: String
+    public var promptAndChosen: String
+    public var promptAndRejected: String
+    /// Whether the tokenizer adds its post-processor's tokens (BOS): yes for standard text, no for chat-template
+    /// output, which carries its own.
+    public var addSpecialTokens: Bool
+
+    public init(prompt: String, promptAndChosen: String, promptAndRejected: String, addSpecialTokens: Bool) {
+        self.prompt = prompt
+        self.promptAndChosen = promptAndChosen
+        self.promptAndRejected = promptAndRejected
+        self.addSpecialTokens = addSpecialTokens
+    }
+}
+
+extension PreferenceExample {
+    /// The standard format's texts: each completion gets the EOS token's *text* appended unless it already ends with
+    /// it (compared by code point, as Python's `str.endswith`), and all three are tokenized with special tokens.
+    public func pairTexts(eosToken: String) -> PairTexts {
+        func endingWithEOS(_ completion: String) -> String {
+            completion.unicodeScalars.reversed().starts(with: eosToken.unicodeScalars.reversed())
+                ? completion : completion + eosToken
+        }
+        return PairTexts(prompt: prompt, promptAndChosen: prompt + endingWithEOS(chosen),
+                         promptAndRejected: prompt + endingWithEOS(rejected), addSpecialTokens: true)
+    }
+}
+
+extension ConversationalExample {
+    /// The conversational format's texts, as TRL's `apply_chat_template(…, tokenize=True)` produces them: the prompt
+    /// rendered with the generation prompt, each full conversation without; no EOS is appended (the template ends
+    /// turns itself) and the tokenizer adds no special tokens. Throws `ChatTemplateError` when the template fails.
+    public func pairTexts(chatTemplate: ChatTemplate) throws -> PairTexts {
+        PairTexts(prompt: try chatTemplate.render(prompt, addGenerationPrompt: true),
+                  promptAndChosen: try chatTemplate.render(prompt + chosen, addGenerationPrompt: false),
+                  promptAndRejected: try chatTemplate.render(prompt + rejected, addGenerationPrompt: false),
+                  addSpecialTokens: false)
+    }
+}
+
+/// Token ids of one preference pair, untruncated: the collator cuts each row to `max_length` (`rows(maxLength:…)`).
+/// Standard-format completions end with EOS.
 public struct TokenizedPair: Equatable, Sendable {
     public var prompt: [Int32]
     public var chosen: [Int32]
@@ -35,60 +82,59 @@ public struct TokenizedPair: Equatable, Sendable {
         self.chosen = chosen
         self.rejected = rejected
     }
+
+    /// TRL 1.16's tokenization of one pair: the three texts are encoded; the prompt is the part of the prompt's ids
+    /// that both prompt+completion encodings start with, and each completion is the rest of its encoding. When a
+    /// token merges across the boundary (a prompt ending in a space before a word), the prompt's diverging tail is
+    /// left out and the completion starts with the merged token.
+    public init(_ texts: PairTexts, tokenizer: some Tokenizer) {
+        let prompt = tokenizer.encode(texts.prompt, addSpecialTokens: texts.addSpecialTokens)
+        let promptAndChosen = tokenizer.encode(texts.promptAndChosen, addSpecialTokens: texts.addSpecialTokens)
+        let promptAndRejected = tokenizer.encode(texts.promptAndRejected, addSpecialTokens: texts.addSpecialTokens)
+        func commonPrefixLength(_ other: [Int32]) -> Int {
+            zip(prompt, other).prefix { $0 == $1 }.count
+        }
+        let promptLength = min(commonPrefixLength(promptAndChosen), commonPrefixLength(promptAndRejected))
+        self.init(prompt: Array(prompt[..<promptLength]), chosen: Array(promptAndChosen[promptLength...]),
+                  rejected: Array(promptAndRejected[promptLength...]))
+    }
 }
 
-/// Tokenizes preference examples the way TRL's `DPOTrainer` does for the standard (plain-text) format, and truncates them.
-///
-/// Tokenization: prompt ids are the BOS id (if the tokenizer has one) followed by the encoded prompt; each completion is
-/// its encoded text followed by EOS.
-///
-/// Truncation, in this order:
-/// 1. `maxPromptLength`, if set, keeps the last `maxPromptLength` prompt tokens (TRL ≤ 0.2x `max_prompt_length`).
-/// 2. `maxLength` bounds each prompt+completion sequence. TRL slices every concatenated row on its own:
-///    `keep_start` keeps its first `maxLength` tokens, `keep_end` its last `maxLength`. Here the prompt is shared by
-///    both rows, so:
-///    - `.keepStart`: the prompt is kept whole and each completion keeps its first `maxLength − prompt` tokens
-///      (a cut completion loses its EOS, as in TRL). This is exactly TRL's per-row result.
-///    - `.keepEnd`: completions are kept whole and the prompt keeps its last `maxLength − longer completion` tokens.
-///      The row with the shorter completion therefore may lose a few more prompt tokens than TRL would drop.
-///
-/// A pair is dropped (and counted in `dropped`) when it cannot keep at least one prompt token and at least one token of
-/// each completion: the first token of a sequence has no predecessor to predict it, so it must be a prompt token, and
-/// a pair with an empty completion carries no preference signal. Concretely that is: the prompt is empty (no BOS and an
-/// empty prompt string, or `maxPromptLength` 0); `.keepStart` and the prompt alone fills `maxLength`; `.keepEnd` and
-/// a completion alone fills `maxLength` (TRL would start cutting that completion from the front, leaving no context).
+/// Tokenizes every pair (`TokenizedPair.init(_:tokenizer:)`) and drops those `settings` does not keep
+/// (`TokenizationSettings.keeps`), returning the rest in order and how many were dropped.
+public func tokenizePairs(_ texts: [PairTexts], tokenizer: some Tokenizer,
+                          settings: TokenizationSettings) -> (pairs: [TokenizedPair], dropped: Int) {
+    let pairs = texts.map { TokenizedPair($0, tokenizer: tokenizer) }.filter(settings.keeps)
+    return (pairs, texts.count - pairs.count)
+}
+
+/// `tokenizePairs` of standard-format examples, with the tokenizer's EOS text appended (`PreferenceExample.pairTexts`).
 public func tokenizePairs(_ examples: [PreferenceExample], tokenizer: some Tokenizer,
                           settings: TokenizationSettings) -> (pairs: [TokenizedPair], dropped: Int) {
-    var pairs: [TokenizedPair] = []
-    pairs.reserveCapacity(examples.count)
-    for example in examples {
-        let untruncated = TokenizedPair(
-            prompt: (tokenizer.bosTokenID.map { [$0] } ?? []) + tokenizer.encode(example.prompt),
-            chosen: tokenizer.encode(example.chosen) + [tokenizer.eosTokenID],
-            rejected: tokenizer.encode(example.rejected) + [tokenizer.eosTokenID])
-        if let pair = truncated(untruncated, settings: settings) { pairs.append(pair) }
-    }
-    return (pairs, examples.count - pairs.count)
+    tokenizePairs(examples.map { $0.pairTexts(eosToken: tokenizer.eosToken) }, tokenizer: tokenizer, settings: settings)
 }
 
-/// Applies the truncation rules documented on `tokenizePairs`; nil means the pair is dropped.
-func truncated(_ pair: TokenizedPair, settings: TokenizationSettings) -> TokenizedPair? {
-    var pair = pair
-    if let maxPromptLength = settings.maxPromptLength {
-        pair.prompt = Array(pair.prompt.suffix(max(maxPromptLength, 0)))
+extension PreferenceFile {
+    /// The texts TRL tokenizes for each record, in order (`PreferenceExample.pairTexts` or
+    /// `ConversationalExample.pairTexts`). Conversational records need `chatTemplate`; throws `DataError` without one,
+    /// or naming the record's line (or array element) when the template fails on it.
+    public func pairTexts(eosToken: String, chatTemplate: ChatTemplate?) throws -> [PairTexts] {
+        switch records {
+        case .standard(let examples):
+            return examples.map { $0.pairTexts(eosToken: eosToken) }
+        case .conversational(let examples):
+            guard let chatTemplate else {
+                throw DataError(file: path, problem: "the records are \(format) and need a chat template to be "
+                                + "rendered, but none was given")
+            }
+            return try zip(examples, locations).map { example, location in
+                do {
+                    return try example.pairTexts(chatTemplate: chatTemplate)
+                } catch let error as ChatTemplateError {
+                    throw DataError(file: path, location: location,
+                                    problem: "chat template \(chatTemplate.origin) failed on this record: \(error)")
+                }
+            }
+        }
     }
-    guard !pair.prompt.isEmpty else { return nil }
-
-    switch settings.truncationMode {
-    case .keepStart:
-        let completionBudget = settings.maxLength - pair.prompt.count
-        guard completionBudget >= 1 else { return nil }
-        pair.chosen = Array(pair.chosen.prefix(completionBudget))
-        pair.rejected = Array(pair.rejected.prefix(completionBudget))
-    case .keepEnd:
-        let promptBudget = settings.maxLength - max(pair.chosen.count, pair.rejected.count)
-        guard promptBudget >= 1 else { return nil }
-        pair.prompt = Array(pair.prompt.suffix(promptBudget))
-    }
-    return pair
 }

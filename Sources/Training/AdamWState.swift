@@ -20,7 +20,7 @@ final class AdamWState {
 
     /// One update of every parameter; tensors that do not decay (biases, LayerNorm) get weight decay 0,
     /// as Hugging Face's Trainer groups them. `step` is 1-based.
-    func update(_ model: GPT2Model, step: Int, learningRate: Double, config: TrainingConfig, parallel: Parallel) {
+    func update(_ model: any CausalLanguageModel, step: Int, learningRate: Double, config: TrainingConfig, parallel: Parallel) {
         for tensor in model.tensors {
             let settings = AdamWSettings(
                 learningRate: Float(learningRate), beta1: Float(config.adamBeta1), beta2: Float(config.adamBeta2),

@@ -69,6 +69,14 @@ public enum ConfigLoader {
             case .scalar(let scalar):
                 let isNull = valueNode.null != nil
                 try set(key, to: isNull ? nil : scalar.string, at: place, in: &config)
+            case .sequence(let items) where ConfigKeys.table[key]?.takesList == true:
+                let values = try items.map { item in
+                    guard let value = item.string else {
+                        throw ConfigError("\(place): `\(key)` must be a list of plain values")
+                    }
+                    return value
+                }
+                try set(key, to: values.joined(separator: ","), at: place, in: &config)
             case .sequence, .alias:
                 throw ConfigError("\(place): `\(key)` must be a single value, not a list or alias")
             }
@@ -123,14 +131,31 @@ public enum ConfigLoader {
         if config.channels % config.heads != 0 {
             throw ConfigError("`model.n_embd` (\(config.channels)) must be divisible by `model.n_head` (\(config.heads))")
         }
-        if config.maxLength > config.maxPositions {
+        // A Hugging Face model's own length is checked against its config.json when it is loaded.
+        if config.modelNameOrPath == nil, config.maxLength > config.maxPositions {
             throw ConfigError("`max_length` (\(config.maxLength)) exceeds the model's `model.n_positions` (\(config.maxPositions))")
         }
-        if let prompt = config.maxPromptLength, prompt >= config.maxLength {
-            throw ConfigError("`max_prompt_length` (\(prompt)) must be below `max_length` (\(config.maxLength)) to leave room for the completion")
+        if config.precomputeRefLogProbs, config.syncRefModel {
+            throw ConfigError("`precompute_ref_log_probs` and `sync_ref_model` exclude each other: TR-DPO moves the "
+                + "reference during training, so its log-probs cannot be computed beforehand")
         }
-        if config.lossType != "sigmoid" {
-            throw ConfigError("`loss_type` \"\(config.lossType)\" is not supported yet; supported: sigmoid")
+        try validateLoss(config)
+    }
+}
+
+extension ConfigLoader {
+    /// The loss keys that constrain each other (TRL's `DPOConfig.__post_init__` and `DPOTrainer.__init__` checks).
+    static func validateLoss(_ config: TrainingConfig) throws {
+        let losses = config.lossTypes.count
+        if let weights = config.lossWeights, weights.count != losses {
+            throw ConfigError("`loss_weights` has \(weights.count) weight(s) but `loss_type` names \(losses) loss(es); "
+                + "give one weight per loss, in the same order")
+        }
+        if config.lossTypes.contains(.exoPair), config.labelSmoothing == 0 {
+            throw ConfigError("`loss_type` exo_pair needs `label_smoothing` above 0 (the EXO paper recommends 1e-3)")
+        }
+        if config.lossTypes.contains(.robust), config.labelSmoothing >= 0.5 {
+            throw ConfigError("`loss_type` robust needs `label_smoothing` below 0.5 (it divides by 1 − 2·label_smoothing)")
         }
     }
 }
@@ -143,6 +168,8 @@ struct ValueProblem: Error {
 /// The table of every accepted key: its parser, range check and the field it sets.
 enum ConfigKeys {
     struct Entry {
+        /// Accepts a YAML sequence, passed to `apply` comma-joined like the command-line form.
+        var takesList = false
         var apply: (inout TrainingConfig, String?) throws -> Void
     }
 
@@ -150,10 +177,13 @@ enum ConfigKeys {
     static let sections: Set<String> = ["model"]
 
     static let table: [String: Entry] = [
+        "model_name_or_path": optionalString(\.modelNameOrPath),
         "train_dataset": string(\.trainDataset),
         "eval_dataset": optionalString(\.evalDataset),
         "max_length": int(\.maxLength, min: 2),
-        "max_prompt_length": optionalInt(\.maxPromptLength, min: 1),
+        "max_prompt_length": removed("was removed from TRL's DPOConfig (TRL 1.x): prompts are no longer cut on their own; "
+            + "each prompt+completion row is cut to `max_length` as `truncation_mode` says. Delete the key"),
+        "chat_template": optionalChoice(\.chatTemplate, among: ChatTemplate.builtInNames),
         "truncation_mode": choice(\.truncationMode),
         "model.n_layer": int(\.layers, min: 1),
         "model.n_head": int(\.heads, min: 1),
@@ -161,7 +191,14 @@ enum ConfigKeys {
         "model.n_positions": int(\.maxPositions, min: 2),
         "beta": double(\.beta, above: 0),
         "label_smoothing": double(\.labelSmoothing, min: 0, max: 0.5),
-        "loss_type": string(\.lossType),
+        "loss_type": list(\.lossTypes, element: parseChoice),
+        "loss_weights": optionalList(\.lossWeights, element: { try parseDouble($0, min: 0) }),
+        "reference_free": bool(\.referenceFree),
+        "precompute_ref_log_probs": bool(\.precomputeRefLogProbs),
+        "precompute_ref_cache_dir": optionalString(\.precomputeRefCacheDir),
+        "sync_ref_model": bool(\.syncRefModel),
+        "ref_model_mixup_alpha": double(\.refModelMixupAlpha, above: 0, max: 1),
+        "ref_model_sync_steps": int(\.refModelSyncSteps, min: 1),
         "learning_rate": double(\.learningRate, min: 0),
         "weight_decay": double(\.weightDecay, min: 0),
         "adam_beta1": double(\.adamBeta1, min: 0, max: 0.999999),
@@ -177,7 +214,9 @@ enum ConfigKeys {
         "num_train_epochs": double(\.numTrainEpochs, above: 0),
         "max_steps": int(\.maxSteps, min: -1),
         "seed": int(\.seed, min: 0),
+        "train_sampling_strategy": choice(\.trainSamplingStrategy),
         "output_dir": string(\.outputDir),
+        "overwrite_output_dir": bool(\.overwriteOutputDir),
         "logging_steps": int(\.loggingSteps, min: 1),
         "save_steps": int(\.saveSteps, min: 0),
         "save_total_limit": optionalInt(\.saveTotalLimit, min: 1),
@@ -204,6 +243,30 @@ enum ConfigKeys {
         }
     }
 
+    /// A key TRL no longer has: naming it, with any value, is an error that says why.
+    static func removed(_ reason: String) -> Entry {
+        Entry { _, _ in throw ValueProblem(message: reason) }
+    }
+
+    static func optionalChoice(_ field: WritableKeyPath<TrainingConfig, String?>, among names: [String]) -> Entry {
+        Entry { config, value in
+            if let value, !names.contains(value) {
+                throw ValueProblem(message: "must be one of \(names.joined(separator: ", ")), got \"\(value)\"")
+            }
+            config[keyPath: field] = value
+        }
+    }
+
+    static func bool(_ field: WritableKeyPath<TrainingConfig, Bool>) -> Entry {
+        Entry { config, value in
+            switch try required(value).lowercased() {
+            case "true", "yes", "on", "1": config[keyPath: field] = true
+            case "false", "no", "off", "0": config[keyPath: field] = false
+            case let other: throw ValueProblem(message: "must be true or false, got \"\(other)\"")
+            }
+        }
+    }
+
     static func int(_ field: WritableKeyPath<TrainingConfig, Int>, min: Int) -> Entry {
         Entry { config, value in config[keyPath: field] = try parseInt(try required(value), min: min) }
     }
@@ -225,27 +288,55 @@ enum ConfigKeys {
     static func double(_ field: WritableKeyPath<TrainingConfig, Double>,
                        min: Double? = nil, above: Double? = nil, max: Double? = nil) -> Entry {
         Entry { config, value in
-            let text = try required(value)
-            guard let number = Double(text), number.isFinite else {
-                throw ValueProblem(message: "must be a number, got \"\(text)\"")
-            }
-            if let min, number < min { throw ValueProblem(message: "must be at least \(min), got \(number)") }
-            if let above, number <= above { throw ValueProblem(message: "must be greater than \(above), got \(number)") }
-            if let max, number > max { throw ValueProblem(message: "must be at most \(max), got \(number)") }
-            config[keyPath: field] = number
+            config[keyPath: field] = try parseDouble(try required(value), min: min, above: above, max: max)
         }
+    }
+
+    private static func parseDouble(_ text: String, min: Double? = nil, above: Double? = nil,
+                                    max: Double? = nil) throws -> Double {
+        guard let number = Double(text), number.isFinite else {
+            throw ValueProblem(message: "must be a number, got \"\(text)\"")
+        }
+        if let min, number < min { throw ValueProblem(message: "must be at least \(min), got \(number)") }
+        if let above, number <= above { throw ValueProblem(message: "must be greater than \(above), got \(number)") }
+        if let max, number > max { throw ValueProblem(message: "must be at most \(max), got \(number)") }
+        return number
     }
 
     static func choice<Value: RawRepresentable & CaseIterable>(
         _ field: WritableKeyPath<TrainingConfig, Value>) -> Entry where Value.RawValue == String {
-        Entry { config, value in
-            let text = try required(value)
-            guard let parsed = Value(rawValue: text) else {
-                let allowed = Value.allCases.map(\.rawValue).joined(separator: ", ")
-                throw ValueProblem(message: "must be one of \(allowed), got \"\(text)\"")
-            }
-            config[keyPath: field] = parsed
+        Entry { config, value in config[keyPath: field] = try parseChoice(try required(value)) }
+    }
+
+    private static func parseChoice<Value: RawRepresentable & CaseIterable>(_ text: String) throws -> Value
+    where Value.RawValue == String {
+        guard let parsed = Value(rawValue: text) else {
+            let allowed = Value.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ValueProblem(message: "must be one of \(allowed), got \"\(text)\"")
         }
+        return parsed
+    }
+
+    /// A list: a YAML sequence, or comma-separated values (`--loss_type sigmoid,sft`).
+    static func list<Element>(_ field: WritableKeyPath<TrainingConfig, [Element]>,
+                              element: @escaping (String) throws -> Element) -> Entry {
+        Entry(takesList: true) { config, value in
+            config[keyPath: field] = try parseList(try required(value), element: element)
+        }
+    }
+
+    static func optionalList<Element>(_ field: WritableKeyPath<TrainingConfig, [Element]?>,
+                                      element: @escaping (String) throws -> Element) -> Entry {
+        Entry(takesList: true) { config, value in
+            config[keyPath: field] = try value.map { try parseList($0, element: element) }
+        }
+    }
+
+    private static func parseList<Element>(_ text: String, element: (String) throws -> Element) throws -> [Element] {
+        let items = text.split(separator: ",", omittingEmptySubsequences: false)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+        guard items != [""] else { throw ValueProblem(message: "must list at least one value") }
+        return try items.map(element)
     }
 }
 

@@ -7,7 +7,6 @@ public let demoConfigYAML = """
 train_dataset: demo
 eval_dataset: demo
 max_length: 160
-max_prompt_length: 80
 model:
   n_layer: 4
   n_head: 4
@@ -28,5 +27,6 @@ eval_steps: 20
 save_steps: 40
 save_total_limit: 2
 output_dir: runs/demo
+overwrite_output_dir: true   # the demo is disposable: rerunning it starts over
 
 """

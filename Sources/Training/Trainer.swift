@@ -15,11 +15,15 @@ public final class Trainer {
     public let config: TrainingConfig
     let communicator: Communicator
     let parallel: Parallel
-    let tokenizer = ByteTokenizer()
+    let source: ModelSource
+    let tokenizer: any Tokenizer
     let trainPairs: [TokenizedPair]
     let evalPairs: [TokenizedPair]
-    let policy: GPT2Model
-    let reference: GPT2Model
+    let policy: any CausalLanguageModel
+    /// The frozen reference model; nil when its log-probs were precomputed or the loss is reference-free.
+    let referenceModel: (any CausalLanguageModel)?
+    /// Reference log-probs of every pair computed before training (`precompute_ref_log_probs`).
+    let precomputed: PrecomputedReference?
     let optimizer: AdamWState
     let dpo: DPOStep
     let plan: StepPlan
@@ -27,6 +31,8 @@ public final class Trainer {
     let outputDir: URL
     /// Optimizer updates completed so far.
     private(set) var completedSteps = 0
+    /// Non-padding tokens processed by all ranks since the run began (TRL's cumulative `num_tokens`).
+    var tokensSeen = 0.0
     let say: (String) -> Void
 
     /// Loads and tokenizes the data and builds both models. `say` prints on rank 0 only.
@@ -37,32 +43,35 @@ public final class Trainer {
         parallel = Parallel(threads: config.threads > 0 ? config.threads : Self.automaticThreads())
         outputDir = URL(fileURLWithPath: config.outputDir)
 
-        let settings = TokenizationSettings(maxLength: config.maxLength, maxPromptLength: config.maxPromptLength,
-                                            truncationMode: config.truncationMode)
-        let tokenizer = self.tokenizer
-        let train = try Self.tokenize(config.trainDataset, split: .train, tokenizer: tokenizer, settings: settings)
-        guard !train.pairs.isEmpty else {
-            throw ConfigError("`train_dataset` \(config.trainDataset): no pair fits in `max_length` \(config.maxLength)")
-        }
-        trainPairs = train.pairs
-        evalPairs = try config.evalDataset.map {
-            try Self.tokenize($0, split: .heldOut, tokenizer: tokenizer, settings: settings).pairs
-        } ?? []
-        if train.dropped > 0 {
-            self.say("dropped \(train.dropped) training pairs whose prompt alone fills max_length \(config.maxLength)")
+        let source = try ModelSource(config: config)
+        self.source = source
+        tokenizer = source.tokenizer
+        let data = try TrainingData.load(config: config, tokenizer: tokenizer)
+        trainPairs = data.train
+        evalPairs = data.eval
+        if data.droppedTrainPairs > 0 {
+            self.say("dropped \(data.droppedTrainPairs) training pairs whose prompt alone fills max_length \(config.maxLength)")
         }
 
-        let modelConfig = GPT2Config(vocabSize: tokenizer.vocabSize, maxPositions: config.maxPositions,
-                                     layers: config.layers, heads: config.heads, channels: config.channels)
-        try modelConfig.validate()
-        policy = GPT2Model(config: modelConfig, trainable: true, parallel: parallel)
-        policy.initializeRandomly(seed: UInt64(config.seed))
-        // The weights every rank starts from are rank 0's, whatever the ranks computed themselves.
+        let policy = try makeCausalLanguageModel(config: source.modelConfig, trainable: true, parallel: parallel)
+        self.policy = policy
+        try communicator.onRankZero { try source.initialize(policy, seed: config.seed) }
+        // Every rank starts from rank 0's weights: only rank 0 needs to read the model folder.
         try communicator.broadcast(UnsafeMutableRawBufferPointer(policy.parameters), root: 0)
-        reference = GPT2Model(config: modelConfig, trainable: false, parallel: parallel)
-        reference.copyParameters(from: policy)
+        dpo = DPOStep(loss: config.dpoLoss)
+        let needsReference = !config.referenceFree
+        if needsReference && config.precomputeRefLogProbs {
+            precomputed = try PrecomputedReference.load(
+                policy: policy, train: data.train, eval: data.eval, config: config, communicator: communicator,
+                batch: { TrainingData.sequenceBatch($0, tokenizer: source.tokenizer, config: config) }, say: self.say)
+            referenceModel = nil
+        } else {
+            precomputed = nil
+            referenceModel = needsReference
+                ? try makeCausalLanguageModel(config: source.modelConfig, trainable: false, parallel: parallel) : nil
+            referenceModel?.copyParameters(from: policy)
+        }
         optimizer = AdamWState(parameterCount: policy.parameterCount)
-        dpo = DPOStep(loss: DPOLoss(beta: config.beta, labelSmoothing: config.labelSmoothing))
 
         plan = StepPlan(pairCount: trainPairs.count, config: config, ranks: communicator.size)
         let warmup = config.warmupSteps > 0
@@ -81,24 +90,11 @@ public final class Trainer {
         return max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, localRanks))
     }
 
-    enum Split { case train, heldOut }
-
-    static func tokenize(_ source: String, split: Split, tokenizer: ByteTokenizer,
-                         settings: TokenizationSettings) throws -> (pairs: [TokenizedPair], dropped: Int) {
-        let examples: [PreferenceExample]
-        if source == "demo" {
-            examples = split == .train ? DemoData.train : DemoData.heldOut
-        } else {
-            examples = try PreferenceDataset.load(path: source)
-        }
-        return tokenizePairs(examples, tokenizer: tokenizer, settings: settings)
-    }
-
     // MARK: Training
 
     /// Trains to the end of the plan (from the latest checkpoint when `resume`), saving and logging on the way.
     public func train(resume: Bool) throws -> TrainingReport {
-        try prepareOutputDirectory()
+        try prepareOutputDirectory(resume: resume)
         if resume {
             completedSteps = try restoreLatestCheckpoint()
             say("resumed from checkpoint-\(completedSteps) in \(outputDir.path)")
@@ -109,18 +105,17 @@ public final class Trainer {
             + "\(trainPairs.count) pairs, global batch \(plan.globalBatchSize), \(plan.totalSteps) steps")
 
         let before = try evaluateSplits()
-        var window = PreferenceMetricSums()
+        var window = MetricWindow()
         var windowStart = Date()
         var lastSaved = completedSteps
         while completedSteps < plan.totalSteps {
-            let (sums, gradNorm) = try runStep(completedSteps)
-            window += sums
+            let gradNorm = try runStep(completedSteps, metrics: &window)
             completedSteps += 1
             let isLast = completedSteps == plan.totalSteps
             if completedSteps % config.loggingSteps == 0 || isLast {
                 let record = try trainRecord(window, gradNorm: gradNorm, seconds: Date().timeIntervalSince(windowStart))
                 try emit(record, to: log)
-                window = PreferenceMetricSums()
+                window = MetricWindow()
                 windowStart = Date()
             }
             if let every = config.evalSteps, !evalPairs.isEmpty, completedSteps % every == 0 || isLast {
@@ -139,24 +134,28 @@ public final class Trainer {
         return TrainingReport(steps: completedSteps, before: before, after: after)
     }
 
-    /// One optimizer update: micro-batches of this rank's shard, all-reduce, clip, AdamW.
-    /// Returns the step's (local) metric sums and the global gradient norm before clipping.
-    func runStep(_ step: Int) throws -> (PreferenceMetricSums, Double) {
-        let globalBatch = plan.globalBatch(step: step, seed: config.seed)
-        let shard = rankShard(of: globalBatch, rank: communicator.rank, ranks: communicator.size)
+    /// One optimizer update: this rank's micro-batches of the step, all-reduce, clip, AdamW. Adds the
+    /// micro-batches' metrics to `metrics` and returns the global gradient norm before clipping.
+    func runStep(_ step: Int, metrics: inout MetricWindow) throws -> Double {
+        let microBatches = plan.microBatches(step: step)
         policy.zeroGradients()
-        var sums = PreferenceMetricSums()
-        let lossScale = 1 / Double(globalBatch.count)
-        for microBatch in chunks(Array(shard), size: config.perDeviceTrainBatchSize) {
+        for microBatch in rankShare(of: microBatches) {
             let pairs = microBatch.map { trainPairs[$0] }
-            sums += dpo.run(policy: policy, reference: reference, batch: sequenceBatch(pairs),
-                            gradientScale: lossScale, train: true)
-            sums.processedTokens += Double(pairs.map(\.tokenCount).reduce(0, +))
+            var sums = dpo.run(policy: policy, reference: reference(for: microBatch[...], ofTrainingSet: true),
+                               batch: sequenceBatch(pairs),
+                               normalization: normalization(pairs, microBatchesInStep: microBatches.count), train: true)
+            sums.processedTokens = Double(TrainingData.tokenCount(pairs, config: config))
+            metrics.add(sums)
         }
         if communicator.size > 1 {
             try communicator.allReduceSum(policy.gradients)
         }
         let gradNorm = sumOfSquares(policy.gradients.baseAddress!, count: policy.parameterCount).squareRoot()
+        // The norm is of the all-reduced gradient, so every rank stops here together.
+        guard gradNorm.isFinite else {
+            throw ConfigError("step \(step + 1): the gradient is not finite (NaN or infinity); lower `learning_rate` or "
+                + "`max_grad_norm`, or check the data — no update was applied, the last checkpoint is intact")
+        }
         // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
         if config.maxGradNorm > 0 {
             let coefficient = config.maxGradNorm / (gradNorm + 1e-6)
@@ -165,34 +164,60 @@ public final class Trainer {
             }
         }
         optimizer.update(policy, step: step + 1, learningRate: schedule.rate(at: step), config: config, parallel: parallel)
-        return (sums, gradNorm)
+        if config.syncRefModel, let referenceModel, (step + 1) % config.refModelSyncSteps == 0 {
+            mixReference(referenceModel, towards: policy, alpha: Float(config.refModelMixupAlpha))
+        }
+        return gradNorm
+    }
+
+    /// The micro-batches of a step (or an evaluation) that this rank runs: every `size`-th from its rank on, as
+    /// data-parallel loaders deal batches. Which rank runs a micro-batch changes nothing: its weight is fixed.
+    func rankShare(of microBatches: [[Int]]) -> [[Int]] {
+        stride(from: communicator.rank, to: microBatches.count, by: communicator.size).map { microBatches[$0] }
+    }
+
+    /// TRL's weighting: each micro-batch's mean loss counts 1/M among the M micro-batches of its step (with the
+    /// `sft` term averaged over the micro-batch's chosen tokens). Fixed by the step, not by the rank layout.
+    func normalization(_ pairs: [TokenizedPair], microBatchesInStep: Int) -> LossNormalization {
+        LossNormalization(pairs: microBatchesInStep * pairs.count,
+                          chosenTokens: microBatchesInStep * TrainingData.scoredChosenTokens(pairs, config: config))
+    }
+
+    /// The reference log-probs of a micro-batch: the frozen model, or the precomputed values of its pairs
+    /// (chosen rows first, then rejected rows, as in the batch).
+    func reference(for pairIndices: ArraySlice<Int>, ofTrainingSet: Bool) -> DPOStep.Reference {
+        guard let precomputed else {
+            // A reference-free loss never reads it; any model will do.
+            return .model(referenceModel ?? policy)
+        }
+        let table = ofTrainingSet ? precomputed.train : precomputed.eval
+        return .precomputed(pairIndices.map { table[2 * $0] } + pairIndices.map { table[2 * $0 + 1] })
     }
 
     /// Chosen rows then rejected rows of the pairs, right-padded, as the model takes them.
     func sequenceBatch(_ pairs: [TokenizedPair]) -> SequenceBatch {
-        let padded = padPreferenceBatch(pairs, padTokenID: tokenizer.padTokenID)
-        return SequenceBatch(count: 2 * padded.pairs, length: padded.length,
-                             tokens: padded.tokens, scoreMask: padded.scoreMask)
+        TrainingData.sequenceBatch(pairs, tokenizer: tokenizer, config: config)
     }
 
     // MARK: Metrics
 
-    private func trainRecord(_ window: PreferenceMetricSums, gradNorm: Double, seconds: Double) throws -> MetricsRecord {
-        let global = try allReduced(window)
+    private func trainRecord(_ window: MetricWindow, gradNorm: Double, seconds: Double) throws -> MetricsRecord {
+        let global = try window.allReduced(communicator)
         var record = MetricsRecord(global.means)
         record.fields.append(("grad_norm", gradNorm))
-        // As Hugging Face's Trainer logs it: the scheduler's rate after this step's update.
-        record.fields.append(("learning_rate", schedule.rate(at: completedSteps)))
+        // As transformers 5 logs it: the rate this step's update used.
+        record.fields.append(("learning_rate", schedule.rate(at: completedSteps - 1)))
         record.fields.append(("epoch", Double(completedSteps) / Double(plan.stepsPerEpoch)))
-        record.fields.append(("num_tokens", global.processedTokens))
+        tokensSeen += global.processedTokens
+        record.fields.append(("num_tokens", tokensSeen))
         record.fields.append(("train_tokens_per_second", global.processedTokens / max(seconds, 1e-9)))
         record.fields.insert(("step", Double(completedSteps)), at: 0)
         return record
     }
 
     private func evaluationRecord() throws -> MetricsRecord {
-        let sums = try evaluate(evalPairs)
-        var record = MetricsRecord(sums.means.map { ("eval_" + $0.name, $0.value) })
+        let metrics = try evaluate(trainingSet: false)
+        var record = MetricsRecord(metrics.means.map { ("eval_" + $0.name, $0.value) })
         record.fields.insert(("step", Double(completedSteps)), at: 0)
         record.fields.append(("epoch", Double(completedSteps) / Double(plan.stepsPerEpoch)))
         return record
@@ -203,37 +228,56 @@ public final class Trainer {
         say(consoleLine(record, totalSteps: plan.totalSteps))
     }
 
-    private func allReduced(_ sums: PreferenceMetricSums) throws -> PreferenceMetricSums {
-        guard communicator.size > 1 else { return sums }
-        var values = sums.values
-        try values.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
-        return PreferenceMetricSums(values: values)
-    }
-
-    /// Metric sums of the policy against the reference on `pairs`, sharded over all ranks and summed.
-    func evaluate(_ pairs: [TokenizedPair]) throws -> PreferenceMetricSums {
-        var sums = PreferenceMetricSums()
-        let shard = rankShard(of: Array(pairs.indices), rank: communicator.rank, ranks: communicator.size)
-        for microBatch in chunks(Array(shard), size: config.perDeviceEvalBatchSize) {
-            sums += dpo.run(policy: policy, reference: reference, batch: sequenceBatch(microBatch.map { pairs[$0] }),
-                            gradientScale: 0, train: false)
+    /// Metrics of the policy against the reference on the training or the evaluation pairs, in micro-batches of
+    /// `per_device_eval_batch_size` dealt over all ranks.
+    func evaluate(trainingSet isTrainingSet: Bool) throws -> MetricWindow {
+        let pairs = isTrainingSet ? trainPairs : evalPairs
+        let microBatches = chunks(Array(pairs.indices), size: config.perDeviceEvalBatchSize).map(Array.init)
+        var metrics = MetricWindow()
+        for microBatch in rankShare(of: microBatches) {
+            let batchPairs = microBatch.map { pairs[$0] }
+            metrics.add(dpo.run(policy: policy, reference: reference(for: microBatch[...], ofTrainingSet: isTrainingSet),
+                                batch: sequenceBatch(batchPairs),
+                                normalization: normalization(batchPairs, microBatchesInStep: microBatches.count), train: false))
         }
-        return try allReduced(sums)
+        return try metrics.allReduced(communicator)
     }
 
     private func evaluateSplits() throws -> SplitMetrics {
-        SplitMetrics(train: try evaluate(trainPairs), heldOut: evalPairs.isEmpty ? nil : try evaluate(evalPairs))
+        SplitMetrics(train: try evaluate(trainingSet: true), heldOut: evalPairs.isEmpty ? nil : try evaluate(trainingSet: false))
     }
 
     // MARK: Output
 
-    private func prepareOutputDirectory() throws {
-        guard communicator.rank == 0 else { return }
-        do {
-            try FileManager.default.createDirectory(at: outputDir, withIntermediateDirectories: true)
-        } catch {
-            throw ConfigError("`output_dir` \(outputDir.path): cannot create it: \(error.localizedDescription)")
+    /// Creates `output_dir`. A fresh run refuses a folder that holds an earlier run's checkpoints — a later
+    /// `--resume` would pick those up — unless `overwrite_output_dir` says to delete them.
+    private func prepareOutputDirectory(resume: Bool) throws {
+        try communicator.onRankZero {
+            do {
+                try FileManager.default.createDirectory(at: outputDir, withIntermediateDirectories: true)
+            } catch {
+                throw ConfigError("`output_dir` \(outputDir.path): cannot create it: \(error.localizedDescription)")
+            }
+            guard !resume else { return }
+            let earlier = try CheckpointDirectory(outputDir: outputDir).all()
+            guard let newest = earlier.last else { return }
+            guard config.overwriteOutputDir else {
+                throw ConfigError("`output_dir` \(outputDir.path) already holds checkpoint-\(newest.step) of an earlier run: "
+                    + "continue it with --resume, choose another output_dir, or set overwrite_output_dir: true to delete it")
+            }
+            for checkpoint in earlier {
+                try FileManager.default.removeItem(at: checkpoint.url)
+            }
         }
+    }
+}
+
+/// TR-DPO's soft update of the reference (Gorbatovski et al. 2024; TRL's `sync_ref_model`):
+/// π_ref ← α·π_θ + (1 − α)·π_ref, over the flat parameter buffers.
+func mixReference(_ reference: any CausalLanguageModel, towards policy: any CausalLanguageModel, alpha: Float) {
+    let target = reference.parameters, current = policy.parameters
+    for index in target.indices {
+        target[index] = alpha * current[index] + (1 - alpha) * target[index]
     }
 }
 
@@ -246,28 +290,40 @@ public final class Trainer {
 struct StepPlan {
     let pairCount: Int
     let globalBatchSize: Int
+    let microBatchSize: Int
     let stepsPerEpoch: Int
     let totalSteps: Int
+    let seed: Int
+    let sampling: TrainingConfig.Sampling
 
     init(pairCount: Int, config: TrainingConfig, ranks: Int) {
         self.pairCount = pairCount
+        microBatchSize = config.perDeviceTrainBatchSize
         globalBatchSize = config.perDeviceTrainBatchSize * ranks * config.gradientAccumulationSteps
         stepsPerEpoch = (pairCount + globalBatchSize - 1) / globalBatchSize
         totalSteps = config.maxSteps > 0
             ? config.maxSteps : Int((config.numTrainEpochs * Double(stepsPerEpoch)).rounded(.up))
+        seed = config.seed
+        sampling = config.trainSamplingStrategy
     }
 
-    func globalBatch(step: Int, seed: Int) -> [Int] {
-        let epoch = step / stepsPerEpoch
-        let order = EpochOrder.permutation(count: pairCount, seed: UInt64(seed), epoch: epoch)
+    /// The pair indices of global step `step`, in order.
+    func globalBatch(step: Int) -> [Int] {
         let start = (step % stepsPerEpoch) * globalBatchSize
-        return Array(order[start..<min(start + globalBatchSize, pairCount)])
+        let positions = start..<min(start + globalBatchSize, pairCount)
+        switch sampling {
+        case .sequential:
+            return Array(positions)
+        case .random:
+            let order = EpochOrder.permutation(count: pairCount, seed: UInt64(seed), epoch: step / stepsPerEpoch)
+            return Array(order[positions])
+        }
     }
-}
 
-extension TokenizedPair {
-    /// Tokens of both rows of the pair (the prompt is processed twice: once before each completion).
-    var tokenCount: Int { 2 * prompt.count + chosen.count + rejected.count }
+    /// The global batch of `step` cut into micro-batches of `per_device_train_batch_size` (the last may be shorter).
+    func microBatches(step: Int) -> [[Int]] {
+        chunks(globalBatch(step: step), size: microBatchSize).map(Array.init)
+    }
 }
 
 /// Consecutive pieces of at most `size` elements.
@@ -275,13 +331,13 @@ func chunks<T>(_ items: [T], size: Int) -> [ArraySlice<T>] {
     stride(from: 0, to: items.count, by: size).map { items[$0..<min($0 + size, items.count)] }
 }
 
-public struct SplitMetrics: Sendable {
-    public var train: PreferenceMetricSums
-    public var heldOut: PreferenceMetricSums?
+public struct SplitMetrics {
+    var train: MetricWindow
+    var heldOut: MetricWindow?
 }
 
 /// What a finished run reports: metrics on the train and held-out pairs before and after training.
-public struct TrainingReport: Sendable {
+public struct TrainingReport {
     public var steps: Int
     public var before: SplitMetrics
     public var after: SplitMetrics

@@ -12,12 +12,13 @@ struct TrainerState: Codable, Equatable {
     var pairCount: Int
     var seed: Int
     var worldSize: Int
-    var model: GPT2Config
+    var tokensSeen: Double
+    var model: ModelConfig
 
     enum CodingKeys: String, CodingKey {
         case format, epoch, seed, model
         case globalStep = "global_step", totalSteps = "total_steps", globalBatchSize = "global_batch_size"
-        case pairCount = "pair_count", worldSize = "world_size"
+        case pairCount = "pair_count", worldSize = "world_size", tokensSeen = "num_tokens"
     }
 
     /// Resuming is only exact when the data order and the model are the same; name what differs.
@@ -37,29 +38,33 @@ struct TrainerState: Codable, Equatable {
 }
 
 extension Trainer {
-    static let modelFile = "model.safetensors"
     static let optimizerFile = "optimizer.safetensors"
+    static let referenceFile = "reference.safetensors"
     static let stateFile = "trainer_state.json"
 
     func currentState() -> TrainerState {
         TrainerState(globalStep: completedSteps, epoch: Double(completedSteps) / Double(plan.stepsPerEpoch),
                      totalSteps: plan.totalSteps, globalBatchSize: plan.globalBatchSize, pairCount: trainPairs.count,
-                     seed: config.seed, worldSize: communicator.size, model: policy.config)
+                     seed: config.seed, worldSize: communicator.size, tokensSeen: tokensSeen, model: policy.config)
     }
 
-    /// Rank 0 writes `checkpoint-<step>` atomically: weights, optimizer moments and trainer state.
+    /// Rank 0 writes `checkpoint-<step>` atomically: the policy as a Hugging Face folder (so any checkpoint loads
+    /// with `from_pretrained`), the optimizer moments, a TR-DPO reference that has drifted from the initial
+    /// weights, and the trainer state.
     func saveCheckpoint() throws {
         guard communicator.rank == 0 else { return }
         let directory = CheckpointDirectory(outputDir: outputDir)
         let state = currentState()
         let saved = try directory.save(step: completedSteps) { folder in
-            try SafeTensorsFile.write(policy.tensors.map { tensor in
-                (tensor.name, tensor.shape, UnsafeBufferPointer(rebasing: policy.parameters[tensor.offset..<tensor.offset + tensor.count]))
-            }, metadata: ["format": "dpo-dist"], to: folder.appendingPathComponent(Self.modelFile))
+            try source.writeFolder(of: policy, to: folder)
             try SafeTensorsFile.write([
                 ("exp_avg", [policy.parameterCount], UnsafeBufferPointer(optimizer.firstMoment)),
                 ("exp_avg_sq", [policy.parameterCount], UnsafeBufferPointer(optimizer.secondMoment)),
             ], metadata: ["format": "dpo-dist", "optimizer": "adamw"], to: folder.appendingPathComponent(Self.optimizerFile))
+            if config.syncRefModel, let reference = referenceModel {
+                try SafeTensorsFile.write([("parameters", [reference.parameterCount], UnsafeBufferPointer(reference.parameters))],
+                                          metadata: ["format": "dpo-dist"], to: folder.appendingPathComponent(Self.referenceFile))
+            }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try AtomicFile.write(try encoder.encode(state), to: folder.appendingPathComponent(Self.stateFile))
@@ -71,29 +76,25 @@ extension Trainer {
     }
 
     /// Rank 0 reads the latest checkpoint and broadcasts it; every rank returns its step.
-    /// A problem on rank 0 is sent to all ranks first, so every rank fails with the same message instead of hanging.
     func restoreLatestCheckpoint() throws -> Int {
-        var message: [UInt8] = []
-        if communicator.rank == 0 {
-            do {
-                let state = try readLatestCheckpoint()
-                message = Array("ok \(state.globalStep)".utf8)
-            } catch {
-                message = Array("error \(error)".utf8)
-            }
+        var position = (step: 0, tokensSeen: 0.0)
+        try communicator.onRankZero {
+            let state = try readLatestCheckpoint()
+            position = (state.globalStep, state.tokensSeen)
         }
-        try communicator.broadcast(&message, root: 0)
-        let text = String(decoding: message, as: UTF8.self)
-        guard text.hasPrefix("ok "), let step = Int(text.dropFirst(3)) else {
-            throw ConfigError(String(text.dropFirst("error ".count)))
+        try withUnsafeMutableBytes(of: &position) { try communicator.broadcast($0, root: 0) }
+        tokensSeen = position.tokensSeen
+        var buffers = [policy.parameters, optimizer.firstMoment, optimizer.secondMoment]
+        if config.syncRefModel, let reference = referenceModel {
+            buffers.append(reference.parameters)
         }
-        for buffer in [policy.parameters, optimizer.firstMoment, optimizer.secondMoment] {
+        for buffer in buffers {
             try communicator.broadcast(UnsafeMutableRawBufferPointer(buffer), root: 0)
         }
-        return step
+        return position.step
     }
 
-    /// Loads the latest complete checkpoint into the policy and optimizer (rank 0).
+    /// Loads the latest complete checkpoint into the policy, the optimizer and a TR-DPO reference (rank 0).
     private func readLatestCheckpoint() throws -> TrainerState {
         guard let folder = try CheckpointDirectory(outputDir: outputDir).latest() else {
             throw ConfigError("--resume: no checkpoint-<step> folder in `output_dir` \(outputDir.path)")
@@ -106,57 +107,36 @@ extension Trainer {
             throw ConfigError("\(stateURL.path): unreadable trainer state: \(error)")
         }
         try state.checkResumable(against: currentState())
-        let weights = try SafeTensorsFile.read(contentsOf: folder.appendingPathComponent(Self.modelFile))
-        for tensor in policy.tensors {
-            try copy(weights, name: tensor.name, shape: tensor.shape,
-                     into: UnsafeMutableBufferPointer(rebasing: policy.parameters[tensor.offset..<tensor.offset + tensor.count]))
-        }
+        try loadWeights(from: folder, into: policy)
         let moments = try SafeTensorsFile.read(contentsOf: folder.appendingPathComponent(Self.optimizerFile))
-        try copy(moments, name: "exp_avg", shape: [policy.parameterCount], into: optimizer.firstMoment)
-        try copy(moments, name: "exp_avg_sq", shape: [policy.parameterCount], into: optimizer.secondMoment)
+        try copy(moments, name: "exp_avg", into: optimizer.firstMoment)
+        try copy(moments, name: "exp_avg_sq", into: optimizer.secondMoment)
+        if config.syncRefModel, let reference = referenceModel {
+            let url = folder.appendingPathComponent(Self.referenceFile)
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw ConfigError("\(folder.path) has no \(Self.referenceFile): it was saved without `sync_ref_model`, "
+                    + "so its reference model cannot be restored")
+            }
+            try copy(try SafeTensorsFile.read(contentsOf: url), name: "parameters", into: reference.parameters)
+        }
         return state
     }
 
-    private func copy(_ file: SafeTensorsFile, name: String, shape: [Int],
-                      into destination: UnsafeMutableBufferPointer<Float>) throws {
+    /// Copies a flat tensor of exactly the destination's size.
+    private func copy(_ file: SafeTensorsFile, name: String, into destination: UnsafeMutableBufferPointer<Float>) throws {
         guard let tensor = file[name] else {
             throw ConfigError("\(file.url.path): checkpoint has no tensor `\(name)`")
         }
-        guard tensor.shape == shape else {
-            throw ConfigError("\(file.url.path): tensor `\(name)` has shape \(tensor.shape), the model needs \(shape)")
+        guard tensor.shape == [destination.count] else {
+            throw ConfigError("\(file.url.path): tensor `\(name)` has shape \(tensor.shape), the model needs [\(destination.count)]")
         }
-        let values = try tensor.floats()
-        _ = destination.initialize(from: values)
+        try tensor.copyFloats(into: destination)
     }
 
-    /// The trained policy as a Hugging Face GPT-2 folder: `model.safetensors` (transformers' names and
-    /// layout) and `config.json`, written atomically into `output_dir`.
+    /// The trained policy as a Hugging Face model folder in `output_dir`.
     func saveFinalModel() throws {
         guard communicator.rank == 0 else { return }
-        let exported = policy.huggingFaceTensors(from: UnsafeBufferPointer(policy.parameters))
-        // One contiguous copy, so every tensor can be handed to the writer as a buffer that outlives the call.
-        let storage = UnsafeMutableBufferPointer<Float>.allocate(capacity: exported.reduce(0) { $0 + $1.values.count })
-        defer { storage.deallocate() }
-        var offset = 0
-        let views = exported.map { tensor -> (name: String, shape: [Int], values: UnsafeBufferPointer<Float>) in
-            let slice = UnsafeMutableBufferPointer(rebasing: storage[offset..<offset + tensor.values.count])
-            _ = slice.initialize(from: tensor.values)
-            offset += tensor.values.count
-            return (tensor.name, tensor.shape, UnsafeBufferPointer(slice))
-        }
-        try SafeTensorsFile.write(views, metadata: ["format": "pt"], to: outputDir.appendingPathComponent(Self.modelFile))
-        let modelConfig = policy.config
-        let json: [String: Any] = [
-            "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
-            "vocab_size": modelConfig.vocabSize, "n_positions": modelConfig.maxPositions,
-            "n_embd": modelConfig.channels, "n_layer": modelConfig.layers, "n_head": modelConfig.heads,
-            "layer_norm_epsilon": Double(modelConfig.layerNormEpsilon), "activation_function": "gelu_new",
-            "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0, "tie_word_embeddings": true,
-            "bos_token_id": Int(tokenizer.eosTokenID), "eos_token_id": Int(tokenizer.eosTokenID),
-            "torch_dtype": "float32",
-        ]
-        let data = try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys])
-        try AtomicFile.write(data, to: outputDir.appendingPathComponent("config.json"))
+        try source.writeFolder(of: policy, to: outputDir)
         say("saved the final model to \(outputDir.path)")
     }
 }

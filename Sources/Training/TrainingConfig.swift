@@ -1,18 +1,22 @@
+import DPO
 import PreferenceData
 
 /// Every setting of a DPO run. Keys are TRL's `DPOConfig` / `TrainingArguments` names wherever TRL has the
 /// setting, with TRL's defaults; the few settings of our own (`threads`, the built-in model shape) are marked.
 public struct TrainingConfig: Sendable, Equatable {
     // Data
-    /// A JSONL or JSON file of {prompt, chosen, rejected}, or `demo` for the built-in set.
+    /// A JSONL or JSON file of preference records (standard, conversational or implicit-prompt), or `demo`.
     public var trainDataset = "demo"
     /// Held-out pairs: a file, `demo` (the built-in held-out split), or nil for none.
     public var evalDataset: String? = nil
     public var maxLength = 1024
-    /// Older TRL's prompt budget (keeps the prompt's last tokens); current TRL has none, so neither do we by default.
-    public var maxPromptLength: Int? = nil
     /// Which end of an over-long prompt+completion to keep; current TRL's default is `keep_start`.
     public var truncationMode = TruncationMode.keepStart
+    /// Ours: a built-in chat template (`ChatTemplate.builtInNames`) for conversational data, used instead of the model's.
+    public var chatTemplate: String? = nil
+
+    /// A Hugging Face model folder (config.json, safetensors, tokenizer files); nil trains the built-in model.
+    public var modelNameOrPath: String? = nil
 
     // Model (ours: the shape of the built-in GPT-2-architecture model; the vocabulary comes from the tokenizer)
     public var layers = 4
@@ -23,7 +27,19 @@ public struct TrainingConfig: Sendable, Equatable {
     // DPO
     public var beta = 0.1
     public var labelSmoothing = 0.0
-    public var lossType = "sigmoid"
+    /// `loss_type`: one loss or several, summed with `loss_weights` (all 1 when nil).
+    public var lossTypes: [DPOLossType] = [.sigmoid]
+    public var lossWeights: [Double]? = nil
+    /// Older TRL's `reference_free`: every reference log-prob is taken as 0 (no reference forward).
+    public var referenceFree = false
+
+    // Reference model
+    public var precomputeRefLogProbs = false
+    /// Ours: where precomputed reference log-probs are cached (default `~/.cache/dpo-dist`).
+    public var precomputeRefCacheDir: String? = nil
+    public var syncRefModel = false
+    public var refModelMixupAlpha = 0.6
+    public var refModelSyncSteps = 512
 
     // Optimization
     public var learningRate = 1e-6
@@ -41,9 +57,18 @@ public struct TrainingConfig: Sendable, Equatable {
     public var numTrainEpochs = 3.0
     public var maxSteps = -1
     public var seed = 42
+    /// Order of the pairs in each epoch: a seeded permutation, or the file order (transformers'
+    /// `train_sampling_strategy`; `sequential` reproduces a TRL run step for step).
+    public var trainSamplingStrategy = Sampling.random
+
+    public enum Sampling: String, Sendable, CaseIterable {
+        case random, sequential
+    }
 
     // Output
     public var outputDir = "output"
+    /// Lets a fresh run delete the checkpoints an earlier run left in `output_dir` (otherwise refused).
+    public var overwriteOutputDir = false
     public var loggingSteps = 10
     public var saveSteps = 500
     public var saveTotalLimit: Int? = nil
@@ -53,4 +78,14 @@ public struct TrainingConfig: Sendable, Equatable {
     public var threads = 0
 
     public init() {}
+}
+
+extension TrainingConfig {
+    /// The loss these settings describe; `loss_weights` must already match `loss_type` (`ConfigLoader` checks).
+    public var dpoLoss: DPOLoss {
+        let weights = lossWeights ?? Array(repeating: 1, count: lossTypes.count)
+        return DPOLoss(beta: beta, labelSmoothing: labelSmoothing,
+                       terms: zip(lossTypes, weights).map { WeightedLossTerm($0, weight: $1) },
+                       referenceFree: referenceFree)
+    }
 }

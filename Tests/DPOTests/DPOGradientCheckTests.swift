@@ -8,8 +8,8 @@ import Testing
 @Suite struct DPOGradientCheckTests {
     /// A tiny model whose every parameter (LayerNorm gains and biases included) is perturbed away from its
     /// initial value, so no tensor sits at a special point where a wrong backward could still look right.
-    private func model(seed: UInt64, trainable: Bool) -> GPT2Model {
-        let model = GPT2Model(config: GPT2Config(vocabSize: 13, maxPositions: 8, layers: 2, heads: 2, channels: 8),
+    private func model(seed: UInt64, trainable: Bool) -> DecoderModel {
+        let model = DecoderModel(config: .gpt2(vocabSize: 13, maxPositions: 8, layers: 2, heads: 2, channels: 8),
                               trainable: trainable, parallel: .serial)
         model.initializeRandomly(seed: seed)
         var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
@@ -32,17 +32,28 @@ import Testing
                     0, 0, 0, 1, 1, 0, 0, 0,
                     0, 0, 1, 1, 1, 1, 1, 0])
 
-    @Test func lossGradientMatchesFiniteDifferencesForEveryTensor() {
+    /// Both chosen completions score 3 tokens.
+    private let normalization = LossNormalization(pairs: 2, chosenTokens: 6)
+
+    /// Conservative DPO; and a reference-free mix whose terms use the token counts (ipo, sft) and single log-ratios.
+    static let losses = [
+        DPOLoss(beta: 1.0, labelSmoothing: 0.1),
+        DPOLoss(beta: 0.5, terms: [WeightedLossTerm(.ipo), WeightedLossTerm(.sft, weight: 0.5), WeightedLossTerm(.ncaPair)],
+                referenceFree: true),
+    ]
+
+    @Test(arguments: losses)
+    func lossGradientMatchesFiniteDifferencesForEveryTensor(_ loss: DPOLoss) {
         let policy = model(seed: 5, trainable: true)
         let reference = model(seed: 6, trainable: false)
-        let step = DPOStep(loss: DPOLoss(beta: 1.0, labelSmoothing: 0.1))
+        let step = DPOStep(loss: loss)
         let pairs = Double(batch.count / 2)
         func meanLoss() -> Double {
-            step.run(policy: policy, reference: reference, batch: batch, gradientScale: 0, train: false).loss / pairs
+            step.run(policy: policy, reference: .model(reference), batch: batch, normalization: normalization, train: false).loss / pairs
         }
 
         policy.zeroGradients()
-        let sums = step.run(policy: policy, reference: reference, batch: batch, gradientScale: 1 / pairs, train: true)
+        let sums = step.run(policy: policy, reference: .model(reference), batch: batch, normalization: normalization, train: true)
         #expect(sums.pairs == 2 && sums.loss > 0.1)
         let analytic = Array(policy.gradients)
 
@@ -69,5 +80,53 @@ import Testing
             #expect(analyticNorm > 3 * tolerance, "\(tensor.name): gradient ‖\(analyticNorm)‖ too small to check")
             #expect(errorNorm <= tolerance, "\(tensor.name): ‖numeric − analytic‖ = \(errorNorm), ‖analytic‖ = \(analyticNorm)")
         }
+    }
+
+    /// The rows of one pair of `batch`, as a micro-batch of its own.
+    private func pairBatch(_ pair: Int) -> SequenceBatch {
+        let rows = [pair, pair + 2].map { row in batch.length * row ..< batch.length * (row + 1) }
+        return SequenceBatch(count: 2, length: batch.length, tokens: rows.flatMap { Array(batch.tokens[$0]) },
+                             scoreMask: rows.flatMap { Array(batch.scoreMask[$0]) })
+    }
+
+    /// Exact averaging: the global batch processed whole or one pair per micro-batch accumulates the same gradient
+    /// and loss, the `sft` term included, because both use the global batch's normalization.
+    @Test func splittingTheGlobalBatchIntoMicroBatchesGivesTheSameGradient() {
+        let policy = model(seed: 5, trainable: true)
+        let reference = model(seed: 6, trainable: false)
+        let step = DPOStep(loss: DPOLoss(beta: 0.5, terms: [WeightedLossTerm(.sigmoid), WeightedLossTerm(.sft, weight: 0.5)]))
+
+        policy.zeroGradients()
+        let whole = step.run(policy: policy, reference: .model(reference), batch: batch, normalization: normalization, train: true)
+        let wholeGradient = Array(policy.gradients)
+        policy.zeroGradients()
+        var split = PreferenceMetricSums()
+        for pair in 0..<2 {
+            split += step.run(policy: policy, reference: .model(reference), batch: pairBatch(pair), normalization: normalization,
+                              train: true)
+        }
+        let splitGradient = Array(policy.gradients)
+
+        #expect(abs(whole.loss - split.loss) < 1e-5 * abs(whole.loss))
+        let norm = wholeGradient.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+        let difference = zip(wholeGradient, splitGradient).reduce(0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
+        #expect(norm > 0.01)
+        #expect(difference <= 1e-5 * norm, "‖whole − split‖ = \(difference), ‖whole‖ = \(norm)")
+    }
+
+    /// Reference-free runs never look at the reference model: any reference gives the same loss and gradient.
+    @Test func referenceFreeIgnoresTheReferenceModel() {
+        let policy = model(seed: 5, trainable: true)
+        let step = DPOStep(loss: DPOLoss(beta: 0.5, referenceFree: true))
+        var results: [(PreferenceMetricSums, [Float])] = []
+        for referenceSeed: UInt64 in [6, 7] {
+            policy.zeroGradients()
+            let sums = step.run(policy: policy, reference: .model(model(seed: referenceSeed, trainable: false)), batch: batch,
+                                normalization: normalization, train: true)
+            results.append((sums, Array(policy.gradients)))
+        }
+        #expect(results[0].0 == results[1].0)
+        #expect(results[0].1 == results[1].1)
+        #expect(results[0].0.chosenRewards == 0.5 * results[0].0.chosenLogProbs)
     }
 }

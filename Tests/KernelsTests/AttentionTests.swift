@@ -6,13 +6,19 @@ import Testing
 // Tolerances: 2e-5 relative against the Double reference (fp32 dot products of length headSize ≤ 33 and
 // softmax sums of length ≤ 32); 1e-4 against finite differences (step 1e-5 in Double).
 
-/// Plain Double causal attention over qkv [batch, seqLen, 3·channels] (q|k|v, heads contiguous), scale 1/√hs.
+/// Plain Double causal attention over qkv [batch, seqLen, (heads + 2·kvHeads)·hs] (q|k|v, heads contiguous),
+/// scale 1/√hs; query head h uses key/value head h / (heads/kvHeads).
 private struct AttentionReference {
-    let batch: Int, seqLen: Int, channels: Int, heads: Int
-    var headSize: Int { channels / heads }
+    let shape: AttentionShape
+    var headSize: Int { shape.headSize }
+    var outputWidth: Int { shape.heads * headSize }
 
+    /// Index of element i of head h of part 0 (q, head h), 1 (k, kv head of h) or 2 (v, kv head of h) at (b, t).
     func index(_ b: Int, _ t: Int, part: Int, _ h: Int, _ i: Int) -> Int {
-        (b * seqLen + t) * 3 * channels + part * channels + h * headSize + i
+        let group = h / (shape.heads / shape.keyValueHeads)
+        let column = part == 0 ? h * headSize
+            : (shape.heads + (part - 1) * shape.keyValueHeads + group) * headSize
+        return (b * shape.seqLen + t) * shape.qkvWidth + column + i
     }
 
     /// Softmax of the scaled scores of query t against keys 0...t.
@@ -28,8 +34,9 @@ private struct AttentionReference {
     }
 
     func forward(_ qkv: [Double]) -> (out: [Double], att: [Double]) {
-        var out = [Double](repeating: 0, count: batch * seqLen * channels)
-        var att = [Double](repeating: 0, count: batch * heads * seqLen * seqLen)
+        let (batch, seqLen, heads) = (shape.batch, shape.seqLen, shape.heads)
+        var out = [Double](repeating: 0, count: batch * seqLen * outputWidth)
+        var att = [Double](repeating: 0, count: shape.probabilityCount)
         for b in 0..<batch {
             for h in 0..<heads {
                 for t in 0..<seqLen {
@@ -37,7 +44,7 @@ private struct AttentionReference {
                     for t2 in 0...t {
                         att[((b * heads + h) * seqLen + t) * seqLen + t2] = p[t2]
                         for i in 0..<headSize {
-                            out[(b * seqLen + t) * channels + h * headSize + i] += p[t2] * qkv[index(b, t2, part: 2, h, i)]
+                            out[(b * seqLen + t) * outputWidth + h * headSize + i] += p[t2] * qkv[index(b, t2, part: 2, h, i)]
                         }
                     }
                 }
@@ -49,11 +56,11 @@ private struct AttentionReference {
     func backward(dout: [Double], qkv: [Double]) -> [Double] {
         let scale = 1 / Double(headSize).squareRoot()
         var dqkv = [Double](repeating: 0, count: qkv.count)
-        for b in 0..<batch {
-            for h in 0..<heads {
-                for t in 0..<seqLen {
+        for b in 0..<shape.batch {
+            for h in 0..<shape.heads {
+                for t in 0..<shape.seqLen {
                     let p = probabilities(qkv, b, h, t)
-                    let g = (0..<headSize).map { dout[(b * seqLen + t) * channels + h * headSize + $0] }
+                    let g = (0..<headSize).map { dout[(b * shape.seqLen + t) * outputWidth + h * headSize + $0] }
                     let dp = (0...t).map { t2 in (0..<headSize).reduce(0.0) { $0 + g[$1] * qkv[index(b, t2, part: 2, h, $1)] } }
                     let weighted = zip(p, dp).reduce(0) { $0 + $1.0 * $1.1 }
                     for t2 in 0...t {
@@ -71,36 +78,48 @@ private struct AttentionReference {
     }
 }
 
-/// (batch, seqLen, channels, heads): seqLen 1, head sizes 4, 5, 17, 33 and 16.
-private let attentionShapes: [(batch: Int, seqLen: Int, channels: Int, heads: Int)] = [
-    (1, 1, 4, 1), (2, 3, 8, 2), (1, 5, 20, 4), (2, 7, 34, 2), (1, 17, 66, 2), (2, 32, 64, 4),
+/// seqLen 1, head sizes 4, 5, 17, 33 and 16, multi-head and grouped-query (2 and 3 query heads per key/value head,
+/// and one key/value head for all).
+private let attentionShapes: [AttentionShape] = [
+    AttentionShape(batch: 1, seqLen: 1, heads: 1, keyValueHeads: 1, headSize: 4),
+    AttentionShape(batch: 2, seqLen: 3, heads: 2, keyValueHeads: 2, headSize: 4),
+    AttentionShape(batch: 1, seqLen: 5, heads: 4, keyValueHeads: 4, headSize: 5),
+    AttentionShape(batch: 2, seqLen: 7, heads: 2, keyValueHeads: 2, headSize: 17),
+    AttentionShape(batch: 1, seqLen: 17, heads: 2, keyValueHeads: 2, headSize: 33),
+    AttentionShape(batch: 2, seqLen: 32, heads: 4, keyValueHeads: 4, headSize: 16),
+    AttentionShape(batch: 2, seqLen: 6, heads: 4, keyValueHeads: 2, headSize: 5),
+    AttentionShape(batch: 1, seqLen: 9, heads: 6, keyValueHeads: 2, headSize: 8),
+    AttentionShape(batch: 2, seqLen: 5, heads: 3, keyValueHeads: 1, headSize: 6),
 ]
 
 /// Runs forward and backward (dqkv prefilled with `start`, scratch filled with garbage) and returns out, att, dqkv.
-private func runAttention(_ shape: (batch: Int, seqLen: Int, channels: Int, heads: Int), qkv: [Float], dout: [Float],
+private func runAttention(_ shape: AttentionShape, qkv: [Float], dout: [Float],
                           start: [Float], parallel: Parallel) -> (out: [Float], att: [Float], dqkv: [Float]) {
-    let (batch, seqLen, channels, heads) = shape
     var random = SplitMix64(seed: 1)
-    let attCount = batch * heads * seqLen * seqLen
     let qkvBuffer = TestBuffer(qkv), doutBuffer = TestBuffer(dout)
-    let out = TestBuffer(random.floats(batch * seqLen * channels)), att = TestBuffer(random.floats(attCount))
-    attentionForward(out: out.pointer, att: att.pointer, qkv: qkvBuffer.pointer,
-                     batch: batch, seqLen: seqLen, channels: channels, heads: heads, parallel: parallel)
-    let dqkv = TestBuffer(start), scratch = TestBuffer(random.floats(attCount))
-    attentionBackward(dqkv: dqkv.pointer, scratch: scratch.pointer, dout: doutBuffer.pointer, qkv: qkvBuffer.pointer, att: att.pointer,
-                      batch: batch, seqLen: seqLen, channels: channels, heads: heads, parallel: parallel)
+    let out = TestBuffer(random.floats(shape.batch * shape.seqLen * shape.outputWidth))
+    let att = TestBuffer(random.floats(shape.probabilityCount))
+    attentionForward(out: out.pointer, att: att.pointer, qkv: qkvBuffer.pointer, shape: shape, parallel: parallel)
+    let dqkv = TestBuffer(start), scratch = TestBuffer(random.floats(shape.probabilityCount))
+    attentionBackward(dqkv: dqkv.pointer, scratch: scratch.pointer, dout: doutBuffer.pointer, qkv: qkvBuffer.pointer,
+                      att: att.pointer, shape: shape, parallel: parallel)
     return (out.values, att.values, dqkv.values)
+}
+
+/// Random q|k|v and output gradient for `shape`.
+private func attentionInputs(_ shape: AttentionShape, seed: UInt64) -> (qkv: [Float], dout: [Float], start: [Float]) {
+    var random = SplitMix64(seed: seed)
+    let rows = shape.batch * shape.seqLen
+    let qkv = random.floats(rows * shape.qkvWidth, magnitude: 2)
+    return (qkv, random.floats(rows * shape.outputWidth), random.floats(qkv.count))
 }
 
 @Test(arguments: attentionShapes.indices)
 func attentionMatchesReference(shapeIndex: Int) {
     let shape = attentionShapes[shapeIndex]
-    var random = SplitMix64(seed: 1400 + UInt64(shapeIndex))
-    let qkv = random.floats(shape.batch * shape.seqLen * 3 * shape.channels, magnitude: 2)
-    let dout = random.floats(shape.batch * shape.seqLen * shape.channels)
-    let start = random.floats(qkv.count)
+    let (qkv, dout, start) = attentionInputs(shape, seed: 1400 + UInt64(shapeIndex))
     let result = runAttention(shape, qkv: qkv, dout: dout, start: start, parallel: Parallel(threads: 2))
-    let reference = AttentionReference(batch: shape.batch, seqLen: shape.seqLen, channels: shape.channels, heads: shape.heads)
+    let reference = AttentionReference(shape: shape)
     let expected = reference.forward(doubles(qkv))
     expectClose(result.out, expected.out, relative: 2e-5, "out \(shape)")
     expectClose(result.att, expected.att, relative: 2e-5, "att \(shape)")
@@ -108,24 +127,22 @@ func attentionMatchesReference(shapeIndex: Int) {
     expectClose(result.dqkv, adding(start, reference.backward(dout: doubles(dout), qkv: doubles(qkv))), relative: 2e-5, "dqkv \(shape)")
 }
 
-@Test func attentionBackwardMatchesFiniteDifferences() {
-    let shape = (batch: 2, seqLen: 3, channels: 6, heads: 2)
-    var random = SplitMix64(seed: 1500)
-    let qkv = random.floats(shape.batch * shape.seqLen * 3 * shape.channels, magnitude: 2)
-    let dout = random.floats(shape.batch * shape.seqLen * shape.channels)
+@Test(arguments: [AttentionShape(batch: 2, seqLen: 3, heads: 2, keyValueHeads: 2, headSize: 3),
+                  AttentionShape(batch: 2, seqLen: 3, heads: 4, keyValueHeads: 2, headSize: 3)])
+func attentionBackwardMatchesFiniteDifferences(shape: AttentionShape) {
+    let (qkv, dout, _) = attentionInputs(shape, seed: 1500)
     let result = runAttention(shape, qkv: qkv, dout: dout, start: [Float](repeating: 0, count: qkv.count), parallel: .serial)
-    let reference = AttentionReference(batch: shape.batch, seqLen: shape.seqLen, channels: shape.channels, heads: shape.heads)
+    let reference = AttentionReference(shape: shape)
     let numeric = finiteDifferenceGradient(at: doubles(qkv)) { weightedSum(reference.forward($0).out, dout) }
-    expectClose(result.dqkv, numeric, relative: 1e-4, "dqkv vs finite differences")
+    expectClose(result.dqkv, numeric, relative: 1e-4, "dqkv vs finite differences \(shape)")
 }
 
-/// Threads split (batch, head) pairs whose outputs are disjoint, so results must agree bit for bit.
-@Test func attentionIsIdenticalWithOneAndTwoThreads() {
-    let shape = (batch: 3, seqLen: 9, channels: 24, heads: 3)
-    var random = SplitMix64(seed: 1600)
-    let qkv = random.floats(shape.batch * shape.seqLen * 3 * shape.channels, magnitude: 2)
-    let dout = random.floats(shape.batch * shape.seqLen * shape.channels)
-    let start = random.floats(qkv.count)
+/// Threads split (batch, head) pairs in forward and (batch, key/value head) pairs in backward, whose outputs are
+/// disjoint, so results must agree bit for bit.
+@Test(arguments: [AttentionShape(batch: 3, seqLen: 9, heads: 3, keyValueHeads: 3, headSize: 8),
+                  AttentionShape(batch: 3, seqLen: 9, heads: 6, keyValueHeads: 2, headSize: 8)])
+func attentionIsIdenticalWithOneAndTwoThreads(shape: AttentionShape) {
+    let (qkv, dout, start) = attentionInputs(shape, seed: 1600)
     let serial = runAttention(shape, qkv: qkv, dout: dout, start: start, parallel: .serial)
     let threaded = runAttention(shape, qkv: qkv, dout: dout, start: start, parallel: Parallel(threads: 2))
     #expect(serial.out == threaded.out)

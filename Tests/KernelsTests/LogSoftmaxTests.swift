@@ -95,3 +95,43 @@ func logSoftmaxGatherMatchesReference(shapeIndex: Int) {
     let numeric = finiteDifferenceGradient(at: doubles(testCase.logits)) { weightedSum(testCase.referenceLogProbs($0), testCase.dLogProbs) }
     expectClose(result.dlogits, numeric, relative: 1e-4, "dlogits vs finite differences")
 }
+
+/// Entropy −Σ p·log p of each row's softmax and the first index of its largest logit, next to the log-probs.
+@Test(arguments: logSoftmaxShapes.indices)
+func logSoftmaxGatherReportsEntropyAndArgmax(shapeIndex: Int) {
+    let (rows, vocab) = logSoftmaxShapes[shapeIndex]
+    let testCase = LogSoftmaxCase(rows: rows, vocab: vocab, seed: 1950 + UInt64(shapeIndex))
+    let logits = TestBuffer(testCase.logits), targets = TestBuffer(testCase.targets)
+    let logProbs = TestBuffer<Float>(zeros: rows), logSumExp = TestBuffer<Float>(zeros: rows)
+    let entropies = TestBuffer<Float>(zeros: rows), argmaxes = TestBuffer([Int32](repeating: -1, count: rows))
+    logSoftmaxGatherForward(logProbs: logProbs.pointer, logSumExp: logSumExp.pointer, logitSums: nil,
+                            entropies: entropies.pointer, argmaxes: argmaxes.pointer, logits: logits.pointer,
+                            targets: targets.pointer, rows: rows, vocab: vocab, parallel: Parallel(threads: 2))
+    let values = doubles(testCase.logits)
+    let expectedEntropies = (0..<rows).map { r -> Double in
+        let row = testCase.row(r, of: values)
+        let logSumExp = referenceLogSumExp(row)
+        return -row.reduce(0) { $0 + exp($1 - logSumExp) * ($1 - logSumExp) }
+    }
+    expectClose(entropies.values, expectedEntropies, relative: 1e-5, "entropy \(logSoftmaxShapes[shapeIndex])")
+    let expectedArgmaxes = (0..<rows).map { r in
+        let row = Array(testCase.row(r, of: values))
+        return Int32(row.firstIndex(of: row.max()!)!)
+    }
+    #expect(argmaxes.values == expectedArgmaxes)
+    #expect(logProbs.values == testCase.run(parallel: .serial).logProbs, "the extra outputs must not change the log-probs")
+}
+
+/// A tie keeps the first index (as torch.argmax), and a one-hot row has entropy 0 while a uniform row has log(vocab).
+@Test func logSoftmaxGatherArgmaxTiesAndEntropyExtremes() {
+    let logits = TestBuffer<Float>([1, 5, 5, 2, /**/ 0, 0, 0, 0, /**/ -200, 300, -200, -200])
+    let targets = TestBuffer<Int32>([0, 1, 1])
+    let logProbs = TestBuffer<Float>(zeros: 3), logSumExp = TestBuffer<Float>(zeros: 3), entropies = TestBuffer<Float>(zeros: 3)
+    let argmaxes = TestBuffer([Int32](repeating: -1, count: 3))
+    logSoftmaxGatherForward(logProbs: logProbs.pointer, logSumExp: logSumExp.pointer, logitSums: nil,
+                            entropies: entropies.pointer, argmaxes: argmaxes.pointer, logits: logits.pointer,
+                            targets: targets.pointer, rows: 3, vocab: 4, parallel: .serial)
+    #expect(argmaxes.values == [1, 0, 1])
+    #expect(abs(entropies.values[1] - Float(log(4.0))) <= 1e-6)
+    #expect(entropies.values[2] == 0)
+}

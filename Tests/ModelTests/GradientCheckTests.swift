@@ -2,23 +2,25 @@ import SeededRandom
 import Model
 import Testing
 
-@Suite("GPT-2 backward against finite differences")
+@Suite("Backward against finite differences (every family)")
 struct GradientCheckTests {
     typealias Kit = ModelTestKit
 
     /// f = Σ_b w_b · logProbSums[b], evaluated in Double from the Float forward.
-    private func objective(_ model: GPT2Model, _ batch: SequenceBatch, _ weights: [Float]) -> Double {
+    private func objective(_ model: DecoderModel, _ batch: SequenceBatch, _ weights: [Float]) -> Double {
         zip(model.score(batch, training: false).logProbSums, weights).reduce(0) { $0 + Double($1.0) * Double($1.1) }
     }
 
-    /// Tiny model (vocab 11, C 8, 2 layers, 2 heads, T 6), batch 3 with padding and different masks.
+    /// Tiny models (vocab 11, 2 layers, T 6: GPT-2, Llama with GQA and llama3 rope, Qwen2 with q/k/v biases, Llama with
+    /// every bias and a tied head), batch 3 with padding and different masks.
     /// For every parameter tensor, up to 20 random entries get a central difference (f(p+ε) − f(p−ε)) / 2ε with ε = 1e-2
     /// in Float. Per tensor the sampled numeric and analytic gradients must agree in relative norm (measured: ≤ 2e-3):
     /// ‖numeric − analytic‖ ≤ 1e-2·‖analytic‖ + 1e-3·√samples. The absolute term covers Float rounding in f
     /// (|f| ≈ 10 with ~1e-6 relative error, divided by 2ε); the relative term covers the O(ε²) truncation.
     /// A wrong backward (missing term, wrong transpose, wrong sign) is off by O(1) in relative norm.
-    @Test func analyticGradientsMatchCentralDifferencesForEveryTensor() {
-        let model = Kit.randomizedModel(Kit.tinyConfig, seed: 21)
+    @Test(arguments: Kit.tinyConfigs.indices)
+    func analyticGradientsMatchCentralDifferencesForEveryTensor(configIndex: Int) {
+        let model = Kit.randomizedModel(Kit.tinyConfigs[configIndex], seed: 21)
         let batch = Kit.batch(length: 6, promptLengths: [1, 3, 2], completionLengths: [5, 2, 3], vocab: 11, seed: 17)
         let weights: [Float] = [0.9, -0.6, 1.4]
 
@@ -46,9 +48,10 @@ struct GradientCheckTests {
             let analyticNorm = expected.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
             let errorNorm = zip(numeric, expected).reduce(0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
             let tolerance = 1e-2 * analyticNorm + 1e-3 * Double(samples.count).squareRoot()
-            #expect(analyticNorm > 3 * tolerance, "\(tensor.name): analytic gradient ‖\(analyticNorm)‖ is too small for a meaningful check")
+            let name = "\(model.config.architecture) \(tensor.name)"
+            #expect(analyticNorm > 3 * tolerance, "\(name): analytic gradient ‖\(analyticNorm)‖ is too small for a meaningful check")
             #expect(errorNorm <= tolerance,
-                    "\(tensor.name): ‖numeric − analytic‖ = \(errorNorm), ‖analytic‖ = \(analyticNorm), tolerance \(tolerance)")
+                    "\(name): ‖numeric − analytic‖ = \(errorNorm), ‖analytic‖ = \(analyticNorm), tolerance \(tolerance)")
         }
     }
 

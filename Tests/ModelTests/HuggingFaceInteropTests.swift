@@ -1,12 +1,12 @@
 import Model
 import Testing
 
-@Suite("Hugging Face GPT-2 interop")
+@Suite("Hugging Face tensor interop")
 struct HuggingFaceInteropTests {
     typealias Kit = ModelTestKit
     typealias Tensors = [String: (shape: [Int], values: [Float])]
 
-    private func exported(_ model: GPT2Model) -> Tensors {
+    private func exported(_ model: DecoderModel) -> Tensors {
         var tensors: Tensors = [:]
         for tensor in model.huggingFaceTensors(from: UnsafeBufferPointer(model.parameters)) {
             tensors[tensor.name] = (tensor.shape, tensor.values)
@@ -37,14 +37,14 @@ struct HuggingFaceInteropTests {
     @Test func exportThenImportRoundTrips() throws {
         let source = Kit.randomizedModel(Kit.tinyConfig, seed: 2)
         let tensors = exported(source)
-        let target = GPT2Model(config: Kit.tinyConfig, trainable: false, parallel: .serial)
+        let target = DecoderModel(config: Kit.tinyConfig, trainable: false, parallel: .serial)
         try target.loadHuggingFaceTensors(into: target.parameters) { tensors[$0] }
         #expect(Array(target.parameters) == Array(source.parameters))
 
         // GPT2Model checkpoints name tensors without "transformer."; a tied "lm_head.weight" may be present and is ignored.
         var unprefixed: Tensors = ["lm_head.weight": ([11, 8], Array(repeating: 99, count: 88))]
         for (name, tensor) in tensors { unprefixed[String(name.dropFirst("transformer.".count))] = tensor }
-        let other = GPT2Model(config: Kit.tinyConfig, trainable: true, parallel: .serial)
+        let other = DecoderModel(config: Kit.tinyConfig, trainable: true, parallel: .serial)
         try other.loadHuggingFaceTensors(into: other.parameters) { unprefixed[$0] }
         #expect(Array(other.parameters) == Array(source.parameters))
 
@@ -53,7 +53,7 @@ struct HuggingFaceInteropTests {
         _ = other.score(batch, training: true)
         other.backward(dLogProbSums: [1])
         let gradients = other.huggingFaceTensors(from: UnsafeBufferPointer(other.gradients))
-        let target2 = GPT2Model(config: Kit.tinyConfig, trainable: false, parallel: .serial)
+        let target2 = DecoderModel(config: Kit.tinyConfig, trainable: false, parallel: .serial)
         try target2.loadHuggingFaceTensors(into: target2.parameters) { name in
             gradients.first { $0.name == name }.map { ($0.shape, $0.values) }
         }
@@ -63,7 +63,7 @@ struct HuggingFaceInteropTests {
     @Test func missingOrMisshapenTensorsAreNamed() {
         let source = Kit.randomizedModel(Kit.tinyConfig, seed: 2)
         var tensors = exported(source)
-        let target = GPT2Model(config: Kit.tinyConfig, trainable: false, parallel: .serial)
+        let target = DecoderModel(config: Kit.tinyConfig, trainable: false, parallel: .serial)
 
         tensors["transformer.h.1.attn.c_proj.bias"] = nil
         #expect(throws: ModelError.missingTensor(name: "transformer.h.1.attn.c_proj.bias")) {
@@ -84,6 +84,30 @@ struct HuggingFaceInteropTests {
         defer { wrongBuffer.deallocate() }
         #expect(throws: ModelError.bufferSizeMismatch(expected: target.parameterCount, found: 3)) {
             try target.loadHuggingFaceTensors(into: wrongBuffer) { tensors[$0] }
+        }
+    }
+
+    /// Llama-family tensors keep nn.Linear's [out, in] layout under "model."; an untied head is "lm_head.weight".
+    @Test(arguments: [Kit.tinyLlamaConfig, Kit.tinyQwen2Config, Kit.tinyBiasedLlamaConfig])
+    func llamaFamilyExportUsesHuggingFaceNamesAndRoundTrips(config: ModelConfig) throws {
+        let source = Kit.randomizedModel(config, seed: 4)
+        let tensors = exported(source)
+        #expect(tensors.count == source.tensors.count)
+        #expect((tensors["lm_head.weight"] != nil) == !config.tiedEmbeddings)
+        #expect(tensors["model.embed_tokens.weight"]?.shape == [config.vocabSize, config.channels])
+        let q = try #require(tensors["model.layers.1.self_attn.q_proj.weight"])
+        #expect(q.shape == [config.heads * config.headSize, config.channels])
+        let ours = try #require(source.tensor(named: "layers.1.self_attn.q_proj.weight"))
+        #expect(q.values == Array(source.parameters[ours.range]))
+
+        let target = DecoderModel(config: config, trainable: false, parallel: .serial)
+        try target.loadHuggingFaceTensors(into: target.parameters) { tensors[$0] }
+        #expect(Array(target.parameters) == Array(source.parameters))
+
+        var missing = tensors
+        missing["model.layers.1.mlp.up_proj.weight"] = nil
+        #expect(throws: ModelError.missingTensor(name: "model.layers.1.mlp.up_proj.weight")) {
+            try target.loadHuggingFaceTensors(into: target.parameters) { missing[$0] }
         }
     }
 }

@@ -8,13 +8,40 @@ enum ModelTestKit {
     typealias Random = SplitMix64
 
     /// The tiny architecture of the finite-difference check: vocab 11, C 8, 2 layers, 2 heads, 6 positions.
-    static let tinyConfig = GPT2Config(vocabSize: 11, maxPositions: 6, layers: 2, heads: 2, channels: 8)
+    static let tinyConfig = ModelConfig.gpt2(vocabSize: 11, maxPositions: 6, layers: 2, heads: 2, channels: 8)
 
-    /// A model whose every parameter is random and of order one (unlike GPT-2's 0.02 init), so that attention,
-    /// GELU and LayerNorm all operate away from their trivial regimes and every gradient is clearly nonzero.
-    static func randomizedModel(_ config: GPT2Config, seed: UInt64, trainable: Bool = true,
-                                parallel: Parallel = .serial) -> GPT2Model {
-        let model = GPT2Model(config: config, trainable: trainable, parallel: parallel)
+    /// A tiny Llama: grouped-query attention (4 query heads on 2 key/value heads), head size 4 ≠ C/heads, an untied
+    /// LM head and llama3 rope scaling (wavelengths 6.3 and 44: one interpolated, one stretched).
+    static let tinyLlamaConfig = ModelConfig.llama(
+        vocabSize: 11, maxPositions: 6, layers: 2, heads: 4, keyValueHeads: 2, channels: 12, intermediateSize: 10,
+        headSize: 4, ropeTheta: 50,
+        ropeScaling: Llama3RopeScaling(factor: 4, lowFrequencyFactor: 1, highFrequencyFactor: 4, originalMaxPositions: 16))
+
+    /// A tiny Qwen2: q/k/v biases, 4 query heads sharing one key/value head, untied head.
+    static let tinyQwen2Config = ModelConfig.qwen2(vocabSize: 11, maxPositions: 6, layers: 2, heads: 4, keyValueHeads: 1,
+                                                   channels: 8, intermediateSize: 10)
+
+    /// A tiny Llama with every optional bias (attention_bias, mlp_bias) and a tied LM head.
+    static let tinyBiasedLlamaConfig = ModelConfig.llama(
+        vocabSize: 11, maxPositions: 6, layers: 2, heads: 2, keyValueHeads: 2, channels: 8, intermediateSize: 12,
+        attentionBias: true, mlpBias: true, tiedEmbeddings: true)
+
+    /// One tiny config of every family and option combination.
+    static let tinyConfigs = [tinyConfig, tinyLlamaConfig, tinyQwen2Config, tinyBiasedLlamaConfig]
+
+    /// `config` with 96 positions and a vocabulary of 23, so one batch can have more scored rows than one LM-head chunk.
+    static func long(_ config: ModelConfig) -> ModelConfig {
+        var long = config
+        long.vocabSize = 23
+        long.maxPositions = 96
+        return long
+    }
+
+    /// A model whose every parameter is random and of order one (unlike the 0.02 init), so that attention,
+    /// the activations and the norms all operate away from their trivial regimes and every gradient is clearly nonzero.
+    static func randomizedModel(_ config: ModelConfig, seed: UInt64, trainable: Bool = true,
+                                parallel: Parallel = .serial) -> DecoderModel {
+        let model = DecoderModel(config: config, trainable: trainable, parallel: parallel)
         var random = Random(seed: seed)
         for tensor in model.tensors {
             let isNormGain = tensor.shape.count == 1 && tensor.name.hasSuffix(".weight")

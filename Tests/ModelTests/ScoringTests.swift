@@ -3,48 +3,83 @@ import Kernels
 import Model
 import Testing
 
-@Suite("GPT-2 scoring")
+@Suite("Scoring (every family)")
 struct ScoringTests {
     typealias Kit = ModelTestKit
 
     /// A config long enough that one batch has more scored rows than one LM-head chunk.
-    static let longConfig = GPT2Config(vocabSize: 23, maxPositions: 96, layers: 2, heads: 2, channels: 16)
+    static let longConfig = ModelConfig.gpt2(vocabSize: 23, maxPositions: 96, layers: 2, heads: 2, channels: 16)
+    /// The same for every family.
+    static let longConfigs = [longConfig, Kit.long(Kit.tinyLlamaConfig), Kit.long(Kit.tinyQwen2Config)]
 
-    /// Σ over scored positions of log_softmax(logits[b, t−1])[tokens[b, t]] and of the mean logit, from `logits(_:)`
-    /// in Double: the definition `score` must match.
-    private func referenceScores(_ model: GPT2Model, _ batch: SequenceBatch) -> (logProbs: [Double], counts: [Int], meanLogits: [Double]) {
+    /// Per sequence, over scored positions, from `logits(_:)` in Double: Σ log_softmax(logits[b, t−1])[tokens[b, t]],
+    /// the count, Σ of the mean logit, Σ of the entropy and the number of positions whose first largest logit is the
+    /// target: the definitions `score` must match.
+    private func referenceScores(_ model: DecoderModel, _ batch: SequenceBatch)
+        -> (logProbs: [Double], counts: [Int], meanLogits: [Double], entropies: [Double], correct: [Int]) {
         let logits = model.logits(batch)
         let V = model.config.vocabSize
-        var result = (logProbs: [Double](repeating: 0, count: batch.count), counts: [Int](repeating: 0, count: batch.count),
-                      meanLogits: [Double](repeating: 0, count: batch.count))
+        let zeros = [Double](repeating: 0, count: batch.count), noCounts = [Int](repeating: 0, count: batch.count)
+        var result = (logProbs: zeros, counts: noCounts, meanLogits: zeros, entropies: zeros, correct: noCounts)
         for b in 0 ..< batch.count {
             for t in 1 ..< batch.length where batch.scoreMask[b * batch.length + t] != 0 {
                 let row = logits[((b * batch.length + t - 1) * V) ..< ((b * batch.length + t) * V)].map(Double.init)
                 let maximum = row.max()!
                 let logSumExp = maximum + log(row.reduce(0) { $0 + exp($1 - maximum) })
-                result.logProbs[b] += row[Int(batch.tokens[b * batch.length + t])] - logSumExp
+                let target = Int(batch.tokens[b * batch.length + t])
+                result.logProbs[b] += row[target] - logSumExp
                 result.counts[b] += 1
                 result.meanLogits[b] += row.reduce(0, +) / Double(V)
+                result.entropies[b] -= row.reduce(0) { $0 + exp($1 - logSumExp) * ($1 - logSumExp) }
+                if row.firstIndex(of: maximum) == target { result.correct[b] += 1 }
             }
         }
         return result
     }
 
-    @Test func scoresEqualLogSoftmaxOfLogitsGatheredAtScoredPositions() {
-        let model = Kit.randomizedModel(Self.longConfig, seed: 11)
+    @Test(arguments: Self.longConfigs.indices)
+    func scoresEqualLogSoftmaxOfLogitsGatheredAtScoredPositions(configIndex: Int) {
+        let config = Self.longConfigs[configIndex]
+        let model = Kit.randomizedModel(config, seed: 11)
         // 3 sequences with 70 + 20 + 60 = 150 scored rows: more than one LM-head chunk.
         let batch = Kit.batch(length: 90, promptLengths: [10, 5, 25], completionLengths: [70, 20, 60],
-                              vocab: Self.longConfig.vocabSize, seed: 3)
+                              vocab: config.vocabSize, seed: 3)
         let scores = model.score(batch, training: false)
         let reference = referenceScores(model, batch)
         #expect(scores.tokenCounts == [70, 20, 60])
         #expect(scores.tokenCounts == reference.counts)
+        #expect(scores.correctTokenCounts == reference.correct)
         for b in 0 ..< batch.count {
             #expect(abs(Double(scores.logProbSums[b]) - reference.logProbs[b]) <= 1e-4 * abs(reference.logProbs[b]),
                     "sequence \(b): \(scores.logProbSums[b]) vs \(reference.logProbs[b])")
             #expect(abs(scores.meanLogitSums[b] - reference.meanLogits[b]) <= 1e-4 * max(1, abs(reference.meanLogits[b])),
                     "sequence \(b): \(scores.meanLogitSums[b]) vs \(reference.meanLogits[b])")
+            #expect(abs(scores.entropySums[b] - reference.entropies[b]) <= 1e-4 * reference.entropies[b],
+                    "sequence \(b): entropy \(scores.entropySums[b]) vs \(reference.entropies[b])")
         }
+    }
+
+    /// Completions built token by token: where `hit` says so the next token is the model's argmax given the prefix,
+    /// elsewhere the argmax + 1; so the correct-token count is known exactly (and clearly nonzero).
+    @Test(arguments: Self.longConfigs.indices)
+    func correctTokenCountsCountArgmaxHits(configIndex: Int) {
+        let config = Self.longConfigs[configIndex]
+        let model = Kit.randomizedModel(config, seed: 31)
+        let (promptLength, length, V) = (3, 12, config.vocabSize)
+        let hits: [[Bool]] = [(0 ..< 9).map { $0 % 3 != 1 }, (0 ..< 9).map { $0 % 4 == 0 }]
+        var batch = Kit.batch(length: length, promptLengths: [promptLength, promptLength], completionLengths: [9, 9],
+                              vocab: V, seed: 32)
+        for t in promptLength ..< length {
+            let logits = model.logits(batch)
+            for b in 0 ..< batch.count {
+                let row = Array(logits[((b * length + t - 1) * V) ..< ((b * length + t) * V)])
+                let argmax = row.firstIndex(of: row.max()!)!
+                batch.tokens[b * length + t] = Int32(hits[b][t - promptLength] ? argmax : (argmax + 1) % V)
+            }
+        }
+        let scores = model.score(batch, training: false)
+        #expect(scores.correctTokenCounts == hits.map { $0.filter { $0 }.count })
+        #expect(scores.correctTokenCounts == referenceScores(model, batch).correct)
     }
 
     @Test func promptAndPaddingAreNotScored() {
@@ -64,11 +99,13 @@ struct ScoringTests {
         #expect(changed.logProbSums[1] == scores.logProbSums[1])
     }
 
-    @Test func paddedBatchEqualsSequencesScoredOneAtATime() {
-        let model = Kit.randomizedModel(Self.longConfig, seed: 4)
+    @Test(arguments: Self.longConfigs.indices)
+    func paddedBatchEqualsSequencesScoredOneAtATime(configIndex: Int) {
+        let config = Self.longConfigs[configIndex]
+        let model = Kit.randomizedModel(config, seed: 4)
         let prompts = [10, 5, 25], completions = [70, 20, 60]
         let batch = Kit.batch(length: 90, promptLengths: prompts, completionLengths: completions,
-                              vocab: Self.longConfig.vocabSize, seed: 8, padToken: 7)
+                              vocab: config.vocabSize, seed: 8, padToken: 7)
         let weights: [Float] = [0.7, -1.3, 0.4]
         let batched = model.score(batch, training: true)
         model.zeroGradients()
@@ -93,7 +130,7 @@ struct ScoringTests {
 
     @Test func referenceForwardEqualsTrainingForward() {
         let policy = Kit.randomizedModel(Kit.tinyConfig, seed: 6)
-        let reference = GPT2Model(config: Kit.tinyConfig, trainable: false, parallel: .serial)
+        let reference = DecoderModel(config: Kit.tinyConfig, trainable: false, parallel: .serial)
         reference.copyParameters(from: policy)
         let batch = Kit.batch(length: 6, promptLengths: [1, 2, 3], completionLengths: [5, 2, 3], vocab: 11, seed: 1)
         let training = policy.score(batch, training: true)
@@ -112,9 +149,10 @@ struct ScoringTests {
         #expect(fresh.score(large, training: true) == largeScores)
     }
 
-    @Test func multithreadedModelMatchesSerial() {
-        let serial = Kit.randomizedModel(Self.longConfig, seed: 13)
-        let threaded = Kit.randomizedModel(Self.longConfig, seed: 13, parallel: Parallel(threads: 2))
+    @Test(arguments: Self.longConfigs.indices)
+    func multithreadedModelMatchesSerial(configIndex: Int) {
+        let serial = Kit.randomizedModel(Self.longConfigs[configIndex], seed: 13)
+        let threaded = Kit.randomizedModel(Self.longConfigs[configIndex], seed: 13, parallel: Parallel(threads: 2))
         let batch = Kit.batch(length: 64, promptLengths: [4, 30, 10, 2], completionLengths: [60, 30, 40, 5],
                               vocab: 23, seed: 5)
         let serialScores = serial.score(batch, training: true)

@@ -34,6 +34,17 @@ private func loadError(_ name: String, _ text: String) throws -> DataError {
     return error
 }
 
+/// The standard-format examples of a file.
+private func standardExamples(_ path: String) throws -> [PreferenceExample] {
+    let file = try PreferenceDataset.load(path: path)
+    #expect(file.format == .standard)
+    guard case .standard(let examples) = file.records else {
+        Issue.record("expected standard records, got \(file.records)")
+        return []
+    }
+    return examples
+}
+
 private let firstExample = PreferenceExample(prompt: "Is 2+2=5?", chosen: "No, 4.", rejected: "Yes.")
 private let secondExample = PreferenceExample(prompt: "Hi \"there\"", chosen: "Hello 👋 世界", rejected: "")
 
@@ -47,7 +58,7 @@ private let secondExample = PreferenceExample(prompt: "Hi \"there\"", chosen: "H
             {"rejected": "", "chosen": "Hello 👋 世界", "prompt": "Hi \\"there\\"", "extra": {"a": [1]}}
 
             """)
-        #expect(try PreferenceDataset.load(path: path) == [firstExample, secondExample])
+        #expect(try standardExamples(path) == [firstExample, secondExample])
     }
 
     @Test func loadsJSONArrayRegardlessOfExtension() throws {
@@ -58,7 +69,7 @@ private let secondExample = PreferenceExample(prompt: "Hi \"there\"", chosen: "H
               {"prompt": "Hi \\"there\\"", "chosen": "Hello 👋 世界", "rejected": "", "id": 7}
             ]
             """)
-        #expect(try PreferenceDataset.load(path: path) == [firstExample, secondExample])
+        #expect(try standardExamples(path) == [firstExample, secondExample])
     }
 
     @Test func acceptsByteOrderMarkAndCRLF() throws {
@@ -67,11 +78,11 @@ private let secondExample = PreferenceExample(prompt: "Hi \"there\"", chosen: "H
         let lines = #"{"prompt": "Is 2+2=5?", "chosen": "No, 4.", "rejected": "Yes."}"# + "\r\n\r\n"
             + #"{"prompt": "Hi \"there\"", "chosen": "Hello 👋 世界", "rejected": ""}"# + "\r\n"
         let jsonl = try directory.write("crlf.jsonl", byteOrderMark + Data(lines.utf8))
-        #expect(try PreferenceDataset.load(path: jsonl) == [firstExample, secondExample])
+        #expect(try standardExamples(jsonl) == [firstExample, secondExample])
 
         let array = "[\r\n" + #"{"prompt": "Is 2+2=5?", "chosen": "No, 4.", "rejected": "Yes."}"# + "\r\n]\r\n"
         let json = try directory.write("bom.json", byteOrderMark + Data(array.utf8))
-        #expect(try PreferenceDataset.load(path: json) == [firstExample])
+        #expect(try standardExamples(json) == [firstExample])
     }
 
     @Test func malformedJSONLineNamesLineAndParserReason() throws {
@@ -96,17 +107,22 @@ private let secondExample = PreferenceExample(prompt: "Hi \"there\"", chosen: "H
     }
 
     @Test(arguments: [
-        (#"{"prompt": 5, "chosen": "b", "rejected": "c"}"#, "prompt", "a number"),
-        (#"{"prompt": "a", "chosen": null, "rejected": "c"}"#, "chosen", "null"),
-        (#"{"prompt": "a", "chosen": "b", "rejected": true}"#, "rejected", "a boolean"),
-        (#"{"prompt": ["a"], "chosen": "b", "rejected": "c"}"#, "prompt", "an array"),
-        (#"{"prompt": "a", "chosen": {"t": "b"}, "rejected": "c"}"#, "chosen", "an object"),
+        (#"{"prompt": 5, "chosen": "b", "rejected": "c"}"#, "prompt", "must be a string or a list of messages, found a number"),
+        (#"{"prompt": "a", "chosen": null, "rejected": "c"}"#, "chosen", "must be a string or a list of messages, found null"),
+        (#"{"prompt": "a", "chosen": "b", "rejected": true}"#, "rejected", "must be a string or a list of messages, found a boolean"),
+        (#"{"prompt": "a", "chosen": {"t": "b"}, "rejected": "c"}"#, "chosen", "must be a string or a list of messages, found an object"),
+        (#"{"prompt": ["a"], "chosen": "b", "rejected": "c"}"#, "prompt",
+         #"must be a string or a list of {"role", "content"} messages; element [0] is a string"#),
+        (#"{"prompt": [{"role": "user"}], "chosen": [], "rejected": []}"#, "prompt",
+         #"element [0]: "content" must be a string, found nothing"#),
+        (#"{"prompt": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "chosen": [], "rejected": []}"#,
+         "prompt", #"element [0]: "content" must be a string, found an array (a list of parts; only plain string content is supported)"#),
     ])
-    func wrongFieldTypeNamesLineFieldAndFoundType(line: String, field: String, found: String) throws {
+    func wrongFieldTypeNamesLineFieldAndFoundType(line: String, field: String, problem: String) throws {
         let error = try loadError("types.jsonl", "\n" + line + "\n")
         #expect(error.location == .line(2))
         #expect(error.field == field)
-        #expect(error.description.hasSuffix(#", line 2: field "\#(field)" must be a string, found \#(found)"#))
+        #expect(error.description.hasSuffix(#", line 2: field "\#(field)" \#(problem)"#))
     }
 
     @Test func nonObjectLineIsRejected() throws {
@@ -127,7 +143,8 @@ private let secondExample = PreferenceExample(prompt: "Hi \"there\"", chosen: "H
 
         let wrongType = try loadError("types.json", #"[{"prompt": "a", "chosen": "b", "rejected": 1.5}]"#)
         #expect(wrongType.location == .arrayIndex(0))
-        #expect(wrongType.description.hasSuffix(#", array element [0]: field "rejected" must be a string, found a number"#))
+        #expect(wrongType.description.hasSuffix(
+            #", array element [0]: field "rejected" must be a string or a list of messages, found a number"#))
 
         let notObject = try loadError("numbers.json", "[1, 2]")
         #expect(notObject.location == .arrayIndex(0))

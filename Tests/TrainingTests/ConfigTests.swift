@@ -106,8 +106,14 @@ import Testing
         #expect(heads.contains("`model.n_embd` (30) must be divisible by `model.n_head` (4)"))
         let length = try #require(error(file: try writeTemporary("max_length: 4096\n")))
         #expect(length.contains("`max_length` (4096) exceeds"))
-        let loss = try #require(error(file: try writeTemporary("max_length: 512\nloss_type: ipo\n")))
-        #expect(loss.contains("`loss_type`"))
+        let loss = try #require(error(file: try writeTemporary("max_length: 512\nloss_type: [sigmoid, sft]\nloss_weights: [1]\n")))
+        #expect(loss.contains("`loss_weights`") && loss.contains("`loss_type`"))
+    }
+
+    @Test func booleanKeys() throws {
+        #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir", "false"]).overwriteOutputDir == false)
+        #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir=yes"]).overwriteOutputDir == true)
+        #expect(error(file: nil, overrides: ["--overwrite_output_dir", "maybe"])?.contains("must be true or false") == true)
     }
 
     @Test func commandLineErrors() {

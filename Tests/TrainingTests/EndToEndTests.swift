@@ -29,7 +29,6 @@ import TestSupport
         try """
             train_dataset: \(folder.path)/pairs.jsonl
             max_length: 64
-            max_prompt_length: 32
             model:
               n_layer: 2
               n_head: 2
@@ -95,8 +94,10 @@ import TestSupport
         return ((totalDifference / totalNorm).squareRoot(), worstTensor)
     }
 
-    @Test(.enabled(if: mpirunAvailable))
-    func sameGlobalBatchGivesSameRunOnOneTwoAndFourRanks() throws {
+    /// Plain sigmoid DPO, and a weighted mix whose `sft` term averages over the chosen tokens of the whole
+    /// global batch (the term most sensitive to how a batch is split).
+    @Test(.enabled(if: mpirunAvailable), arguments: [[String](), ["--loss_type", "sigmoid,sft,ipo", "--loss_weights", "1,0.5,0.2"]])
+    func sameGlobalBatchGivesSameRunOnOneTwoAndFourRanks(lossArguments: [String]) throws {
         let folder = try workspace()
         let config = folder.appendingPathComponent("tiny.yaml").path
         var outputs: [URL] = []
@@ -105,7 +106,7 @@ import TestSupport
             let output = folder.appendingPathComponent("out-\(ranks)")
             let result = train(ranks == 1 ? nil : ranks, [
                 "--config", config, "--output_dir", output.path, "--max_steps", "5",
-                "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "\(accumulation)"])
+                "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "\(accumulation)"] + lossArguments)
             #expect(result.status == 0, "ranks \(ranks): \(result.stderr)")
             outputs.append(output)
         }
@@ -185,6 +186,34 @@ import TestSupport
         let unknown = train(nil, ["--config", config, "--learning_rat", "1e-3"])
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("unknown key `learning_rat`"), "\(unknown.stderr)")
+    }
+
+    @Test func freshRunRefusesAnEarlierRunsCheckpointsUnlessTold() throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        let output = folder.appendingPathComponent("out")
+        let first = train(nil, ["--config", config, "--output_dir", output.path, "--max_steps", "2"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let again = train(nil, ["--config", config, "--output_dir", output.path, "--max_steps", "2"])
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("already holds checkpoint-2") && again.stderr.contains("--resume"), "\(again.stderr)")
+        #expect(FileManager.default.fileExists(atPath: output.appendingPathComponent("checkpoint-2").path))
+        let overwrite = train(nil, ["--config", config, "--output_dir", output.path, "--max_steps", "1", "--overwrite_output_dir", "true"])
+        #expect(overwrite.status == 0, "\(overwrite.stderr)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: output.path).filter { $0.hasPrefix("checkpoint-") }
+        #expect(left == ["checkpoint-1"])
+    }
+
+    /// A problem only rank 0 sees (it alone creates output_dir) must end every rank, not leave rank 1 waiting.
+    @Test(.enabled(if: mpirunAvailable))
+    func rankZeroOnlyFailureEndsAllRanks() throws {
+        let folder = try workspace()
+        let blocker = folder.appendingPathComponent("not-a-folder")
+        try "x".write(to: blocker, atomically: true, encoding: .utf8)
+        let result = train(2, ["--config", folder.appendingPathComponent("tiny.yaml").path,
+                               "--output_dir", blocker.appendingPathComponent("out").path], timeout: 120)
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("cannot create it"), "\(result.stderr)")
     }
 
     @Test(.enabled(if: mpirunAvailable))

@@ -1,12 +1,11 @@
-/// Interop with Hugging Face's GPT2LMHeadModel state_dict: names like "transformer.h.0.attn.c_attn.weight",
-/// Conv1D weights stored [in, out] (ours are [out, in]), the LM head tied to wte.
-extension GPT2Model {
-    /// Fills `flat` (parameters, or any buffer with our layout) from Hugging Face tensors.
-    ///
-    /// `lookup` returns a tensor by name, or nil if absent. Each tensor is asked for under its GPT2LMHeadModel name
-    /// ("transformer.wte.weight"), then under its GPT2Model name without "transformer." (as in the original "gpt2"
-    /// checkpoint). "lm_head.weight" is never asked for: it is wte. Throws `ModelError` naming a missing tensor,
-    /// a wrong shape or a wrong value count; errors thrown by `lookup` propagate.
+/// Interop with Hugging Face state_dicts: names like "transformer.h.0.attn.c_attn.weight" (GPT2LMHeadModel) or
+/// "model.layers.0.self_attn.q_proj.weight" (LlamaForCausalLM and its relatives). GPT-2's Conv1D weights are stored
+/// [in, out] (ours are [out, in]); nn.Linear weights are [out, in] like ours. A tied LM head has no tensor of its own.
+extension DecoderModel {
+    /// Each tensor is asked for under its full Hugging Face name ("transformer.wte.weight"), then without the
+    /// family prefix (as in checkpoints of the bare GPT2Model / LlamaModel). A tied "lm_head.weight" is never asked
+    /// for: it is the token embedding. Throws `ModelError` naming a missing tensor, a wrong shape or a wrong value
+    /// count; errors thrown by `lookup` propagate.
     public func loadHuggingFaceTensors(into flat: UnsafeMutableBufferPointer<Float>,
                                        lookup: (String) throws -> (shape: [Int], values: [Float])?) throws {
         guard flat.count == parameterCount else {
@@ -14,7 +13,7 @@ extension GPT2Model {
         }
         for tensor in tensors {
             let name = huggingFaceName(of: tensor)
-            let unprefixed = String(name.dropFirst(Self.huggingFacePrefix.count))
+            let unprefixed = name.hasPrefix(huggingFacePrefix) ? String(name.dropFirst(huggingFacePrefix.count)) : name
             guard let found = try lookup(name) ?? lookup(unprefixed) else { throw ModelError.missingTensor(name: name) }
             let expectedShape = huggingFaceShape(of: tensor)
             guard found.shape == expectedShape else {
@@ -36,8 +35,7 @@ extension GPT2Model {
         }
     }
 
-    /// Every tensor of `flat` (parameters or gradients) under its GPT2LMHeadModel name and in Hugging Face's layout,
-    /// in state_dict order. "lm_head.weight" is left out: it is tied to "transformer.wte.weight".
+    /// In buffer order; a tied "lm_head.weight" is left out (it is the token embedding).
     public func huggingFaceTensors(from flat: UnsafeBufferPointer<Float>) -> [(name: String, shape: [Int], values: [Float])] {
         precondition(flat.count == parameterCount, "\(ModelError.bufferSizeMismatch(expected: parameterCount, found: flat.count))")
         return tensors.map { tensor in
@@ -59,17 +57,20 @@ extension GPT2Model {
         }
     }
 
-    static let huggingFacePrefix = "transformer."
+    /// The prefix of the decoder's tensors in the *ForCausalLM / GPT2LMHeadModel state_dict.
+    var huggingFacePrefix: String { config.architecture == .gpt2 ? "transformer." : "model." }
 
-    /// "wte" → "transformer.wte.weight", "h.0.ln_1.bias" → "transformer.h.0.ln_1.bias".
+    /// "wte" → "transformer.wte.weight", "h.0.ln_1.bias" → "transformer.h.0.ln_1.bias",
+    /// "layers.0.mlp.up_proj.weight" → "model.layers.0.mlp.up_proj.weight"; "lm_head.weight" stays as it is.
     func huggingFaceName(of tensor: ParameterTensor) -> String {
-        let isEmbedding = tensor.name == "wte" || tensor.name == "wpe"
-        return Self.huggingFacePrefix + tensor.name + (isEmbedding ? ".weight" : "")
+        if tensor.name == TensorNames.languageModelHead { return tensor.name }
+        let isGPT2Embedding = config.architecture == .gpt2 && (tensor.name == "wte" || tensor.name == "wpe")
+        return huggingFacePrefix + tensor.name + (isGPT2Embedding ? ".weight" : "")
     }
 
-    /// The 2-D weights inside blocks are Conv1D modules in Hugging Face's GPT-2, stored transposed.
+    /// The 2-D weights inside GPT-2's blocks are Conv1D modules in Hugging Face, stored transposed.
     func isHuggingFaceConv1D(_ tensor: ParameterTensor) -> Bool {
-        tensor.shape.count == 2 && tensor.name.hasPrefix("h.")
+        config.architecture == .gpt2 && tensor.shape.count == 2 && tensor.name.hasPrefix("h.")
     }
 
     func huggingFaceShape(of tensor: ParameterTensor) -> [Int] {

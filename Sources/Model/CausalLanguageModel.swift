@@ -1,0 +1,56 @@
+import Foundation
+import Kernels
+
+/// A decoder-only language model the trainer can use whatever its family: one flat parameter buffer (and one flat
+/// gradient buffer when trainable) described by `tensors`, per-sequence scoring of completion tokens, the backward
+/// of a weighted sum of those scores, and Hugging Face weight import/export.
+public protocol CausalLanguageModel: AnyObject {
+    var config: ModelConfig { get }
+    /// Every parameter tensor, in buffer order.
+    var tensors: [ParameterTensor] { get }
+    var parameterCount: Int { get }
+    /// ONE flat buffer of `parameterCount` floats.
+    var parameters: UnsafeMutableBufferPointer<Float> { get }
+    /// ONE flat buffer of `parameterCount` floats, or empty when the model is not trainable.
+    var gradients: UnsafeMutableBufferPointer<Float> { get }
+    var trainable: Bool { get }
+
+    /// The family's standard initialization, deterministic in `seed`.
+    func initializeRandomly(seed: UInt64)
+    /// Copies all parameters of a model with the same config (the reference model is a snapshot of the policy).
+    func copyParameters(from other: any CausalLanguageModel)
+    func zeroGradients()
+
+    /// Per sequence: Σ of completion-token log-probs and the statistics TRL logs (see `SequenceScores`).
+    /// With `training: true` keeps the activations `backward` needs; with false keeps none beyond one layer.
+    /// The batch must be valid (`SequenceBatch.validate(for:)`).
+    func score(_ batch: SequenceBatch, training: Bool) -> SequenceScores
+    /// Backward of Σ_b dLogProbSums[b] · logProbSums[b] for the last training `score`; ACCUMULATES into `gradients`.
+    func backward(dLogProbSums: [Float])
+    /// Full logits [count·length, vocab], row-major (tests and debugging: materializes the whole matrix).
+    func logits(_ batch: SequenceBatch) -> [Float]
+
+    /// Fills `flat` (parameters, or any buffer with this layout) from tensors looked up by Hugging Face name.
+    func loadHuggingFaceTensors(into flat: UnsafeMutableBufferPointer<Float>,
+                                lookup: (String) throws -> (shape: [Int], values: [Float])?) throws
+    /// Every tensor of `flat` (parameters or gradients) under its Hugging Face name and in Hugging Face's layout.
+    func huggingFaceTensors(from flat: UnsafeBufferPointer<Float>) -> [(name: String, shape: [Int], values: [Float])]
+}
+
+extension CausalLanguageModel {
+    public func tensor(named name: String) -> ParameterTensor? {
+        tensors.first { $0.name == name }
+    }
+}
+
+/// Builds the model of `config`'s family. Parameters start zeroed; initialize or load them.
+public func makeCausalLanguageModel(config: ModelConfig, trainable: Bool, parallel: Parallel) throws -> any CausalLanguageModel {
+    try config.validate()
+    return DecoderModel(config: config, trainable: trainable, parallel: parallel)
+}
+
+/// Builds the model a Hugging Face `config.json` describes (its weights are loaded separately).
+public func makeCausalLanguageModel(huggingFaceConfig json: Data, trainable: Bool,
+                                    parallel: Parallel) throws -> any CausalLanguageModel {
+    try makeCausalLanguageModel(config: ModelConfig(huggingFaceConfig: json), trainable: trainable, parallel: parallel)
+}

@@ -1,0 +1,363 @@
+import Foundation
+import Kernels
+import SeededRandom
+
+/// The one decoder-only transformer of every family, configured by `config.architecture`: pre-norm blocks
+/// (norm → causal self-attention → residual; norm → MLP → residual), a final norm and an LM head, no dropout.
+/// GPT-2 uses LayerNorm, a learned position table, a tanh-GELU MLP and a tied head; the Llama family RMSNorm,
+/// rotary q/k, grouped-query attention and a SwiGLU MLP, with the biases and head tying its config names.
+/// All parameters live in one flat 64-byte-aligned buffer (and all gradients in another) laid out by
+/// `ParameterLayout`; activations are sized for the batch shape and reused across calls.
+public final class DecoderModel: CausalLanguageModel {
+    public let config: ModelConfig
+    public let layout: ParameterLayout
+    public let tensors: [ParameterTensor]
+    public let parameterCount: Int
+    public private(set) var parameters: UnsafeMutableBufferPointer<Float>
+    public private(set) var gradients: UnsafeMutableBufferPointer<Float>
+    public let trainable: Bool
+    /// Threads the kernels may use.
+    public let parallel: Parallel
+
+    /// Rows of the LM head computed at once, so at most `lmHeadChunkRows × vocabSize` logits are alive.
+    public static let lmHeadChunkRows = 128
+
+    private let activations: ActivationStore
+    /// Rotary inverse frequencies (rotary families only) and their cos/sin table, grown to the longest batch seen.
+    private let rotaryFrequencies: [Double]?
+    private var rotaryTable: RotaryTable?
+    /// The batch and scored positions of the last training forward, which `backward` differentiates.
+    private var pendingBackward: (batch: SequenceBatch, scored: ScoredPositions)?
+
+    /// Parameters start zeroed; call `initializeRandomly(seed:)`, `copyParameters(from:)` or load weights.
+    /// The config must be valid (check with `ModelConfig.validate()` first, or build through `makeCausalLanguageModel`).
+    public init(config: ModelConfig, trainable: Bool, parallel: Parallel) {
+        do { try config.validate() } catch { preconditionFailure("\(error)") }
+        self.config = config
+        self.layout = ParameterLayout(config: config)
+        self.tensors = layout.tensors
+        self.parameterCount = layout.parameterCount
+        self.trainable = trainable
+        self.parallel = parallel
+        self.parameters = allocateAlignedFloats(layout.parameterCount)
+        self.gradients = trainable ? allocateAlignedFloats(layout.parameterCount)
+                                   : UnsafeMutableBufferPointer(start: nil, count: 0)
+        self.activations = ActivationStore(config: config)
+        self.rotaryFrequencies = config.architecture.positionEncoding == .rotary ? config.rotaryInverseFrequencies : nil
+    }
+
+    deinit {
+        deallocateAlignedFloats(parameters)
+        deallocateAlignedFloats(gradients)
+    }
+
+    /// Hugging Face's `_init_weights`: 2-D weights and embeddings N(0, 0.02) (GPT-2's residual projections
+    /// `c_proj.weight` N(0, 0.02/√(2·layers))), norm weights 1, biases 0. Deterministic in `seed`.
+    public func initializeRandomly(seed: UInt64) {
+        var normal = NormalGenerator(seed: seed)
+        let projectionStd = 0.02 / Double(2 * config.layers).squareRoot()
+        for tensor in tensors {
+            let values = UnsafeMutableBufferPointer(rebasing: parameters[tensor.range])
+            if tensor.shape.count == 1 {
+                // The only 1-D weights are norm gains.
+                values.update(repeating: tensor.name.hasSuffix(".weight") ? 1 : 0)
+            } else {
+                let std = tensor.name.hasSuffix(".c_proj.weight") ? projectionStd : 0.02
+                for index in values.indices { values[index] = Float(std * normal.next()) }
+            }
+        }
+    }
+
+    public func copyParameters(from other: any CausalLanguageModel) {
+        precondition(other.config == config, "copyParameters needs equal configs (\(other.config) vs \(config))")
+        parameters.baseAddress!.update(from: other.parameters.baseAddress!, count: parameterCount)
+    }
+
+    public func zeroGradients() {
+        gradients.update(repeating: 0)
+    }
+
+    // MARK: Forward
+
+    /// Only scored positions go through the final norm and the LM head, `lmHeadChunkRows` rows at a time; every
+    /// statistic of `SequenceScores` comes from that one pass over each chunk's logits.
+    public func score(_ batch: SequenceBatch, training: Bool) -> SequenceScores {
+        precondition(!training || trainable, "score(training: true) needs a model created with trainable: true")
+        requireValid(batch)
+        pendingBackward = nil
+        runTrunk(batch, keepAllLayers: training)
+
+        let scored = ScoredPositions(batch)
+        let a = activations
+        let V = config.vocabSize
+        a.prepareHead(scoredRows: scored.count, chunkRows: Self.lmHeadChunkRows, forBackward: training)
+        normalizeScoredRows(scored)
+        scored.targets.withUnsafeBufferPointer { targets in
+            a.headArgmaxes.withUnsafeMutableBufferPointer { argmaxes in
+                forEachHeadChunk(scoredRows: scored.count) { start, rows in
+                    computeChunkLogits(start: start, rows: rows)
+                    logSoftmaxGatherForward(logProbs: a.headLogProbs.pointer + start, logSumExp: a.headLogSumExp.pointer + start,
+                                            logitSums: a.headLogitSums.pointer + start,
+                                            entropies: a.headEntropies.pointer + start, argmaxes: argmaxes.baseAddress! + start,
+                                            logits: a.chunkLogits.pointer, targets: targets.baseAddress! + start,
+                                            rows: rows, vocab: V, parallel: parallel)
+                }
+            }
+        }
+
+        var logProbSums = [Double](repeating: 0, count: batch.count)
+        var scores = SequenceScores(count: batch.count)
+        for (i, sequence) in scored.sequences.enumerated() {
+            logProbSums[sequence] += Double(a.headLogProbs.pointer[i])
+            scores.tokenCounts[sequence] += 1
+            scores.meanLogitSums[sequence] += Double(a.headLogitSums.pointer[i]) / Double(V)
+            scores.entropySums[sequence] += Double(a.headEntropies.pointer[i])
+            if a.headArgmaxes[i] == scored.targets[i] { scores.correctTokenCounts[sequence] += 1 }
+        }
+        scores.logProbSums = logProbSums.map(Float.init)
+        if training { pendingBackward = (batch, scored) }
+        return scores
+    }
+
+    /// Discards the activations of a previous training forward.
+    public func logits(_ batch: SequenceBatch) -> [Float] {
+        requireValid(batch)
+        pendingBackward = nil
+        runTrunk(batch, keepAllLayers: false)
+        let (rows, C, V) = (activations.rows, config.channels, config.vocabSize)
+        // The projection scratch is free once the trunk has run; it holds the final norm's output here.
+        let normed = activations.projection.pointer
+        normalize(layout.finalNorm, out: normed, mean: nil, rstd: nil, inp: activations.residualStream(config.layers), rows: rows)
+        return [Float](unsafeUninitializedCapacity: rows * V) { buffer, initialized in
+            matmulForward(out: buffer.baseAddress!, inp: normed, weight: parameter(layout.outputEmbedding), bias: nil,
+                          rows: rows, inDim: C, outDim: V, parallel: parallel)
+            initialized = rows * V
+        }
+    }
+
+    private func requireValid(_ batch: SequenceBatch) {
+        do { try batch.validate(for: config) } catch { preconditionFailure("\(error)") }
+    }
+
+    private func parameter(_ offset: Int) -> UnsafeMutablePointer<Float> { parameters.baseAddress! + offset }
+    private func gradient(_ offset: Int) -> UnsafeMutablePointer<Float> { gradients.baseAddress! + offset }
+
+    /// LayerNorm or RMSNorm of `rows` rows of width C; statistics are saved where given (RMSNorm has no mean).
+    private func normalize(_ norm: NormOffsets, out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?,
+                           rstd: UnsafeMutablePointer<Float>?, inp: UnsafePointer<Float>, rows: Int) {
+        switch norm {
+        case .layerNorm(let weight, let bias):
+            layerNormForward(out: out, mean: mean, rstd: rstd, inp: inp, weight: parameter(weight), bias: parameter(bias),
+                             rows: rows, dim: config.channels, epsilon: config.normEpsilon, parallel: parallel)
+        case .rmsNorm(let weight):
+            rmsNormForward(out: out, rstd: rstd, inp: inp, weight: parameter(weight), rows: rows, dim: config.channels,
+                           epsilon: config.normEpsilon, parallel: parallel)
+        }
+    }
+
+    /// Embeddings and all transformer blocks; leaves the final residual stream in `residualStream(layers)`.
+    private func runTrunk(_ batch: SequenceBatch, keepAllLayers: Bool) {
+        activations.prepareForward(count: batch.count, length: batch.length, keepAllLayers: keepAllLayers)
+        if let rotaryFrequencies, (rotaryTable?.positions ?? 0) < batch.length {
+            rotaryTable = RotaryTable(inverseFrequencies: rotaryFrequencies, positions: batch.length)
+        }
+        batch.tokens.withUnsafeBufferPointer { tokens in
+            embeddingForward(out: activations.residualStream(0), tokens: tokens.baseAddress!,
+                             tokenTable: parameter(layout.tokenEmbedding), positionTable: layout.positionEmbedding.map(parameter),
+                             batch: batch.count, seqLen: batch.length, dim: config.channels)
+        }
+        for layer in 0 ..< config.layers { forwardBlock(layer) }
+    }
+
+    private func forwardBlock(_ layer: Int) {
+        let p = layout.blocks[layer]
+        let s = activations.block(layer)
+        let (rows, C) = (activations.rows, config.channels)
+        let projection = activations.projection.pointer
+
+        normalize(p.attentionNorm, out: s.norm1, mean: s.norm1Mean, rstd: s.norm1Rstd, inp: s.input, rows: rows)
+        matmulForward(out: s.qkv, inp: s.norm1, weight: parameter(p.qkvWeight), bias: p.qkvBias.map(parameter),
+                      rows: rows, inDim: C, outDim: config.qkvWidth, parallel: parallel)
+        if let rotaryTable {
+            // q and k heads are adjacent at the start of each qkv row.
+            rotaryForward(s.qkv, table: rotaryTable, batch: activations.count, seqLen: activations.length,
+                          heads: config.heads + config.keyValueHeads, rowStride: config.qkvWidth, parallel: parallel)
+        }
+        attentionForward(out: s.attentionOutput, att: s.attentionProbabilities, qkv: s.qkv,
+                         shape: activations.attentionShape, parallel: parallel)
+        matmulForward(out: projection, inp: s.attentionOutput, weight: parameter(p.attentionOutputWeight),
+                      bias: p.attentionOutputBias.map(parameter), rows: rows, inDim: config.attentionWidth, outDim: C,
+                      parallel: parallel)
+        residualForward(out: s.afterAttention, a: s.input, b: projection, count: rows * C)
+
+        normalize(p.mlpNorm, out: s.norm2, mean: s.norm2Mean, rstd: s.norm2Rstd, inp: s.afterAttention, rows: rows)
+        matmulForward(out: s.mlpInput, inp: s.norm2, weight: parameter(p.mlpInputWeight), bias: p.mlpInputBias.map(parameter),
+                      rows: rows, inDim: C, outDim: config.mlpInputWidth, parallel: parallel)
+        let I = config.intermediateSize
+        switch config.architecture.feedForward {
+        case .gelu: geluForward(out: s.mlpActivation, inp: s.mlpInput, count: rows * I, parallel: parallel)
+        case .swiglu: swigluForward(out: s.mlpActivation, inp: s.mlpInput, rows: rows, hidden: I, parallel: parallel)
+        }
+        matmulForward(out: projection, inp: s.mlpActivation, weight: parameter(p.mlpOutputWeight),
+                      bias: p.mlpOutputBias.map(parameter), rows: rows, inDim: I, outDim: C, parallel: parallel)
+        residualForward(out: s.output, a: s.afterAttention, b: projection, count: rows * C)
+    }
+
+    /// Gathers the final residual rows of the scored positions into `headInput` and applies the final norm to them.
+    private func normalizeScoredRows(_ scored: ScoredPositions) {
+        let a = activations
+        let C = config.channels
+        let final = a.residualStream(config.layers)
+        for (i, row) in scored.rows.enumerated() {
+            (a.headInput.pointer + i * C).update(from: final + row * C, count: C)
+        }
+        normalize(layout.finalNorm, out: a.headNormed.pointer, mean: a.headMean.pointer, rstd: a.headRstd.pointer,
+                  inp: a.headInput.pointer, rows: scored.count)
+    }
+
+    /// Calls `body(start, rows)` for consecutive chunks of at most `lmHeadChunkRows` scored rows.
+    private func forEachHeadChunk(scoredRows: Int, _ body: (_ start: Int, _ rows: Int) -> Void) {
+        for start in stride(from: 0, to: scoredRows, by: Self.lmHeadChunkRows) {
+            body(start, min(Self.lmHeadChunkRows, scoredRows - start))
+        }
+    }
+
+    /// chunkLogits[r, :] = W_head · headNormed[start + r, :] (W_head is the token embedding when tied).
+    private func computeChunkLogits(start: Int, rows: Int) {
+        matmulForward(out: activations.chunkLogits.pointer, inp: activations.headNormed.pointer + start * config.channels,
+                      weight: parameter(layout.outputEmbedding), bias: nil, rows: rows, inDim: config.channels,
+                      outDim: config.vocabSize, parallel: parallel)
+    }
+
+    // MARK: Backward
+
+    public func backward(dLogProbSums: [Float]) {
+        guard let (batch, scored) = pendingBackward else {
+            preconditionFailure("backward(dLogProbSums:) needs a preceding score(_:training: true) on this model")
+        }
+        precondition(dLogProbSums.count == batch.count,
+                     "backward got \(dLogProbSums.count) gradients for a batch of \(batch.count) sequences")
+        // With nothing scored every gradient is exactly zero.
+        guard scored.count > 0 else { return }
+        let a = activations
+        let (C, V) = (config.channels, config.vocabSize)
+        a.prepareBackward()
+
+        // LM head, chunk by chunk: recompute the logits, get dlogits, backprop into the head weight and the final norm's output.
+        for (i, sequence) in scored.sequences.enumerated() { a.headDLogProbs.pointer[i] = dLogProbSums[sequence] }
+        a.dHeadNormed.zero(scored.count * C)
+        scored.targets.withUnsafeBufferPointer { targets in
+            forEachHeadChunk(scoredRows: scored.count) { start, rows in
+                computeChunkLogits(start: start, rows: rows)
+                logSoftmaxGatherBackward(dlogits: a.chunkDLogits.pointer, dLogProbs: a.headDLogProbs.pointer + start,
+                                         logits: a.chunkLogits.pointer, logSumExp: a.headLogSumExp.pointer + start,
+                                         targets: targets.baseAddress! + start, rows: rows, vocab: V, parallel: parallel)
+                matmulBackward(dinp: a.dHeadNormed.pointer + start * C, dweight: gradient(layout.outputEmbedding), dbias: nil,
+                               dout: a.chunkDLogits.pointer, inp: a.headNormed.pointer + start * C,
+                               weight: parameter(layout.outputEmbedding), rows: rows, inDim: C, outDim: V, parallel: parallel)
+            }
+        }
+        a.dHeadInput.zero(scored.count * C)
+        normalizeBackward(layout.finalNorm, dinp: a.dHeadInput.pointer, dout: a.dHeadNormed.pointer, inp: a.headInput.pointer,
+                          mean: a.headMean.pointer, rstd: a.headRstd.pointer, rows: scored.count)
+
+        // Scatter into the gradient of the final residual stream (each trunk row is scored at most once).
+        let dResidual = a.dResidual.pointer
+        a.dResidual.zero(a.rows * C)
+        for (i, row) in scored.rows.enumerated() {
+            (dResidual + row * C).update(from: a.dHeadInput.pointer + i * C, count: C)
+        }
+
+        for layer in (0 ..< config.layers).reversed() { backwardBlock(layer) }
+        batch.tokens.withUnsafeBufferPointer { tokens in
+            embeddingBackward(dTokenTable: gradient(layout.tokenEmbedding), dPositionTable: layout.positionEmbedding.map(gradient),
+                              dout: dResidual, tokens: tokens.baseAddress!, batch: batch.count, seqLen: batch.length,
+                              dim: C)
+        }
+    }
+
+    /// Backward of `normalize`, ACCUMULATING into dinp and the norm's parameter gradients.
+    private func normalizeBackward(_ norm: NormOffsets, dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
+                                   inp: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int) {
+        switch norm {
+        case .layerNorm(let weight, let bias):
+            layerNormBackward(dinp: dinp, dweight: gradient(weight), dbias: gradient(bias), dout: dout, inp: inp,
+                              weight: parameter(weight), mean: mean, rstd: rstd, rows: rows, dim: config.channels,
+                              parallel: parallel)
+        case .rmsNorm(let weight):
+            rmsNormBackward(dinp: dinp, dweight: gradient(weight), dout: dout, inp: inp, weight: parameter(weight),
+                            rstd: rstd, rows: rows, dim: config.channels, parallel: parallel)
+        }
+    }
+
+    /// Turns `dResidual` from the gradient of block `layer`'s output into that of its input, accumulating the block's
+    /// parameter gradients. A residual connection passes its gradient through unchanged, so each norm backward
+    /// adds its branch's contribution into `dResidual` in place.
+    private func backwardBlock(_ layer: Int) {
+        let p = layout.blocks[layer]
+        let s = activations.block(layer)
+        let a = activations
+        let (rows, C, I) = (a.rows, config.channels, config.intermediateSize)
+        let dResidual = a.dResidual.pointer
+
+        // MLP branch: output = afterAttention + down(activation(up(norm2(afterAttention)))).
+        a.dMLPActivation.zero(rows * I)
+        matmulBackward(dinp: a.dMLPActivation.pointer, dweight: gradient(p.mlpOutputWeight),
+                       dbias: p.mlpOutputBias.map(gradient), dout: dResidual, inp: s.mlpActivation,
+                       weight: parameter(p.mlpOutputWeight), rows: rows, inDim: I, outDim: C, parallel: parallel)
+        a.dMLPInput.zero(rows * config.mlpInputWidth)
+        switch config.architecture.feedForward {
+        case .gelu:
+            geluBackward(dinp: a.dMLPInput.pointer, inp: s.mlpInput, dout: a.dMLPActivation.pointer, count: rows * I,
+                         parallel: parallel)
+        case .swiglu:
+            swigluBackward(dinp: a.dMLPInput.pointer, inp: s.mlpInput, dout: a.dMLPActivation.pointer, rows: rows, hidden: I,
+                           parallel: parallel)
+        }
+        a.dNormed.zero(rows * C)
+        matmulBackward(dinp: a.dNormed.pointer, dweight: gradient(p.mlpInputWeight), dbias: p.mlpInputBias.map(gradient),
+                       dout: a.dMLPInput.pointer, inp: s.norm2, weight: parameter(p.mlpInputWeight),
+                       rows: rows, inDim: C, outDim: config.mlpInputWidth, parallel: parallel)
+        normalizeBackward(p.mlpNorm, dinp: dResidual, dout: a.dNormed.pointer, inp: s.afterAttention,
+                          mean: s.norm2Mean, rstd: s.norm2Rstd, rows: rows)
+
+        // Attention branch: afterAttention = input + o(attention(rotary(qkv(norm1(input))))).
+        a.dAttentionOutput.zero(rows * config.attentionWidth)
+        matmulBackward(dinp: a.dAttentionOutput.pointer, dweight: gradient(p.attentionOutputWeight),
+                       dbias: p.attentionOutputBias.map(gradient), dout: dResidual, inp: s.attentionOutput,
+                       weight: parameter(p.attentionOutputWeight), rows: rows, inDim: config.attentionWidth, outDim: C,
+                       parallel: parallel)
+        a.dQKV.zero(rows * config.qkvWidth)
+        attentionBackward(dqkv: a.dQKV.pointer, scratch: a.attentionScratch.pointer, dout: a.dAttentionOutput.pointer,
+                          qkv: s.qkv, att: s.attentionProbabilities, shape: a.attentionShape, parallel: parallel)
+        if let rotaryTable {
+            rotaryBackward(a.dQKV.pointer, table: rotaryTable, batch: a.count, seqLen: a.length,
+                           heads: config.heads + config.keyValueHeads, rowStride: config.qkvWidth, parallel: parallel)
+        }
+        a.dNormed.zero(rows * C)
+        matmulBackward(dinp: a.dNormed.pointer, dweight: gradient(p.qkvWeight), dbias: p.qkvBias.map(gradient),
+                       dout: a.dQKV.pointer, inp: s.norm1, weight: parameter(p.qkvWeight),
+                       rows: rows, inDim: C, outDim: config.qkvWidth, parallel: parallel)
+        normalizeBackward(p.attentionNorm, dinp: dResidual, dout: a.dNormed.pointer, inp: s.input,
+                          mean: s.norm1Mean, rstd: s.norm1Rstd, rows: rows)
+    }
+}
+
+extension ModelConfig {
+    /// The rotary inverse frequencies: θ^(−2i/headSize), rescaled as transformers' "llama3" rope type when `ropeScaling` is set.
+    var rotaryInverseFrequencies: [Double] {
+        let standard = RotaryTable.standardInverseFrequencies(headSize: headSize, theta: ropeTheta)
+        guard let scaling = ropeScaling else { return standard }
+        let original = Double(scaling.originalMaxPositions)
+        let longestKeptWavelength = original / scaling.highFrequencyFactor
+        let shortestStretchedWavelength = original / scaling.lowFrequencyFactor
+        return standard.map { frequency in
+            let wavelength = 2 * Double.pi / frequency
+            if wavelength < longestKeptWavelength { return frequency }
+            if wavelength > shortestStretchedWavelength { return frequency / scaling.factor }
+            let smooth = (original / wavelength - scaling.lowFrequencyFactor)
+                / (scaling.highFrequencyFactor - scaling.lowFrequencyFactor)
+            return (1 - smooth) * frequency / scaling.factor + smooth * frequency
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import DPO
+import MPI
+
+/// Metrics over a logging window or an evaluation, averaged as TRL averages them: every micro-batch contributes its
+/// own means (over its pairs, or over its completion tokens for the token metrics) and the window reports the mean
+/// of those over all micro-batches of all ranks. With micro-batches of equal size this is the plain mean over pairs;
+/// a short last micro-batch of an epoch weighs as much as a full one, exactly as in TRL.
+struct MetricWindow {
+    /// Metric names in logging order: TRL's, then ours (`prefers_chosen`: the policy gives the chosen completion a
+    /// higher mean per-token log-prob than the rejected one; unlike the rewards it is informative before training).
+    static let names: [String] = {
+        var sums = PreferenceMetricSums()
+        sums.pairs = 1
+        return sums.means.map(\.name) + ["prefers_chosen"]
+    }()
+
+    private var sums = [Double](repeating: 0, count: names.count)
+    private(set) var microBatches = 0.0
+    /// Non-padding tokens the policy processed, summed (not averaged).
+    var processedTokens = 0.0
+
+    /// Adds one micro-batch's sums as one set of means.
+    mutating func add(_ microBatch: PreferenceMetricSums) {
+        let means = microBatch.means
+        guard !means.isEmpty else { return }
+        for (index, mean) in means.enumerated() {
+            sums[index] += mean.value
+        }
+        sums[Self.names.count - 1] += microBatch.chosenMoreLikely / microBatch.pairs
+        microBatches += 1
+        processedTokens += microBatch.processedTokens
+    }
+
+    /// The window of all ranks together. Every rank must call this (it is a collective); a rank that saw no
+    /// micro-batch contributes zeros.
+    func allReduced(_ communicator: Communicator) throws -> MetricWindow {
+        guard communicator.size > 1 else { return self }
+        var values = sums + [microBatches, processedTokens]
+        try values.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+        var global = MetricWindow()
+        global.sums = Array(values[0..<Self.names.count])
+        global.microBatches = values[Self.names.count]
+        global.processedTokens = values[Self.names.count + 1]
+        return global
+    }
+
+    /// Mean over micro-batches of each metric; empty when the window saw no micro-batch.
+    var means: [(name: String, value: Double)] {
+        guard microBatches > 0 else { return [] }
+        return zip(Self.names, sums).map { ($0, $1 / microBatches) }
+    }
+
+    subscript(name: String) -> Double? {
+        means.first { $0.name == name }?.value
+    }
+}

@@ -1,0 +1,115 @@
+import Foundation
+import Checkpoint
+import Kernels
+import Model
+import PreferenceData
+
+/// Where a run's model comes from: a Hugging Face folder (`model_name_or_path`: config.json, safetensors
+/// weights, tokenizer files) or the built-in GPT-2-architecture model with the byte-level tokenizer, shaped by
+/// the `model.*` keys and randomly initialised from `seed`.
+struct ModelSource {
+    let modelConfig: ModelConfig
+    let tokenizer: any Tokenizer
+    /// The Hugging Face folder, nil for the built-in model.
+    let folder: URL?
+    /// `bos_token_id`, `eos_token_id` and `pad_token_id` for the config.json of saved models: the source folder's own
+    /// values, or the byte tokenizer's end-of-text id (GPT-2's convention).
+    let specialTokenIDs: [String: Any]
+
+    /// Tokenizer files copied next to every saved model, so the folder loads with `AutoTokenizer` too.
+    static let tokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"]
+
+    init(config: TrainingConfig) throws {
+        guard let path = config.modelNameOrPath else {
+            tokenizer = ByteTokenizer()
+            modelConfig = .gpt2(vocabSize: tokenizer.vocabSize, maxPositions: config.maxPositions,
+                                layers: config.layers, heads: config.heads, channels: config.channels)
+            folder = nil
+            let endOfText = Int(tokenizer.eosTokenID)
+            specialTokenIDs = ["bos_token_id": endOfText, "eos_token_id": endOfText, "pad_token_id": endOfText]
+            return
+        }
+        let folder = URL(fileURLWithPath: path)
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ConfigError("`model_name_or_path` \(path): no such folder (download the model first, e.g. "
+                + "`huggingface-cli download HuggingFaceTB/SmolLM2-135M-Instruct --local-dir \(path)`)")
+        }
+        let configFile = folder.appendingPathComponent("config.json")
+        guard let json = FileManager.default.contents(atPath: configFile.path) else {
+            throw ConfigError("\(configFile.path): missing; `model_name_or_path` must be a Hugging Face model folder")
+        }
+        do {
+            modelConfig = try ModelConfig(huggingFaceConfig: json)
+        } catch {
+            throw ConfigError("\(configFile.path): \(error)")
+        }
+        let original = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] ?? [:]
+        specialTokenIDs = original.filter { ["bos_token_id", "eos_token_id", "pad_token_id"].contains($0.key) }
+        let tokenizer = try HuggingFaceTokenizer(folder: folder.path)
+        try tokenizer.checkFits(modelVocabSize: modelConfig.vocabSize, modelFile: configFile.path)
+        self.tokenizer = tokenizer
+        self.folder = folder
+        guard config.maxLength <= modelConfig.maxPositions else {
+            throw ConfigError("`max_length` (\(config.maxLength)) exceeds the model's \(modelConfig.maxPositions) positions "
+                + "(\(configFile.path))")
+        }
+    }
+
+    /// The model's initial weights: read from the folder, or drawn from `seed` for the built-in model.
+    func initialize(_ model: any CausalLanguageModel, seed: Int) throws {
+        if let folder {
+            try loadWeights(from: folder, into: model)
+        } else {
+            model.initializeRandomly(seed: UInt64(seed))
+        }
+    }
+
+    /// The chat template for conversational data: the built-in one named by `chat_template`, else the model's own.
+    func chatTemplate(named name: String?) throws -> ChatTemplate {
+        if let folder {
+            return try ChatTemplate.load(tokenizerConfig: folder.appendingPathComponent("tokenizer_config.json").path,
+                                         builtInName: name)
+        }
+        guard let name else {
+            throw ConfigError("the built-in model has no chat template: name one with `chat_template` "
+                + "(\(ChatTemplate.builtInNames.joined(separator: ", ")))")
+        }
+        return try ChatTemplate.builtIn(named: name)
+    }
+
+    /// Writes `model` as a Hugging Face folder: `model.safetensors` in transformers' names and layout,
+    /// `config.json`, and the source folder's tokenizer files. Each file is written atomically.
+    func writeFolder(of model: any CausalLanguageModel, to destination: URL) throws {
+        let exported = model.huggingFaceTensors(from: UnsafeBufferPointer(model.parameters))
+        // One contiguous copy, so every tensor can be handed to the writer as a buffer that outlives the call.
+        let storage = UnsafeMutableBufferPointer<Float>.allocate(capacity: exported.reduce(0) { $0 + $1.values.count })
+        defer { storage.deallocate() }
+        var offset = 0
+        let views = exported.map { tensor -> (name: String, shape: [Int], values: UnsafeBufferPointer<Float>) in
+            let slice = UnsafeMutableBufferPointer(rebasing: storage[offset..<offset + tensor.values.count])
+            _ = slice.initialize(from: tensor.values)
+            offset += tensor.values.count
+            return (tensor.name, tensor.shape, UnsafeBufferPointer(slice))
+        }
+        try SafeTensorsFile.write(views, metadata: ["format": "pt"], to: destination.appendingPathComponent(ModelWeights.singleFile))
+        try AtomicFile.write(try model.config.huggingFaceConfigJSON(adding: specialTokenIDs),
+                             to: destination.appendingPathComponent("config.json"))
+        guard let folder else { return }
+        for name in Self.tokenizerFiles {
+            let source = folder.appendingPathComponent(name)
+            if let data = FileManager.default.contents(atPath: source.path) {
+                try AtomicFile.write(data, to: destination.appendingPathComponent(name))
+            }
+        }
+    }
+}
+
+/// Reads a Hugging Face folder's weights (single or sharded safetensors, any float dtype) into `model`.
+func loadWeights(from folder: URL, into model: any CausalLanguageModel) throws {
+    let weights = try ModelWeights.open(folder: folder)
+    try model.loadHuggingFaceTensors(into: model.parameters) { name in
+        guard let tensor = weights[name] else { return nil }
+        return (tensor.shape, try tensor.floats())
+    }
+}

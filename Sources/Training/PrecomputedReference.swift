@@ -1,0 +1,152 @@
+import Foundation
+import Checkpoint
+import DPO
+import Model
+import MPI
+import PreferenceData
+
+/// Reference log-probs of every pair, computed in one pass before training (TRL's `precompute_ref_log_probs`),
+/// so no reference model stays in memory during training.
+///
+/// The pass is split over all ranks and summed (each rank fills its shard of a zeroed table, and x + 0 is exact),
+/// and the result is cached on disk under a key made from the initial weights, every token id of the data and
+/// the truncation settings: a second run or a resume with the same model, data and tokenization reads it back,
+/// and any change to them misses the cache instead of reusing stale values.
+struct PrecomputedReference {
+    /// Per pair: chosen log-prob sum at 2·i, rejected at 2·i + 1.
+    var train: [Float]
+    var eval: [Float]
+
+    static func load(policy: any CausalLanguageModel, train: [TokenizedPair], eval: [TokenizedPair],
+                     config: TrainingConfig, communicator: Communicator,
+                     batch: ([TokenizedPair]) -> SequenceBatch, say: (String) -> Void) throws -> PrecomputedReference {
+        let key = cacheKey(policy: policy, train: train, eval: eval, config: config)
+        let file = cacheDirectory(config).appendingPathComponent("ref-log-probs-\(key).safetensors")
+        var tables = [[Float](repeating: 0, count: 2 * train.count), [Float](repeating: 0, count: 2 * eval.count)]
+        var hit: UInt8 = 0
+        if communicator.rank == 0, let cached = try? readCache(file, sizes: tables.map(\.count)) {
+            tables = cached
+            hit = 1
+        }
+        try withUnsafeMutableBytes(of: &hit) { try communicator.broadcast($0, root: 0) }
+        if hit == 1 {
+            for index in tables.indices {
+                try tables[index].withUnsafeMutableBytes { try communicator.broadcast($0, root: 0) }
+            }
+            say("reference log-probs read from the cache \(file.path)")
+            return PrecomputedReference(train: tables[0], eval: tables[1])
+        }
+
+        // The policy has not been updated yet, so it is the reference.
+        for (index, pairs) in [train, eval].enumerated() {
+            let shard = rankShard(of: Array(pairs.indices), rank: communicator.rank, ranks: communicator.size)
+            for microBatch in chunks(Array(shard), size: config.perDeviceEvalBatchSize) {
+                let scores = policy.score(batch(microBatch.map { pairs[$0] }), training: false).logProbSums
+                for (row, pair) in microBatch.enumerated() {
+                    tables[index][2 * pair] = scores[row]
+                    tables[index][2 * pair + 1] = scores[row + microBatch.count]
+                }
+            }
+            if communicator.size > 1 {
+                try tables[index].withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+            }
+        }
+        try communicator.onRankZero { try writeCache(tables, to: file) }
+        say("reference log-probs computed for \(train.count + eval.count) pairs and cached in \(file.path)")
+        return PrecomputedReference(train: tables[0], eval: tables[1])
+    }
+
+    /// `precompute_ref_cache_dir`, else `$XDG_CACHE_HOME/dpo-dist` or `~/.cache/dpo-dist`.
+    static func cacheDirectory(_ config: TrainingConfig) -> URL {
+        if let configured = config.precomputeRefCacheDir {
+            return URL(fileURLWithPath: configured)
+        }
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_CACHE_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache")
+        return base.appendingPathComponent("dpo-dist")
+    }
+
+    /// Everything the reference log-probs depend on: the initial weights, the exact token ids of every row and the
+    /// settings that decide how rows are cut.
+    static func cacheKey(policy: any CausalLanguageModel, train: [TokenizedPair], eval: [TokenizedPair],
+                         config: TrainingConfig) -> String {
+        var fingerprint = Fingerprint()
+        fingerprint.add(UnsafeRawBufferPointer(policy.parameters))
+        fingerprint.add(Array("\(policy.config)|\(config.maxLength)|\(config.truncationMode.rawValue)".utf8))
+        for pairs in [train, eval] {
+            fingerprint.add([UInt8](repeating: 0xFF, count: 8))
+            for pair in pairs {
+                for part in [pair.prompt, pair.chosen, pair.rejected] {
+                    part.withUnsafeBytes { fingerprint.add($0) }
+                    fingerprint.add([UInt8(part.count & 0xFF), 0xFE])
+                }
+            }
+        }
+        return fingerprint.hex
+    }
+
+    private static func readCache(_ file: URL, sizes: [Int]) throws -> [[Float]] {
+        let cached = try SafeTensorsFile.read(contentsOf: file)
+        return try zip(["train", "eval"], sizes).map { name, size in
+            guard let tensor = cached[name], tensor.elementCount == size else {
+                throw ConfigError("\(file.path): cached tensor `\(name)` does not match the data")
+            }
+            return try tensor.floats()
+        }
+    }
+
+    private static func writeCache(_ tables: [[Float]], to file: URL) throws {
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try tables[0].withUnsafeBufferPointer { train in
+            try tables[1].withUnsafeBufferPointer { eval in
+                try SafeTensorsFile.write([("train", [train.count], train), ("eval", [eval.count], eval)],
+                                          metadata: ["format": "dpo-dist", "content": "reference log-prob sums"], to: file)
+            }
+        }
+    }
+}
+
+/// A 128-bit non-cryptographic fingerprint of byte streams (two independently seeded multiply–rotate lanes over
+/// 8-byte words). Fast enough to hash a model's weights on every start; collisions only matter by accident.
+struct Fingerprint {
+    private var lanes: (UInt64, UInt64) = (0x243F_6A88_85A3_08D3, 0x1319_8A2E_0370_7344)
+    private var length: UInt64 = 0
+
+    mutating func add(_ bytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            mix(bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            offset += 8
+        }
+        var tail: UInt64 = 0
+        for (shift, byte) in bytes[offset...].enumerated() {
+            tail |= UInt64(byte) << (8 * UInt64(shift))
+        }
+        mix(tail ^ UInt64(bytes.count - offset) << 56)
+        length &+= UInt64(bytes.count)
+    }
+
+    mutating func add(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { add($0) }
+    }
+
+    private mutating func mix(_ word: UInt64) {
+        lanes.0 = ((lanes.0 ^ word) &* 0x9E37_79B9_7F4A_7C15).rotatedLeft(by: 31) &+ lanes.1
+        lanes.1 = ((lanes.1 ^ word) &* 0xC2B2_AE3D_27D4_EB4F).rotatedLeft(by: 29) ^ lanes.0
+    }
+
+    var hex: String {
+        var copy = self
+        copy.mix(length)
+        return [copy.lanes.0, copy.lanes.1].map { String($0, radix: 16).leftPadded(to: 16) }.joined()
+    }
+}
+
+private extension UInt64 {
+    func rotatedLeft(by amount: UInt64) -> UInt64 { (self << amount) | (self >> (64 - amount)) }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+}

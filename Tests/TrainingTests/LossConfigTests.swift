@@ -1,0 +1,103 @@
+import DPO
+import Foundation
+import Testing
+@testable import Training
+
+/// `loss_type` (one name, a YAML list or a comma-separated list), `loss_weights`, `reference_free` and the checks
+/// that tie them to `label_smoothing`.
+@Suite struct LossConfigTests {
+    private func load(_ yaml: String, _ overrides: [String] = []) throws -> TrainingConfig {
+        try ConfigLoader.load(file: try writeConfig(yaml), overrides: overrides)
+    }
+
+    private func writeConfig(_ text: String) throws -> String {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("dpo-loss-config-\(UUID().uuidString).yaml")
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    /// The error message of a config that must be refused.
+    private func failure(_ yaml: String, _ overrides: [String] = []) throws -> String {
+        failure(path: try writeConfig(yaml), overrides)
+    }
+
+    private func failure(path: String, _ overrides: [String] = []) -> String {
+        do {
+            _ = try ConfigLoader.load(file: path, overrides: overrides)
+        } catch {
+            return "\(error)"
+        }
+        Issue.record("accepted: \(path) \(overrides)")
+        return ""
+    }
+
+    @Test func defaultIsSigmoidWithAReference() throws {
+        let config = try load("max_length: 512\n")
+        #expect(config.lossTypes == [.sigmoid] && config.lossWeights == nil && !config.referenceFree)
+        #expect(config.dpoLoss == DPOLoss(beta: 0.1))
+    }
+
+    @Test func singleNameYAMLListsAndCommandLineListsAllParse() throws {
+        #expect(try load("loss_type: ipo\n").lossTypes == [.ipo])
+        let block = try load("loss_type:\n  - sigmoid\n  - sft\nloss_weights:\n  - 0.8\n  - 0.2\n")
+        #expect(block.lossTypes == [.sigmoid, .sft] && block.lossWeights == [0.8, 0.2])
+        let flow = try load("loss_type: [apo_zero, exo_pair, nca_pair]\nlabel_smoothing: 0.001\n")
+        #expect(flow.lossTypes == [.apoZero, .exoPair, .ncaPair])
+        let commandLine = try load("loss_type: hinge\n", ["--loss_type", "sigmoid, sppo_hard", "--loss_weights=1,0.5",
+                                                          "--reference_free", "true"])
+        #expect(commandLine.lossTypes == [.sigmoid, .sppoHard] && commandLine.lossWeights == [1, 0.5])
+        #expect(commandLine.referenceFree)
+        #expect(Set(DPOLossType.allCases.map(\.rawValue)) == ["sigmoid", "hinge", "ipo", "robust", "exo_pair", "nca_pair",
+                                                             "sppo_hard", "apo_zero", "apo_down", "sft"])
+    }
+
+    @Test func configBuildsTheWeightedLoss() throws {
+        let config = try load("beta: 0.3\nlabel_smoothing: 0.1\nloss_type: [robust, sft]\nloss_weights: [1, 0.25]\nreference_free: yes\n")
+        #expect(config.dpoLoss == DPOLoss(beta: 0.3, labelSmoothing: 0.1,
+                                          terms: [WeightedLossTerm(.robust), WeightedLossTerm(.sft, weight: 0.25)],
+                                          referenceFree: true))
+        let unweighted = try load("loss_type: [ipo, hinge]\n")
+        #expect(unweighted.dpoLoss.terms.map(\.weight) == [1, 1])
+    }
+
+    @Test func unknownLossNameNamesKeyPlaceAndTheName() throws {
+        let path = try writeConfig("beta: 0.1\nloss_type: [sigmoid, dpo_plus]\n")
+        let fromFile = failure(path: path)
+        #expect(fromFile.contains("\(path):2"), "\(fromFile)")
+        #expect(fromFile.contains("`loss_type` must be one of sigmoid, hinge, ipo"), "\(fromFile)")
+        #expect(fromFile.contains("got \"dpo_plus\""), "\(fromFile)")
+        let commandLine = try failure("beta: 0.1\n", ["--loss_type", "sigmoid,sft,kto"])
+        #expect(commandLine.contains("command line --loss_type: `loss_type` must be one of"), "\(commandLine)")
+        #expect(commandLine.contains("got \"kto\""), "\(commandLine)")
+    }
+
+    @Test func badListsAndValuesNameTheKey() throws {
+        let cases: [(String, [String], String)] = [
+            ("loss_type: []\n", [], "`loss_type` must list at least one value"),
+            ("loss_type: [sigmoid, [ipo]]\n", [], "`loss_type` must be a list of plain values"),
+            ("loss_weights: [1, heavy]\nloss_type: [sigmoid, sft]\n", [], "`loss_weights` must be a number, got \"heavy\""),
+            ("loss_weights: [-1]\n", [], "`loss_weights` must be at least 0.0"),
+            ("reference_free: maybe\n", [], "`reference_free` must be true or false"),
+            ("beta: 0.1\n", ["--loss_type", "sigmoid,,sft"], "`loss_type` must be one of"),
+        ]
+        for (yaml, overrides, expected) in cases {
+            let message = try failure(yaml, overrides)
+            #expect(message.contains(expected), "\(message)")
+        }
+    }
+
+    @Test func weightCountMustMatchLossCount() throws {
+        let message = try failure("loss_type: [sigmoid, sft]\nloss_weights: [1, 0.5, 2]\n")
+        #expect(message.contains("`loss_weights` has 3 weight(s) but `loss_type` names 2 loss(es)"), "\(message)")
+        let commandLine = try failure("loss_type: sigmoid\n", ["--loss_weights", "1,1"])
+        #expect(commandLine.contains("`loss_weights` has 2 weight(s) but `loss_type` names 1 loss(es)"), "\(commandLine)")
+    }
+
+    @Test func labelSmoothingMustSuitExoAndRobust() throws {
+        let exo = try failure("loss_type: exo_pair\n")
+        #expect(exo.contains("`loss_type` exo_pair needs `label_smoothing` above 0"), "\(exo)")
+        let robust = try failure("loss_type: [sigmoid, robust]\nlabel_smoothing: 0.5\n")
+        #expect(robust.contains("`loss_type` robust needs `label_smoothing` below 0.5"), "\(robust)")
+        #expect(try load("loss_type: sigmoid\nlabel_smoothing: 0.5\n").labelSmoothing == 0.5)
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import PreferenceData
+import Testing
+@testable import Training
+
+/// The tiny GPT-2, byte-level BPE tokenizer and pairs that tools/make_trl_fixtures.py ran TRL's DPOTrainer on.
+enum TRLFixture {
+    static func url(_ path: String) throws -> URL {
+        try #require(Bundle.module.url(forResource: "Fixtures", withExtension: nil)).appendingPathComponent("trl/" + path)
+    }
+
+    /// A scratch folder with `model/` holding the config, weights and tokenizer files together, as a Hub download does.
+    static func workspace() throws -> (folder: URL, model: URL, pairs: URL) {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dpo-trl-\(UUID().uuidString)")
+        let model = folder.appendingPathComponent("model")
+        try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
+        for part in ["model", "tokenizer"] {
+            for name in try FileManager.default.contentsOfDirectory(atPath: try url(part).path) {
+                try FileManager.default.copyItem(at: try url(part).appendingPathComponent(name), to: model.appendingPathComponent(name))
+            }
+        }
+        return (folder, model, try url("pairs.jsonl"))
+    }
+
+    /// The records of `metrics.jsonl` in an output folder, by step (training records only).
+    static func trainingRecords(in output: URL) throws -> [Int: [String: Double]] {
+        var records: [Int: [String: Double]] = [:]
+        for line in try String(contentsOf: output.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n") {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            guard let step = object["step"] as? Int, object["loss"] != nil else { continue }
+            records[step] = object.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+        }
+        return records
+    }
+}
+
+/// The TRL fixture (Fixtures/trl, tools/make_trl_fixtures.py): its tokenizer, raw pairs and what TRL made of them.
+/// What TRL made of the fixture pairs: its tokenized dataset and first collated batch.
+extension TRLFixture {
+    struct TokenizedFile: Decodable {
+        struct Pair: Decodable {
+            let row: Int
+            let promptIds: [Int32]
+            let chosenIds: [Int32]
+            let rejectedIds: [Int32]
+        }
+
+        struct Config: Decodable {
+            let maxLength: Int
+            let truncationMode: TruncationMode
+        }
+
+        let config: Config
+        let droppedRows: [Int]
+        let pairs: [Pair]
+    }
+
+    struct InitialLogProbs: Decodable {
+        struct Batch: Decodable {
+            let rows: [Int]
+            let inputIds: [[Int32]]
+            let attentionMask: [[Int]]
+            let completionMask: [[UInt8]]
+        }
+
+        let firstBatch: Batch
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ name: String) throws -> T {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(type, from: Data(contentsOf: url(name)))
+    }
+
+    /// A config that reads the fixture's pairs with its max_length and truncation mode.
+    static func config(_ tokenized: TokenizedFile) throws -> TrainingConfig {
+        var config = TrainingConfig()
+        config.trainDataset = try url("pairs.jsonl").path
+        config.maxLength = tokenized.config.maxLength
+        config.truncationMode = tokenized.config.truncationMode
+        return config
+    }
+}
+

@@ -1,0 +1,102 @@
+import Foundation
+import Testing
+import Checkpoint
+import TestSupport
+
+/// dpo-dist against TRL's DPOTrainer itself: the same model, tokenizer, pairs and DPOConfig keys
+/// (tools/make_trl_fixtures.py recorded TRL 1.16's per-step logs and final weights) must give the same run.
+/// Tolerances (from the issue): 1e-4 relative at step 1, 1e-3 relative through step 10 — relative to the value, or
+/// for rewards and margins (differences of log-probs near −60 scaled by β) to 1e-2, the size of a typical reward.
+@Suite(.serialized) struct TRLParityTests {
+    let binary = productsDirectory.appendingPathComponent("dpo-dist")
+
+    /// The DPOConfig of the fixture runs, in our YAML.
+    private func config(in folder: URL, lossType: String, accumulation: Int) throws -> URL {
+        let url = folder.appendingPathComponent("trl-\(lossType).yaml")
+        try """
+            per_device_train_batch_size: 2
+            gradient_accumulation_steps: \(accumulation)
+            max_steps: 10
+            logging_steps: 1
+            learning_rate: 2.0e-3
+            lr_scheduler_type: linear
+            warmup_steps: 2
+            weight_decay: 0.1
+            max_grad_norm: 1.0
+            beta: 0.1
+            max_length: 40
+            truncation_mode: keep_start
+            seed: 42
+            train_sampling_strategy: sequential
+            loss_type: \(lossType)
+            save_steps: 0
+            threads: 1
+
+            """.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    private func trlSteps(_ lossType: String) throws -> [(step: Int, logs: [String: Double])] {
+        let run = try #require(try JSONSerialization.jsonObject(
+            with: Data(contentsOf: try TRLFixture.url("run_\(lossType).json"))) as? [String: Any])
+        let steps = try #require(run["steps"] as? [[String: Any]])
+        return try steps.map { entry in
+            (try #require(entry["step"] as? Int),
+             try #require(entry["logs"] as? [String: Any]).compactMapValues { ($0 as? NSNumber)?.doubleValue })
+        }
+    }
+
+    private func compare(output: URL, lossType: String, label: String) throws {
+        let ours = try TRLFixture.trainingRecords(in: output)
+        let metrics = ["loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
+                       "logps/chosen", "logps/rejected", "logits/chosen", "logits/rejected", "entropy",
+                       "mean_token_accuracy", "grad_norm", "learning_rate", "num_tokens", "epoch"]
+        for (step, expected) in try trlSteps(lossType) {
+            let actual = try #require(ours[step], "\(label): no record for step \(step)")
+            let tolerance = step == 1 ? 1e-4 : 1e-3
+            for name in metrics {
+                let want = try #require(expected[name], "fixture lacks \(name)")
+                let got = try #require(actual[name], "\(label) step \(step): no \(name)")
+                let floor = name.hasPrefix("rewards/") && name != "rewards/accuracies" ? 1e-2 : 1e-6
+                #expect(abs(got - want) <= tolerance * max(abs(want), floor),
+                        "\(label) step \(step) \(name): \(got) vs TRL \(want)")
+            }
+        }
+        // Final weights, tensor by tensor (relative Euclidean norm of the difference).
+        let trained = try ModelWeights.open(folder: output)
+        let reference = try SafeTensorsFile.read(contentsOf: try TRLFixture.url("final_\(lossType).safetensors"))
+        for name in reference.names where trained[name] != nil {
+            let want = try #require(reference[name]).floats()
+            let got = try #require(trained[name]).floats()
+            let difference = zip(got, want).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
+            let norm = want.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            #expect(difference <= 1e-3 * norm, "\(label): final \(name) differs by \(difference / norm) relative")
+        }
+    }
+
+    @Test(arguments: ["sigmoid", "ipo", "hinge"])
+    func reproducesTRLStepByStep(lossType: String) throws {
+        let space = try TRLFixture.workspace()
+        let output = space.folder.appendingPathComponent("out")
+        let result = runProcess(binary, arguments: [
+            "train", "--config", try config(in: space.folder, lossType: lossType, accumulation: 2).path,
+            "--model_name_or_path", space.model.path, "--train_dataset", space.pairs.path, "--output_dir", output.path,
+        ], timeout: 300)
+        #expect(result.status == 0, "\(result.stderr)")
+        try compare(output: output, lossType: lossType, label: lossType)
+    }
+
+    /// Two ranks with one micro-batch each make the same global batch as one process accumulating two.
+    @Test(.enabled(if: mpirunAvailable))
+    func reproducesTRLOnTwoRanks() throws {
+        let space = try TRLFixture.workspace()
+        let output = space.folder.appendingPathComponent("out")
+        let (launcher, arguments) = mpirunCommand(ranks: 2, executable: binary, arguments: [
+            "train", "--config", try config(in: space.folder, lossType: "sigmoid", accumulation: 1).path,
+            "--model_name_or_path", space.model.path, "--train_dataset", space.pairs.path, "--output_dir", output.path,
+        ])
+        let result = runProcess(launcher, arguments: arguments, timeout: 300)
+        #expect(result.status == 0, "\(result.stderr)")
+        try compare(output: output, lossType: "sigmoid", label: "sigmoid on 2 ranks")
+    }
+}

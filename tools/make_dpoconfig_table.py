@@ -1,0 +1,103 @@
+"""Writes docs/dpoconfig-keys.md: every key of the installed TRL's DPOConfig, its default, and what dpo-dist does with it.
+
+The keys dpo-dist accepts are read from the key table in Sources/Training/ConfigLoader.swift, so the page follows the
+code; the explanations below say why a key is absent or behaves differently. Run with the reference environment:
+    python tools/make_dpoconfig_table.py
+"""
+import dataclasses
+import re
+from pathlib import Path
+
+import trl
+from trl import DPOConfig
+
+REPO = Path(__file__).resolve().parent.parent
+ours = set(re.findall(r'^\s+"([a-z0-9_.]+)":', (REPO / "Sources/Training/ConfigLoader.swift").read_text(), re.M))
+
+# Keys we read whose meaning or default is not exactly TRL's.
+DIFFERENT = {
+    "learning_rate": "same default (1e-6); the built-in demo config uses 1e-3 for its tiny model",
+    "train_sampling_strategy": "`random` is our own seeded permutation (same on every platform), not torch's; `sequential` is identical",
+    "seed": "seeds the built-in model's initialisation and our data order; TRL's seeds torch",
+    "loss_type": "all TRL losses except `bco_pair`, `aot`, `aot_unpaired`, `discopop`, `sigmoid_norm`; `sigmoid` also honours `label_smoothing` (TRL 1.16 ignores it there)",
+    "label_smoothing": "also applies to `sigmoid` (conservative DPO), as TRL ≤ 0.2x did",
+    "max_length": "same; must fit the model's positions",
+    "logging_steps": "same default (10); metrics are means of micro-batch means over the window, gathered from all ranks",
+    "save_steps": "same default (500); 0 saves only at the end; a checkpoint is a complete Hugging Face folder plus optimizer state",
+    "output_dir": "default `output`; a fresh run refuses a folder holding an earlier run's checkpoints (see `overwrite_output_dir`)",
+    "precompute_ref_log_probs": "same; the result is also cached on disk (`precompute_ref_cache_dir`), keyed by weights, token ids and truncation",
+    "ddp_bucket_cap_mb": "bucket size of the gradient all-reduce that overlaps backward; 0 means one blocking all-reduce",
+}
+
+# Why a key is not read, by key or by prefix.
+REASONS = [
+    (("bf16", "fp16", "bf16_full_eval", "fp16_full_eval", "tf32"), "we train in fp32 on CPUs; half-precision weights are read and converted"),
+    (("activation_checkpointing", "gradient_checkpointing", "activation_offloading"), "not implemented: activations are kept for the micro-batch; lower `per_device_train_batch_size` to save memory"),
+    (("torch_compile", "use_liger_kernel", "liger_kernel_config", "use_cache", "torch_empty_cache_steps"), "PyTorch/GPU-specific; our kernels are compiled ahead of time"),
+    (("optim", "optim_args", "optim_target_modules", "lr_scheduler_kwargs"), "the optimizer is AdamW (torch semantics, decoupled decay, no decay on biases and norms); schedules have no extra arguments"),
+    (("report_to", "run_name", "project", "trackio_", "disable_tqdm", "log_level", "log_on_each_node", "logging_strategy", "logging_first_step", "logging_nan_inf_filter", "include_num_input_tokens_seen"), "metrics go to `output_dir/metrics.jsonl` and the console only; `num_tokens` is always logged"),
+    (("push_to_hub", "hub_"), "no network access; checkpoints are Hugging Face folders you can upload yourself"),
+    (("eval_strategy", "eval_delay", "prediction_loss_only", "eval_on_start", "eval_do_concat_batches", "eval_use_gather_object", "eval_accumulation_steps", "include_for_metrics", "batch_eval_metrics"), "evaluation runs every `eval_steps` and before/after training; no other schedule"),
+    (("save_strategy", "save_only_model", "save_on_each_node", "enable_jit_checkpoint", "load_best_model_at_end", "metric_for_best_model", "greater_is_better", "restore_callback_states_from_checkpoint", "ignore_data_skip", "resume_from_checkpoint"), "checkpoints every `save_steps` from rank 0 only; resume with `--resume` (latest checkpoint in `output_dir`)"),
+    (("use_cpu", "accelerator_config", "parallelism_config", "ddp_", "fsdp", "deepspeed", "local_rank", "dataloader_", "auto_find_batch_size"), "distribution is MPI data parallelism (mpirun/srun); there are no data-loader workers"),
+    (("full_determinism", "data_seed"), "runs are always deterministic for a given seed and rank layout"),
+    (("remove_unused_columns", "label_names", "length_column_name", "dataset_num_proc", "do_train", "do_eval", "do_predict", "debug", "skip_memory_metrics", "model_init_kwargs", "trust_remote_code", "average_tokens_across_devices", "router_aux_loss_coef"), "no meaning outside PyTorch/datasets, or not applicable to the supported models"),
+    (("label_smoothing_factor", "neftune_noise_alpha"), "not implemented"),
+    (("disable_dropout",), "dpo-dist has no dropout: always as with `disable_dropout: true`"),
+    (("padding_free", "pad_to_multiple_of", "pad_token"), "batches are right-padded to their longest row; the pad token comes from the tokenizer (EOS when it has none)"),
+    (("precompute_ref_batch_size",), "precomputation uses `per_device_eval_batch_size`"),
+    (("ld_alpha", "f_divergence_type", "f_alpha_divergence_coef", "use_weighting", "discopop_tau"), "not implemented (LD-DPO, f-divergences, WPO weighting, DiscoPOP)"),
+]
+
+
+def reason(key):
+    for keys, text in REASONS:
+        # A listed name covers its variants: `hub_` every hub_* key, `torch_compile` torch_compile_mode, …
+        if any(key == k or key.startswith(k if k.endswith("_") else k + "_") or (k == "fsdp" and key.startswith(k))
+               for k in keys):
+            return text
+    return "not implemented"
+
+
+def main():
+    fields = dataclasses.fields(DPOConfig)
+    rows = []
+    counts = {"same": 0, "different": 0, "unsupported": 0}
+    for field in fields:
+        default = field.default if field.default is not dataclasses.MISSING else (
+            field.default_factory() if field.default_factory is not dataclasses.MISSING else None)
+        if field.name in ours:
+            status = "different" if field.name in DIFFERENT else "same"
+            note = DIFFERENT.get(field.name, "")
+        else:
+            status, note = "unsupported", reason(field.name)
+        counts[status] += 1
+        rows.append(f"| `{field.name}` | `{default!r}` | {status} | {note} |")
+    extra = sorted(key for key in ours if key not in {f.name for f in fields})
+    text = [
+        f"# TRL `DPOConfig` keys in dpo-dist",
+        "",
+        f"Every field of `DPOConfig` in TRL {trl.__version__} (with the `TrainingArguments` it inherits), its TRL default,",
+        "and what dpo-dist does with it: **same** (read, same meaning and default), **different** (read, with the",
+        "difference stated) or **unsupported** (an unknown key: dpo-dist stops with an error naming it, and why it is",
+        "absent is given here). Generated by `tools/make_dpoconfig_table.py` from the installed TRL and our key table",
+        "(`Sources/Training/ConfigLoader.swift`).",
+        "",
+        f"{counts['same']} same, {counts['different']} different, {counts['unsupported']} unsupported.",
+        "",
+        "| key | TRL default | dpo-dist | notes |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+        "Keys dpo-dist reads that `DPOConfig` does not have: " + ", ".join(f"`{key}`" for key in extra) + ".",
+        "`train_dataset`/`eval_dataset` and `model_name_or_path` are `DPOTrainer`/script arguments in TRL; `warmup_ratio`",
+        "was removed in transformers 5 (we keep it); `max_prompt_length` exists only to tell old configs it was removed;",
+        "`model.*`, `threads`, `overwrite_output_dir` and `precompute_ref_cache_dir` are ours.",
+        "",
+    ]
+    (REPO / "docs/dpoconfig-keys.md").write_text("\n".join(text))
+    print(f"wrote docs/dpoconfig-keys.md: {counts}")
+
+
+if __name__ == "__main__":
+    main()
