@@ -21,9 +21,9 @@ public struct StepResult: Codable, Sendable {
 /// Weights are GPT-2's random initialization and the tokens random; neither affects the time.
 public func benchmarkSteps(_ shape: BenchmarkShape, threads: Int, steps: Int, warmup: Int) -> StepResult {
     let parallel = Parallel(threads: threads)
-    let policy = GPT2Model(config: shape.config, trainable: true, parallel: parallel)
+    let policy = DecoderModel(config: shape.config, trainable: true, parallel: parallel)
     policy.initializeRandomly(seed: 1)
-    let reference = GPT2Model(config: shape.config, trainable: false, parallel: parallel)
+    let reference = DecoderModel(config: shape.config, trainable: false, parallel: parallel)
     reference.copyParameters(from: policy)
     let optimizer = FlatAdamW(parameterCount: policy.parameterCount)
     defer { optimizer.deallocate() }
@@ -32,7 +32,9 @@ public func benchmarkSteps(_ shape: BenchmarkShape, threads: Int, steps: Int, wa
 
     func step(_ number: Int) {
         policy.zeroGradients()
-        _ = dpo.run(policy: policy, reference: reference, batch: batch, gradientScale: 1 / Double(shape.pairs), train: true)
+        _ = dpo.run(policy: policy, reference: .model(reference), batch: batch,
+                    normalization: LossNormalization(pairs: shape.pairs, chosenTokens: shape.pairs * shape.scoredTokensPerRow),
+                    train: true)
         let gradients = policy.gradients.baseAddress!
         let norm = sumOfSquares(gradients, count: policy.parameterCount).squareRoot()
         if norm > 1 { scale(gradients, count: policy.parameterCount, by: Float(1 / (norm + 1e-6))) }
@@ -69,7 +71,7 @@ private struct FlatAdamW {
         secondMoment.initialize(repeating: 0)
     }
 
-    func update(_ model: GPT2Model, step: Int, parallel: Parallel) {
+    func update(_ model: DecoderModel, step: Int, parallel: Parallel) {
         adamWUpdate(parameters: model.parameters.baseAddress!, gradients: model.gradients.baseAddress!,
                     firstMoment: firstMoment.baseAddress!, secondMoment: secondMoment.baseAddress!,
                     count: model.parameterCount, step: step,
