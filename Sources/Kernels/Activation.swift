@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
-
 /// √(2/π), the GELU tanh-approximation scale.
 private let geluScale = Float((2.0 / Double.pi).squareRoot())
 private let geluCubic: Float = 0.044715
@@ -11,11 +5,15 @@ private let geluCubic: Float = 0.044715
 private let geluMinimumChunk = 16_384
 
 /// GELU, tanh approximation (GPT-2 "gelu_new"): 0.5x(1 + tanh(√(2/π)(x + 0.044715x³))).
+/// Eight elements at a time with the vector `tanh`; a chunk's last partial vector goes through the same code, so every
+/// element gets the same value whatever the thread split.
 public func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int, parallel: Parallel) {
     parallel.forEachChunk(of: count, minimumChunk: geluMinimumChunk) { range in
-        for i in range {
-            let x = inp[i]
-            out[i] = 0.5 * x * (1 + tanhf(geluScale * (x + geluCubic * x * x * x)))
+        for i in stride(from: range.lowerBound, to: range.upperBound, by: 8) {
+            let lanes = min(8, range.upperBound - i)
+            let x = loadPartial(inp + i, count: lanes)
+            let y = 0.5 * x * (1 + tanh(geluScale * (x + geluCubic * x * x * x)))
+            storePartial(y, out + i, count: lanes)
         }
     }
 }
@@ -23,12 +21,14 @@ public func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Flo
 /// dinp += GELU'(inp)·dout.
 public func geluBackward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>, count: Int, parallel: Parallel) {
     parallel.forEachChunk(of: count, minimumChunk: geluMinimumChunk) { range in
-        for i in range {
-            let x = inp[i]
-            let tanhU = tanhf(geluScale * (x + geluCubic * x * x * x))
+        for i in stride(from: range.lowerBound, to: range.upperBound, by: 8) {
+            let lanes = min(8, range.upperBound - i)
+            let x = loadPartial(inp + i, count: lanes)
+            let tanhU = tanh(geluScale * (x + geluCubic * x * x * x))
             let sech2 = 1 - tanhU * tanhU
             let derivative = 0.5 * (1 + tanhU) + 0.5 * x * sech2 * geluScale * (1 + 3 * geluCubic * x * x)
-            dinp[i] += derivative * dout[i]
+            let updated = loadPartial(dinp + i, count: lanes) + derivative * loadPartial(dout + i, count: lanes)
+            storePartial(updated, dinp + i, count: lanes)
         }
     }
 }

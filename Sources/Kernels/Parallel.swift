@@ -32,3 +32,8 @@ public struct Parallel: Sendable {
         }
     }
 }
+
+/// Rows per thread chunk such that each chunk does at least ~1M multiply-adds (threading tiny products costs more than it saves).
+func minimumRows(perRowWork: Int) -> Int {
+    max(1, (1 << 20) / max(1, perRowWork))
+}

@@ -1,13 +1,21 @@
 /// Small SIMD building blocks shared by the kernels.
 ///
-/// Only whole-vector helpers (`dot`, `axpy`, `sum`) are shared across files: debug builds compile each file on its own,
-/// so a call into another file is never inlined. Per-element SIMD loads and stores in other files therefore call the
-/// standard library (`loadUnaligned` / `storeBytes`) directly, which inlines everywhere.
-/// Loads and stores go through raw pointers so they work at any alignment. Products are written as
-/// `a + b * c` rather than `addingProduct`: the package builds for baseline x86-64 (no FMA instruction),
-/// where `addingProduct` lowers to one `fmaf` library call per lane.
+/// Debug builds compile each file on its own, so a call into another file is never inlined. Shared helpers therefore
+/// either do a whole vector loop (`dot`, `axpy`, `sum`) or enough work per call (`exp`, `tanh` on eight lanes) that
+/// the call does not matter; per-element loads and stores in other files call the standard library
+/// (`loadUnaligned` / `storeBytes`) directly, which inlines everywhere. Loads and stores go through raw pointers so
+/// they work at any alignment.
 
 typealias Float8 = SIMD8<Float>
+
+/// The vector the GEMM micro-kernel and the FMA peak probe are written in, two of them per micro-tile row: one AVX2
+/// register (x86-64-v3, the default build), or one AVX-512 register when the build targets an AVX-512 CPU
+/// (`DPO_DIST_AVX512`, see Package.swift).
+#if DPO_DIST_AVX512
+typealias GEMMVector = SIMD16<Float>
+#else
+typealias GEMMVector = SIMD8<Float>
+#endif
 
 @inline(__always)
 private func load8(_ pointer: UnsafePointer<Float>) -> Float8 {
@@ -66,4 +74,48 @@ func sum(_ x: UnsafePointer<Float>, count: Int) -> Float {
         i += 1
     }
     return total
+}
+
+/// The first `count` ≤ 8 floats at `pointer`, the other lanes 0.
+@inline(__always)
+func loadPartial(_ pointer: UnsafePointer<Float>, count: Int) -> Float8 {
+    if count == 8 { return load8(pointer) }
+    var value = Float8()
+    for lane in 0..<count { value[lane] = pointer[lane] }
+    return value
+}
+
+/// Stores the first `count` ≤ 8 lanes of `value` at `pointer`.
+@inline(__always)
+func storePartial(_ value: Float8, _ pointer: UnsafeMutablePointer<Float>, count: Int) {
+    if count == 8 { return store8(value, pointer) }
+    for lane in 0..<count { pointer[lane] = value[lane] }
+}
+
+/// e^x in every lane, within a few ulp of expf: x = n·ln 2 + r with |r| ≤ ln 2 / 2, e^r by its degree-6 Taylor
+/// polynomial (truncation error < 1.2e-7 relative), 2^n written into the exponent bits. Inputs are clamped to
+/// [−87.3, 88.8]: below, the result is the smallest normal float instead of a denormal or 0; above, +∞.
+/// Elementwise kernels call this rather than `expf` per element, which costs ~10× more.
+@inline(__always)
+func exp(_ x: Float8) -> Float8 {
+    let clamped = x.replacing(with: 88.8, where: x .> 88.8).replacing(with: -87.3, where: x .< -87.3)
+    let n = (clamped * 1.442_695_04).rounded(.toNearestOrEven)
+    // ln 2 split in a high part exact in n·ln2High for |n| ≤ 128 and a low correction.
+    let r = clamped - n * 0.693_145_751_953_125 - n * 1.428_606_765_330_187e-6
+    var p = Float8(repeating: 1.0 / 720)
+    p = p * r + 1.0 / 120
+    p = p * r + 1.0 / 24
+    p = p * r + 1.0 / 6
+    p = p * r + 0.5
+    p = p * r + 1
+    p = p * r + 1
+    let exponentBits = (SIMD8<Int32>(n, rounding: .toNearestOrEven) &+ 127) &<< 23
+    return p * unsafeBitCast(exponentBits, to: Float8.self)
+}
+
+/// tanh in every lane as 1 − 2/(e^{2x} + 1): absolute error ~1e-7 (relative error grows near 0, where tanh x ≈ x,
+/// which is harmless where tanh is added to 1 as in GELU). ±∞ saturate to ±1.
+@inline(__always)
+func tanh(_ x: Float8) -> Float8 {
+    1 - 2 / (exp(2 * x) + 1)
 }

@@ -8,7 +8,7 @@ struct DPODist: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dpo-dist",
         abstract: "Distributed Direct Preference Optimization on CPUs, one process or many under mpirun.",
-        subcommands: [Train.self, SFT.self])
+        subcommands: [Train.self, SFT.self, Bench.self])
 }
 
 /// What `train` and `sft` share: a config file, `--resume`, and `--key value` overrides of any config key.

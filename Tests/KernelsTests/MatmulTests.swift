@@ -38,10 +38,13 @@ private struct MatmulReference {
     }
 }
 
-/// Includes rows and dims that are not multiples of the 6×8 register tile, and (300, 20, 260), whose reductions in
-/// both backward products exceed one 256-long packed block and whose rows span several 96-row blocks.
+/// Includes rows and dims that are not multiples of the 6 × 16 (6 × 32 with AVX-512) register tile; (300, 20, 260),
+/// whose reductions in both backward products exceed one 256-long packed block; and (97, 260, 1030), which crosses
+/// every blocking boundary of the GEMM at once: two 96-row blocks with a 1-row edge, two 256-long reduction blocks, two
+/// 1024-column blocks with a 6-column edge panel.
 private let matmulShapes: [(rows: Int, inDim: Int, outDim: Int)] = [
     (1, 1, 1), (3, 5, 17), (4, 33, 9), (7, 64, 48), (13, 100, 70), (2, 1024, 3), (37, 48, 129), (300, 20, 260),
+    (97, 260, 1030),
 ]
 
 @Test(arguments: matmulShapes.indices)
@@ -98,9 +101,12 @@ func matmulBackwardAccumulatesReferenceGradients(shapeIndex: Int) {
     expectClose(dinp.values, expected.dinp, relative: 1e-5, "dinp only")
 }
 
-/// Threading only splits independent outputs, so one and two threads must agree bit for bit.
-@Test func matmulIsIdenticalWithOneAndTwoThreads() {
-    let (rows, inDim, outDim) = (150, 96, 200)  // large enough that both loops really split across two threads
+/// Threads split independent outputs and every output is summed in the same order, so any thread count must agree
+/// bit for bit. The first shape splits the columns of C in all three products, the second its rows (forward, dinp);
+/// both are large enough that every product really runs on several threads.
+@Test(arguments: [(200, 300, 260), (300, 200, 100)])
+func matmulIsIdenticalForEveryThreadCount(shape: (rows: Int, inDim: Int, outDim: Int)) {
+    let (rows, inDim, outDim) = shape
     var random = SplitMix64(seed: 400)
     let inp = TestBuffer(random.floats(rows * inDim))
     let weight = TestBuffer(random.floats(outDim * inDim))
@@ -115,5 +121,22 @@ func matmulBackwardAccumulatesReferenceGradients(shapeIndex: Int) {
                        weight: weight.pointer, rows: rows, inDim: inDim, outDim: outDim, parallel: parallel)
         return [out.values, dinp.values, dweight.values, dbias.values]
     }
-    #expect(run(.serial) == run(Parallel(threads: 2)))
+    let serial = run(.serial)
+    #expect(serial == run(Parallel(threads: 2)))
+    #expect(serial == run(Parallel(threads: 3)))
+}
+
+/// An empty reduction (inDim 0) still writes the forward output: the bias, or zeros.
+@Test func matmulForwardWithEmptyReductionWritesBias() {
+    let (rows, outDim) = (3, 21)
+    var random = SplitMix64(seed: 500)
+    let bias = TestBuffer(random.floats(outDim))
+    let unusedInput = TestBuffer<Float>(zeros: 1), unusedWeight = TestBuffer<Float>(zeros: 1)
+    let out = TestBuffer(random.floats(rows * outDim))
+    matmulForward(out: out.pointer, inp: unusedInput.pointer, weight: unusedWeight.pointer, bias: bias.pointer,
+                  rows: rows, inDim: 0, outDim: outDim, parallel: .serial)
+    #expect(out.values == Array((0 ..< rows).map { _ in bias.values }.joined()))
+    matmulForward(out: out.pointer, inp: unusedInput.pointer, weight: unusedWeight.pointer, bias: nil,
+                  rows: rows, inDim: 0, outDim: outDim, parallel: .serial)
+    #expect(out.values == [Float](repeating: 0, count: rows * outDim))
 }

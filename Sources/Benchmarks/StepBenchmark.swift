@@ -1,0 +1,85 @@
+import DPO
+import Kernels
+import Model
+import SeededRandom
+
+/// Median wall and CPU time of full DPO optimizer steps on one shape.
+public struct StepResult: Codable, Sendable {
+    public let shape: String
+    public let threads: Int
+    public let tokensPerStep: Int
+    public let medianStepSeconds: Double
+    public let medianCPUSeconds: Double
+    public let tokensPerSecond: Double
+    /// Every timed step, in order.
+    public let steps: [Timing]
+}
+
+/// Times `steps` optimizer steps (after `warmup` untimed ones) exactly as the trainer runs one on a single rank
+/// (Trainer.runStep without MPI): zero the gradients, reference forward + policy forward/backward of the
+/// chosen+rejected batch (`DPOStep`), gradient norm, clipping to norm 1, AdamW over the flat parameter buffer.
+/// Weights are GPT-2's random initialization and the tokens random; neither affects the time.
+public func benchmarkSteps(_ shape: BenchmarkShape, threads: Int, steps: Int, warmup: Int) -> StepResult {
+    let parallel = Parallel(threads: threads)
+    let policy = DecoderModel(config: shape.config, trainable: true, parallel: parallel)
+    policy.initializeRandomly(seed: 1)
+    let reference = DecoderModel(config: shape.config, trainable: false, parallel: parallel)
+    reference.copyParameters(from: policy)
+    let optimizer = FlatAdamW(parameterCount: policy.parameterCount)
+    defer { optimizer.deallocate() }
+    let batch = randomPreferenceBatch(shape)
+    let dpo = DPOStep(loss: DPOLoss(beta: 0.1))
+
+    func step(_ number: Int) {
+        policy.zeroGradients()
+        _ = dpo.run(policy: policy, reference: .model(reference), batch: batch,
+                    normalization: LossNormalization(pairs: shape.pairs, chosenTokens: shape.pairs * shape.scoredTokensPerRow),
+                    train: true)
+        let gradients = policy.gradients.baseAddress!
+        let norm = sumOfSquares(gradients, count: policy.parameterCount).squareRoot()
+        if norm > 1 { scale(gradients, count: policy.parameterCount, by: Float(1 / (norm + 1e-6))) }
+        optimizer.update(policy, step: number, parallel: parallel)
+    }
+
+    for number in 0 ..< warmup { step(number + 1) }
+    let timings = (0 ..< steps).map { number in time { step(warmup + number + 1) } }
+    let seconds = median(timings.map(\.wallSeconds))
+    return StepResult(shape: shape.name, threads: threads, tokensPerStep: shape.tokensPerStep, medianStepSeconds: seconds,
+                      medianCPUSeconds: median(timings.map(\.cpuSeconds)),
+                      tokensPerSecond: Double(shape.tokensPerStep) / seconds, steps: timings)
+}
+
+/// Rows 0..<pairs are prompt+chosen, pairs..<2·pairs prompt+rejected; every row is full length with random tokens
+/// and scores the tokens after the prompt.
+func randomPreferenceBatch(_ shape: BenchmarkShape) -> SequenceBatch {
+    var random = SplitMix64(seed: 2)
+    let rows = 2 * shape.pairs
+    let tokens = (0 ..< rows * shape.length).map { _ in Int32(random.next() % UInt64(shape.config.vocabSize)) }
+    let scoreMask = (0 ..< rows * shape.length).map { UInt8($0 % shape.length >= shape.promptLength ? 1 : 0) }
+    return SequenceBatch(count: rows, length: shape.length, tokens: tokens, scoreMask: scoreMask)
+}
+
+/// AdamW moments over the whole flat parameter buffer (one weight decay for all tensors: the per-tensor grouping
+/// of the trainer changes no timing).
+private struct FlatAdamW {
+    let firstMoment, secondMoment: UnsafeMutableBufferPointer<Float>
+
+    init(parameterCount: Int) {
+        firstMoment = .allocate(capacity: parameterCount)
+        firstMoment.initialize(repeating: 0)
+        secondMoment = .allocate(capacity: parameterCount)
+        secondMoment.initialize(repeating: 0)
+    }
+
+    func update(_ model: DecoderModel, step: Int, parallel: Parallel) {
+        adamWUpdate(parameters: model.parameters.baseAddress!, gradients: model.gradients.baseAddress!,
+                    firstMoment: firstMoment.baseAddress!, secondMoment: secondMoment.baseAddress!,
+                    count: model.parameterCount, step: step,
+                    settings: AdamWSettings(learningRate: 1e-5, weightDecay: 0), parallel: parallel)
+    }
+
+    func deallocate() {
+        firstMoment.deallocate()
+        secondMoment.deallocate()
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import Benchmarks
+import Foundation
+import Kernels
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time the GEMM kernels and full DPO optimizer steps on random-weight models.",
+        discussion: """
+            For every --shape: GFLOP/s of the three products (forward, dinp, dweight) of each Linear layer one step
+            runs, as a fraction of the per-core peak, then the median wall and CPU time of --steps DPO steps and
+            tokens/s. Prints a table, or JSON with --json. The peak is measured with an in-register FMA loop unless
+            given with --peak-gflops. See docs/performance.md.
+            """)
+
+    @Option(name: .long, help: "Model shape(s): \(BenchmarkShape.all.map(\.name).joined(separator: ", ")). Repeatable; default all.")
+    var shape: [String] = []
+
+    @Option(name: .long, help: "Threads the kernels may use.")
+    var threads = 1
+
+    @Option(name: .long, help: "Timed DPO steps per shape (after one warm-up step).")
+    var steps = 3
+
+    @Option(name: .long, help: "Timed calls per GEMM.")
+    var repeats = 5
+
+    @Flag(name: .long, help: "Only the GEMM kernels, no model steps.")
+    var kernelsOnly = false
+
+    @Flag(name: .long, help: "Skip the GEMM kernels, only model steps.")
+    var stepsOnly = false
+
+    @Option(name: .long, help: "Per-core peak GFLOP/s for the fraction of peak (default: measured).")
+    var peakGflops: Double?
+
+    @Flag(name: .long, help: "Print JSON instead of the table.")
+    var json = false
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
+        guard steps >= 1, repeats >= 1 else { throw ValidationError("--steps and --repeats must be at least 1") }
+        guard !(kernelsOnly && stepsOnly) else { throw ValidationError("--kernels-only and --steps-only exclude each other") }
+        if let unknown = shape.first(where: { BenchmarkShape.named($0) == nil }) {
+            throw ValidationError("unknown --shape '\(unknown)'; known: \(BenchmarkShape.all.map(\.name).joined(separator: ", "))")
+        }
+        if let peakGflops, !(peakGflops > 0) { throw ValidationError("--peak-gflops must be positive") }
+    }
+
+    func run() throws {
+        let shapes = shape.isEmpty ? BenchmarkShape.all : shape.compactMap(BenchmarkShape.named)
+        let peak = PeakEstimate(gflopsPerCore: peakGflops ?? measurePeakGFLOPS(),
+                                source: peakGflops == nil ? "measured" : "given", flopsPerCycle: fmaFLOPsPerCycle)
+        var report = BenchmarkReport(peak: peak)
+        for shape in shapes {
+            if !stepsOnly {
+                report.gemm += benchmarkGEMMs(shape.linearLayers, threads: threads, repeats: repeats,
+                                              peakGFLOPSPerCore: peak.gflopsPerCore)
+            }
+            if !kernelsOnly {
+                report.steps.append(benchmarkSteps(shape, threads: threads, steps: steps, warmup: 1))
+            }
+        }
+        report.peakResidentMegabytes = Double(peakResidentBytes()) / 1_048_576
+        print(json ? report.json() : report.table())
+    }
+}
