@@ -114,6 +114,19 @@ struct ModelSource {
     }
 }
 
+/// Builds the model a Hugging Face folder describes (config.json) and reads its weights: what a run does before
+/// training, without data or tokenizer (used by `dpo-dist bench --load`).
+public func loadModelFolder(_ path: String, threads: Int) throws -> any CausalLanguageModel {
+    let folder = URL(fileURLWithPath: path)
+    let configFile = folder.appendingPathComponent("config.json")
+    guard let json = FileManager.default.contents(atPath: configFile.path) else {
+        throw ConfigError("\(configFile.path): missing; expected a Hugging Face model folder")
+    }
+    let model = try makeCausalLanguageModel(huggingFaceConfig: json, trainable: false, parallel: Parallel(threads: threads))
+    try loadWeights(from: folder, into: model)
+    return model
+}
+
 /// Reads a Hugging Face folder's weights (single or sharded safetensors, any float dtype) into `model`.
 func loadWeights(from folder: URL, into model: any CausalLanguageModel) throws {
     let weights = try ModelWeights.open(folder: folder)

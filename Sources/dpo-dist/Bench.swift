@@ -2,6 +2,7 @@ import ArgumentParser
 import Benchmarks
 import Foundation
 import Kernels
+import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,6 +38,9 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Print JSON instead of the table.")
     var json = false
 
+    @Option(name: .long, help: "Instead: time loading this Hugging Face model folder (median of --repeats) and report peak memory.")
+    var load: String?
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         guard steps >= 1, repeats >= 1 else { throw ValidationError("--steps and --repeats must be at least 1") }
@@ -48,6 +52,9 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if let load {
+            return try benchmarkLoading(load)
+        }
         let shapes = shape.isEmpty ? BenchmarkShape.all : shape.compactMap(BenchmarkShape.named)
         let peak = PeakEstimate(gflopsPerCore: peakGflops ?? measurePeakGFLOPS(),
                                 source: peakGflops == nil ? "measured" : "given", flopsPerCycle: fmaFLOPsPerCycle)
@@ -63,5 +70,31 @@ struct Bench: ParsableCommand {
         }
         report.peakResidentMegabytes = Double(peakResidentBytes()) / 1_048_576
         print(json ? report.json() : report.table())
+    }
+}
+
+extension Bench {
+    /// Wall time to build the model from `config.json` and read its safetensors into the flat parameter buffer,
+    /// and the process's peak resident memory against the model's own fp32 size.
+    func benchmarkLoading(_ folder: String) throws {
+        var seconds: [Double] = []
+        var parameters = 0
+        for _ in 0..<repeats {
+            let start = Date()
+            let model = try loadModelFolder(folder, threads: threads)
+            seconds.append(Date().timeIntervalSince(start))
+            parameters = model.parameterCount
+        }
+        seconds.sort()
+        let median = seconds[seconds.count / 2]
+        let peakMB = Double(peakResidentBytes()) / 1_048_576
+        let modelMB = Double(parameters * MemoryLayout<Float>.size) / 1_048_576
+        if json {
+            print(#"{"folder": "\#(folder)", "parameters": \#(parameters), "median_seconds": \#(median), "#
+                  + #""peak_resident_mb": \#(peakMB), "fp32_model_mb": \#(modelMB)}"#)
+        } else {
+            print(String(format: "%@: %d parameters loaded in %.3f s (median of %d); peak RSS %.0f MB for a %.0f MB fp32 model",
+                         folder, parameters, median, repeats, peakMB, modelMB))
+        }
     }
 }
