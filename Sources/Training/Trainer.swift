@@ -135,7 +135,8 @@ public final class Trainer {
         return TrainingReport(steps: completedSteps, before: before, after: after)
     }
 
-    /// One optimizer update: micro-batches of this rank's shard, all-reduce, clip, AdamW.
+    /// One optimizer update: micro-batches of this rank's shard, the all-reduce (in buckets overlapping the last
+    /// backward), clip, AdamW.
     /// Returns the step's (local) metric sums and the global gradient norm before clipping.
     func runStep(_ step: Int) throws -> (PreferenceMetricSums, Double) {
         let globalBatch = plan.globalBatch(step: step, seed: config.seed)
@@ -143,15 +144,17 @@ public final class Trainer {
         policy.zeroGradients()
         var sums = PreferenceMetricSums()
         let normalization = lossNormalization(globalBatch.map { trainPairs[$0] })
-        for microBatch in chunks(Array(shard), size: config.perDeviceTrainBatchSize) {
+        let reducer = GradientReducer(communicator: communicator, gradients: policy.gradients,
+                                      bucketCapMB: config.ddpBucketCapMB)
+        let microBatches = chunks(Array(shard), size: config.perDeviceTrainBatchSize)
+        for (index, microBatch) in microBatches.enumerated() {
             let pairs = microBatch.map { trainPairs[$0] }
             sums += dpo.run(policy: policy, reference: reference(for: microBatch, ofTrainingSet: true),
-                            batch: sequenceBatch(pairs), normalization: normalization, train: true)
+                            batch: sequenceBatch(pairs), normalization: normalization, train: true,
+                            gradientsReady: index == microBatches.count - 1 ? reducer.gradientsReady : nil)
             sums.processedTokens += Double(pairs.map(\.tokenCount).reduce(0, +))
         }
-        if communicator.size > 1 {
-            try communicator.allReduceSum(policy.gradients)
-        }
+        try reducer.finish()
         let gradNorm = sumOfSquares(policy.gradients.baseAddress!, count: policy.parameterCount).squareRoot()
         // The norm is of the all-reduced gradient, so every rank stops here together.
         guard gradNorm.isFinite else {

@@ -133,6 +133,29 @@ import TestSupport
         #expect(single[5]! < single[1]!)
     }
 
+    /// Gradients summed in buckets during the backward give exactly the run of one blocking all-reduce after it: each
+    /// element is the same MPI reduction either way. The bucket here holds 26 floats, so every tensor spans many buckets
+    /// and each rank starts hundreds of all-reduces during its last backward.
+    @Test(.enabled(if: mpirunAvailable), arguments: [2, 4])
+    func bucketedAllReduceGivesTheSameRunAsOneBlockingAllReduce(ranks: Int) throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        var runs: [(losses: [Int: Double], weights: [String: [Float]])] = []
+        for bucketCap in ["0", "0.0001"] {
+            let output = folder.appendingPathComponent("out-\(bucketCap)")
+            let result = train(ranks, [
+                "--config", config, "--output_dir", output.path, "--max_steps", "3",
+                "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "2", "--ddp_bucket_cap_mb", bucketCap])
+            #expect(result.status == 0, "ddp_bucket_cap_mb \(bucketCap): \(result.stderr)")
+            runs.append((try losses(in: output), try weights(in: output)))
+        }
+        #expect(runs[0].losses.keys.sorted() == [1, 2, 3])
+        #expect(runs[1].losses == runs[0].losses)
+        #expect(Set(runs[1].weights.keys) == Set(runs[0].weights.keys))
+        let differing = runs[0].weights.keys.filter { runs[1].weights[$0] != runs[0].weights[$0] }.sorted()
+        #expect(differing.isEmpty, "tensors that differ bit for bit: \(differing)")
+    }
+
     @Test func resumedRunEndsWithTheSameWeights() throws {
         let folder = try workspace()
         let config = folder.appendingPathComponent("tiny.yaml").path
