@@ -19,7 +19,7 @@ public enum CommunicationBenchmark {
         public var pairsPerRank = 1
         /// Tokens per row: the first half prompt, the second half scored completion.
         public var sequenceLength = 64
-        /// Measured steps per mode, after one warm-up step of each.
+        /// Measured steps per mode, after one warm-up step of each; 0 measures only the all-reduces.
         public var steps = 5
         public var bucketCapMB = 25.0
         public var threads = 1
@@ -49,6 +49,10 @@ public enum CommunicationBenchmark {
         public var parameterCount: Int
         /// Median step seconds of each mode.
         public var medianStepSeconds: [Mode: Double]
+        /// Median seconds per step spent inside the gradient sum's MPI calls (the progress reports and the final
+        /// wait, or the blocking all-reduce): the exposed communication measured directly, free of the step-to-step
+        /// noise that the difference of two step medians carries on a shared machine.
+        public var medianSecondsInMPI: [Mode: Double]
         /// Median seconds of one wrapper `allReduceSum` per float count.
         public var medianAllReduceSeconds: [(count: Int, seconds: Double)]
 
@@ -62,8 +66,10 @@ public enum CommunicationBenchmark {
             var lines = ["\(parameterCount) parameters, \(ranks) rank(s); median step seconds:"]
             for mode in Mode.allCases {
                 guard let seconds = medianStepSeconds[mode] else { continue }
-                let exposed = mode == .computeOnly ? "" : String(format: "  exposed communication %.1f%%",
-                                                                 exposedCommunicationPercent(mode))
+                let inMPI = medianSecondsInMPI[mode] ?? 0
+                let exposed = mode == .computeOnly ? "" : String(
+                    format: "  step − no MPI: %.1f%%   in MPI calls: %.3f s = %.1f%%",
+                    exposedCommunicationPercent(mode), inMPI, 100 * inMPI / seconds)
                 lines.append("  " + mode.rawValue.padding(toLength: 22, withPad: " ", startingAt: 0)
                     + String(format: " %8.3f s", seconds) + exposed)
             }
@@ -88,8 +94,9 @@ public enum CommunicationBenchmark {
         let dpo = DPOStep(loss: trainingConfig.dpoLoss)
 
         var samples: [Mode: [Double]] = [:]
+        var samplesInMPI: [Mode: [Double]] = [:]
         var optimizerStep = 0
-        for round in 0 ... settings.steps {
+        for round in 0 ... settings.steps where settings.steps > 0 {
             for mode in Mode.allCases {
                 try communicator.barrier()
                 let start = DispatchTime.now().uptimeNanoseconds
@@ -97,15 +104,22 @@ public enum CommunicationBenchmark {
                 let reducer = mode == .computeOnly ? nil : GradientReducer(
                     communicator: communicator, gradients: policy.gradients,
                     bucketCapMB: mode == .blocking ? 0 : settings.bucketCapMB, testsWhileComputing: mode == .bucketed)
+                var secondsInMPI = 0.0
+                let timedHook = reducer?.gradientsReady.map { hook in
+                    { (range: Range<Int>) in secondsInMPI += seconds { hook(range) } }
+                }
                 _ = dpo.run(policy: policy, reference: .model(reference), batch: batch, normalization: normalization,
-                            train: true, gradientsReady: reducer?.gradientsReady)
-                try reducer?.finish()
+                            train: true, gradientsReady: timedHook)
+                secondsInMPI += try seconds { try reducer?.finish() }
                 _ = sumOfSquares(policy.gradients.baseAddress!, count: policy.parameterCount)
                 optimizerStep += 1
                 optimizer.update(policy, step: optimizerStep, learningRate: trainingConfig.learningRate,
                                  config: trainingConfig, parallel: parallel)
-                let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                if round > 0 { samples[mode, default: []].append(seconds) }
+                let stepSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                if round > 0 {
+                    samples[mode, default: []].append(stepSeconds)
+                    samplesInMPI[mode, default: []].append(secondsInMPI)
+                }
             }
         }
 
@@ -115,7 +129,8 @@ public enum CommunicationBenchmark {
                                                                     communicator: communicator)))
         }
         return Result(ranks: communicator.size, parameterCount: policy.parameterCount,
-                      medianStepSeconds: samples.mapValues(median), medianAllReduceSeconds: allReduceTimes)
+                      medianStepSeconds: samples.mapValues(median), medianSecondsInMPI: samplesInMPI.mapValues(median),
+                      medianAllReduceSeconds: allReduceTimes)
     }
 
     /// Rows 0..<P chosen, P..<2P rejected: random tokens, the second half of every row scored.
@@ -136,11 +151,16 @@ public enum CommunicationBenchmark {
         var times: [Double] = []
         for _ in 0 ..< repetitions {
             try communicator.barrier()
-            let start = DispatchTime.now().uptimeNanoseconds
-            try communicator.allReduceSum(buffer)
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            times.append(try seconds { try communicator.allReduceSum(buffer) })
         }
         return median(times)
+    }
+
+    /// Wall-clock seconds `body` takes.
+    private static func seconds(_ body: () throws -> Void) rethrows -> Double {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try body()
+        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
     }
 
     private static func median(_ values: [Double]) -> Double {
