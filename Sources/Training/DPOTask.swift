@@ -55,7 +55,8 @@ final class DPOTask: TrainingTask {
         let sums = self.step.run(
             policy: policy, reference: reference(for: indices, evaluation: evaluation),
             batch: TrainingData.sequenceBatch(pairs, tokenizer: tokenizer, config: config),
-            normalization: normalization(pairs, microBatchesInStep: step.count), train: train)
+            normalization: normalization(pairs, microBatchesInStep: step.count), train: train,
+            gradientsReady: gradientsReady)
         var means = sums.means.map(\.value)
         means.append(sums.chosenMoreLikely / sums.pairs)
         return MicroBatchMetrics(means: means, processedTokens: Double(TrainingData.tokenCount(pairs, config: config)))

@@ -42,7 +42,8 @@ final class SFTTask: TrainingTask {
         if train {
             // d(−Σ log p / N_step)/d(log-prob sum of a sequence) = −1/N_step for every sequence.
             let stepTokens = step.joined().reduce(0) { $0 + scoredTokens(set[$1]) }
-            policy.backward(dLogProbSums: [Float](repeating: -1 / Float(max(1, stepTokens)), count: batch.count))
+            policy.backward(dLogProbSums: [Float](repeating: -1 / Float(max(1, stepTokens)), count: batch.count),
+                            gradientsReady: gradientsReady)
         }
         let denominator = max(1, tokens)
         return MicroBatchMetrics(

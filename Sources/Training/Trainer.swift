@@ -127,17 +127,20 @@ public final class Trainer {
         return TrainingReport(steps: completedSteps, before: before, after: after, metrics: task.summaryMetrics)
     }
 
-    /// One optimizer update: this rank's micro-batches of the step, all-reduce, clip, AdamW. Adds the
-    /// micro-batches' metrics to `metrics` and returns the global gradient norm before clipping.
+    /// One optimizer update: this rank's micro-batches of the step, the all-reduce (in buckets overlapping the last
+    /// backward), clip, AdamW. Adds the micro-batches' metrics to `metrics` and returns the global gradient norm
+    /// before clipping.
     func runStep(_ step: Int, metrics: inout MetricWindow) throws -> Double {
         let microBatches = plan.microBatches(step: step)
         policy.zeroGradients()
-        for microBatch in rankShare(of: microBatches) {
-            metrics.add(task.runMicroBatch(microBatch, of: microBatches, evaluation: false, train: true, gradientsReady: nil))
+        let reducer = GradientReducer(communicator: communicator, gradients: policy.gradients,
+                                      bucketCapMB: config.ddpBucketCapMB)
+        let mine = rankShare(of: microBatches)
+        for (index, microBatch) in mine.enumerated() {
+            metrics.add(task.runMicroBatch(microBatch, of: microBatches, evaluation: false, train: true,
+                                           gradientsReady: index == mine.count - 1 ? reducer.gradientsReady : nil))
         }
-        if communicator.size > 1 {
-            try communicator.allReduceSum(policy.gradients)
-        }
+        try reducer.finish()
         let gradNorm = sumOfSquares(policy.gradients.baseAddress!, count: policy.parameterCount).squareRoot()
         // The norm is of the all-reduced gradient, so every rank stops here together.
         guard gradNorm.isFinite else {
