@@ -15,9 +15,19 @@ private let chains = 12
 
 /// FLOP/s of `iterations` rounds of `chains` vector FMAs on one thread, in GFLOP/s.
 public func measurePeakGFLOPS(iterations: Int = 20_000_000) -> Double {
-    // Distinct starting values: identical chains would compute identical values, which the optimizer merges into one.
-    var accumulators = (0 ..< chains).map { GEMMVector(repeating: 1 + Float($0) / 64) }
-    let factor = GEMMVector(repeating: 0.999_999), addend = GEMMVector(repeating: 1e-7)
+    // Operands that differ between chains and lanes and are known only at run time: with equal chains or splat
+    // operands the optimizer merges the work (it computed one narrow chain instead of twelve wide ones).
+    let scale = 1 / Float(iterations + 1)
+    var accumulators = (0 ..< chains).map { chain in
+        var start = GEMMVector()
+        for lane in 0 ..< GEMMVector.scalarCount { start[lane] = 1 + Float(chain * GEMMVector.scalarCount + lane) * scale }
+        return start
+    }
+    var factor = GEMMVector(), addend = GEMMVector()
+    for lane in 0 ..< GEMMVector.scalarCount {
+        factor[lane] = 1 - Float(lane + 1) * scale
+        addend[lane] = Float(lane + 1) * scale
+    }
     let start = threadCPUSeconds()
     accumulators.withUnsafeMutableBufferPointer { chain in
         var (c0, c1, c2, c3, c4, c5) = (chain[0], chain[1], chain[2], chain[3], chain[4], chain[5])
