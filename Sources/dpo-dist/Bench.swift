@@ -2,6 +2,8 @@ import ArgumentParser
 import Benchmarks
 import Foundation
 import Kernels
+import Model
+import MPI
 import Training
 
 struct Bench: ParsableCommand {
@@ -41,6 +43,14 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "Instead: time loading this Hugging Face model folder (median of --repeats) and report peak memory.")
     var load: String?
 
+    @Flag(name: .long, help: """
+        Instead: under mpirun, time GPT-2-124M DPO steps without MPI, with one blocking gradient all-reduce and with         bucketed all-reduces overlapping backward, and report the exposed communication (--steps, --threads).
+        """)
+    var communication = false
+
+    @Option(name: .long, help: "With --communication: layers of the GPT-2-124M-shaped model (fewer runs faster).")
+    var layers = 12
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         guard steps >= 1, repeats >= 1 else { throw ValidationError("--steps and --repeats must be at least 1") }
@@ -54,6 +64,9 @@ struct Bench: ParsableCommand {
     func run() throws {
         if let load {
             return try benchmarkLoading(load)
+        }
+        if communication {
+            return try benchmarkCommunication()
         }
         let shapes = shape.isEmpty ? BenchmarkShape.all : shape.compactMap(BenchmarkShape.named)
         let peak = PeakEstimate(gflopsPerCore: peakGflops ?? measurePeakGFLOPS(),
@@ -96,5 +109,23 @@ extension Bench {
             print(String(format: "%@: %d parameters loaded in %.3f s (median of %d); peak RSS %.0f MB for a %.0f MB fp32 model",
                          folder, parameters, median, repeats, peakMB, modelMB))
         }
+    }
+}
+
+extension Bench {
+    /// `CommunicationBenchmark` on every rank of this job; rank 0 prints the medians.
+    func benchmarkCommunication() throws {
+        let communicator = try Communicator.world()
+        var model = ModelConfig.gpt2Small
+        model.layers = layers
+        var settings = CommunicationBenchmark.Settings(model: model)
+        settings.steps = steps
+        settings.threads = threads
+        settings.allReduceCounts = [ParameterLayout(config: model).parameterCount]
+        let result = try CommunicationBenchmark.run(settings, communicator: communicator)
+        if communicator.rank == 0 {
+            print(result.summary)
+        }
+        communicator.finalize()
     }
 }
