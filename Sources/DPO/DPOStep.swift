@@ -24,9 +24,10 @@ public struct DPOStep {
     }
 
     /// Runs the micro-batch and returns its metric sums. With `train == false` nothing is accumulated
-    /// and no activations are kept (evaluation).
+    /// and no activations are kept (evaluation). `gradientsReady` is passed to the policy's backward.
     public func run(policy: any CausalLanguageModel, reference: Reference, batch: SequenceBatch,
-                    normalization: LossNormalization, train: Bool) -> PreferenceMetricSums {
+                    normalization: LossNormalization, train: Bool,
+                    gradientsReady: ((Range<Int>) -> Void)? = nil) -> PreferenceMetricSums {
         precondition(batch.count % 2 == 0, "a DPO batch has chosen and rejected rows for every pair")
         let pairs = batch.count / 2
         let referenceLogProbSums: [Float]
@@ -69,7 +70,7 @@ public struct DPOStep {
             dLogProbSums[rejected] = Float(result.dPolicyRejected * gradientScale)
         }
         if train {
-            policy.backward(dLogProbSums: dLogProbSums)
+            policy.backward(dLogProbSums: dLogProbSums, gradientsReady: gradientsReady)
         }
         return sums
     }

@@ -26,7 +26,10 @@ public protocol CausalLanguageModel: AnyObject {
     /// The batch must be valid (`SequenceBatch.validate(for:)`).
     func score(_ batch: SequenceBatch, training: Bool) -> SequenceScores
     /// Backward of Σ_b dLogProbSums[b] · logProbSums[b] for the last training `score`; ACCUMULATES into `gradients`.
-    func backward(dLogProbSums: [Float])
+    /// `gradientsReady`, when given, is called during the pass with flat-buffer ranges that this call will not write
+    /// again, in the order they are finished: disjoint ranges that together cover the whole buffer. A caller can
+    /// start communicating a range while the rest of the backward still runs (see `GradientReducer`).
+    func backward(dLogProbSums: [Float], gradientsReady: ((Range<Int>) -> Void)?)
     /// Full logits [count·length, vocab], row-major (tests and debugging: materializes the whole matrix).
     func logits(_ batch: SequenceBatch) -> [Float]
 
@@ -38,6 +41,11 @@ public protocol CausalLanguageModel: AnyObject {
 }
 
 extension CausalLanguageModel {
+    /// Backward without reporting progress.
+    public func backward(dLogProbSums: [Float]) {
+        backward(dLogProbSums: dLogProbSums, gradientsReady: nil)
+    }
+
     public func tensor(named name: String) -> ParameterTensor? {
         tensors.first { $0.name == name }
     }

@@ -231,14 +231,19 @@ public final class DecoderModel: CausalLanguageModel {
 
     // MARK: Backward
 
-    public func backward(dLogProbSums: [Float]) {
+    /// Finishes, in this order: the untied LM head, the final norm, the blocks from last to first, then the embeddings
+    /// (a tied head's gradient is only final there, after the token embedding's own backward).
+    public func backward(dLogProbSums: [Float], gradientsReady: ((Range<Int>) -> Void)?) {
         guard let (batch, scored) = pendingBackward else {
             preconditionFailure("backward(dLogProbSums:) needs a preceding score(_:training: true) on this model")
         }
         precondition(dLogProbSums.count == batch.count,
                      "backward got \(dLogProbSums.count) gradients for a batch of \(batch.count) sequences")
         // With nothing scored every gradient is exactly zero.
-        guard scored.count > 0 else { return }
+        guard scored.count > 0 else {
+            gradientsReady?(0 ..< parameterCount)
+            return
+        }
         let a = activations
         let (C, V) = (config.channels, config.vocabSize)
         a.prepareBackward()
@@ -257,9 +262,13 @@ public final class DecoderModel: CausalLanguageModel {
                                weight: parameter(layout.outputEmbedding), rows: rows, inDim: C, outDim: V, parallel: parallel)
             }
         }
+        if !config.tiedEmbeddings {
+            gradientsReady?(layout.outputEmbedding ..< layout.outputEmbedding + V * C)
+        }
         a.dHeadInput.zero(scored.count * C)
         normalizeBackward(layout.finalNorm, dinp: a.dHeadInput.pointer, dout: a.dHeadNormed.pointer, inp: a.headInput.pointer,
                           mean: a.headMean.pointer, rstd: a.headRstd.pointer, rows: scored.count)
+        gradientsReady?(layout.finalNormRange)
 
         // Scatter into the gradient of the final residual stream (each trunk row is scored at most once).
         let dResidual = a.dResidual.pointer
@@ -268,12 +277,17 @@ public final class DecoderModel: CausalLanguageModel {
             (dResidual + row * C).update(from: a.dHeadInput.pointer + i * C, count: C)
         }
 
-        for layer in (0 ..< config.layers).reversed() { backwardBlock(layer) }
+        for layer in (0 ..< config.layers).reversed() {
+            backwardBlock(layer)
+            gradientsReady?(layout.blockRanges[layer])
+        }
         batch.tokens.withUnsafeBufferPointer { tokens in
             embeddingBackward(dTokenTable: gradient(layout.tokenEmbedding), dPositionTable: layout.positionEmbedding.map(gradient),
                               dout: dResidual, tokens: tokens.baseAddress!, batch: batch.count, seqLen: batch.length,
                               dim: C)
         }
+        // The token (and position) embeddings sit before the first block.
+        gradientsReady?(0 ..< layout.blockRanges[0].lowerBound)
     }
 
     /// Backward of `normalize`, ACCUMULATING into dinp and the norm's parameter gradients.

@@ -50,7 +50,10 @@ public struct ParameterLayout: Sendable {
     let tokenEmbedding: Int
     let positionEmbedding: Int?
     let blocks: [BlockOffsets]
+    /// Flat-buffer range of each block's tensors (contiguous, in layer order); the embeddings precede the first.
+    let blockRanges: [Range<Int>]
     let finalNorm: NormOffsets
+    let finalNormRange: Range<Int>
     /// The LM head's [vocab, C] weight: the token embedding when tied.
     let outputEmbedding: Int
 
@@ -79,7 +82,10 @@ public struct ParameterLayout: Sendable {
         }
         tokenEmbedding = add(names.tokenEmbedding, [V, C])
         positionEmbedding = names.positionEmbedding.map { add($0, [config.maxPositions, C]) }
+        var blockRanges: [Range<Int>] = []
         blocks = (0 ..< config.layers).map { layer in
+            let start = next
+            defer { blockRanges.append(start ..< next) }
             let block = names.block(layer)
             let (d, I) = (config.headSize, config.intermediateSize)
             let qkvRows = [config.heads * d, config.keyValueHeads * d, config.keyValueHeads * d]
@@ -104,7 +110,10 @@ public struct ParameterLayout: Sendable {
                 mlpOutputWeight: add(block.mlpOutput + ".weight", [C, I]),
                 mlpOutputBias: config.mlpBias ? add(block.mlpOutput + ".bias", [C]) : nil)
         }
+        self.blockRanges = blockRanges
+        let finalNormStart = next
         finalNorm = norm(names.finalNorm)
+        finalNormRange = finalNormStart ..< next
         outputEmbedding = config.tiedEmbeddings ? tokenEmbedding : add(TensorNames.languageModelHead, [V, C])
         self.config = config
         self.tensors = tensors

@@ -125,19 +125,8 @@ public enum PreferenceDataset {
     /// Throws `DataError` for a missing/unreadable file, an empty file, malformed JSON, a missing or mistyped field, a
     /// record whose format differs from the first record's, or an implicit-prompt record with an empty completion.
     public static func load(path: String) throws -> PreferenceFile {
-        var contents = try readFile(path: path)
-        let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
-        if contents.starts(with: byteOrderMark) { contents = contents.dropFirst(byteOrderMark.count) }
-
-        guard let firstByte = contents.first(where: { !isJSONWhitespace($0) }) else {
-            throw DataError(file: path, problem: "the file is empty; expected JSON Lines or a JSON array of examples")
-        }
-        let fields = firstByte == UInt8(ascii: "[")
-            ? try parseJSONArray(contents, path: path)
-            : try parseJSONLines(contents, path: path)
-        guard let first = fields.first else {
-            throw DataError(file: path, problem: "the file contains no examples")
-        }
+        let fields = try readRecords(path: path)
+        let first = fields[0]
         let format = try first.fields.format(file: path, location: first.location)
         for record in fields.dropFirst() {
             let recordFormat = try record.fields.format(file: path, location: record.location)
@@ -232,11 +221,16 @@ public enum PreferenceDataset {
         var prompt: Field?
         var chosen: Field?
         var rejected: Field?
+        /// Fields of SFT records (`loadCompletions`).
+        var completion: Field?
+        var messages: Field?
 
-        init(prompt: Field?, chosen: Field?, rejected: Field?) {
+        init(prompt: Field?, chosen: Field?, rejected: Field?, completion: Field? = nil, messages: Field? = nil) {
             self.prompt = prompt
             self.chosen = chosen
             self.rejected = rejected
+            self.completion = completion
+            self.messages = messages
         }
 
         private struct Key: CodingKey {
@@ -253,7 +247,8 @@ public enum PreferenceDataset {
                 let key = Key(stringValue: name)
                 return container.contains(key) ? try container.decode(Field.self, forKey: key) : nil
             }
-            self.init(prompt: try field("prompt"), chosen: try field("chosen"), rejected: try field("rejected"))
+            self.init(prompt: try field("prompt"), chosen: try field("chosen"), rejected: try field("rejected"),
+                      completion: try field("completion"), messages: try field("messages"))
         }
 
         /// Which format this record is in; throws for a missing completion, fields of different kinds, or an empty
@@ -289,6 +284,61 @@ public enum PreferenceDataset {
 
     private static func string(_ scalars: [Unicode.Scalar]) -> String {
         String(String.UnicodeScalarView(scalars))
+    }
+
+    /// The records of a JSONL or JSON-array file (at least one), each with its line or array index.
+    private static func readRecords(path: String) throws -> [LocatedFields] {
+        var contents = try readFile(path: path)
+        let byteOrderMark: [UInt8] = [0xEF, 0xBB, 0xBF]
+        if contents.starts(with: byteOrderMark) { contents = contents.dropFirst(byteOrderMark.count) }
+
+        guard let firstByte = contents.first(where: { !isJSONWhitespace($0) }) else {
+            throw DataError(file: path, problem: "the file is empty; expected JSON Lines or a JSON array of examples")
+        }
+        let fields = firstByte == UInt8(ascii: "[")
+            ? try parseJSONArray(contents, path: path)
+            : try parseJSONLines(contents, path: path)
+        guard !fields.isEmpty else {
+            throw DataError(file: path, problem: "the file contains no examples")
+        }
+        return fields
+    }
+
+    /// Reads supervised fine-tuning data: `{"prompt", "completion"}` as strings or message lists, or `{"messages"}`
+    /// (a conversation whose last assistant message is the completion and everything before it the prompt). Each
+    /// record becomes a pair whose chosen and rejected are both the completion, so the preference pipeline (EOS text,
+    /// chat template, TRL's prompt/completion split, truncation) tokenizes it unchanged; SFT trains on the chosen row.
+    public static func loadCompletions(path: String) throws -> PreferenceFile {
+        let fields = try readRecords(path: path)
+        var standard: [PreferenceExample] = []
+        var conversational: [ConversationalExample] = []
+        for record in fields {
+            let location = record.location
+            func problem(_ text: String) -> DataError { DataError(file: path, location: location, problem: text) }
+            switch (record.fields.prompt, record.fields.completion, record.fields.messages) {
+            case (.text(let prompt)?, .text(let completion)?, nil):
+                standard.append(PreferenceExample(prompt: prompt, chosen: completion, rejected: completion))
+            case (.messages(let prompt)?, .messages(let completion)?, nil):
+                conversational.append(ConversationalExample(prompt: prompt, chosen: completion, rejected: completion))
+            case (nil, nil, .messages(let messages)?):
+                guard let last = messages.lastIndex(where: { $0.role == "assistant" }), last > 0 else {
+                    throw problem("\"messages\" needs an assistant message after at least one other message")
+                }
+                conversational.append(ConversationalExample(prompt: Array(messages[..<last]),
+                                                            chosen: Array(messages[last...]), rejected: Array(messages[last...])))
+            case (_, _, .text?):
+                throw problem("field \"messages\" must be a list of {\"role\", \"content\"} messages")
+            default:
+                throw problem("expected {\"prompt\", \"completion\"} (both strings or both message lists) or {\"messages\"}")
+            }
+            guard standard.isEmpty || conversational.isEmpty else {
+                throw problem("this record's format differs from the earlier records'; a file must use one format")
+            }
+        }
+        return conversational.isEmpty
+            ? PreferenceFile(path: path, format: .standard, records: .standard(standard), locations: fields.map(\.location))
+            : PreferenceFile(path: path, format: .conversational, records: .conversational(conversational),
+                             locations: fields.map(\.location))
     }
 
     private static func readFile(path: String) throws -> Data {
@@ -393,7 +443,8 @@ public enum PreferenceDataset {
                 return ChatMessage(role: try text("role"), content: try text("content"))
             })
         }
-        return RecordFields(prompt: try field("prompt"), chosen: try field("chosen"), rejected: try field("rejected"))
+        return RecordFields(prompt: try field("prompt"), chosen: try field("chosen"), rejected: try field("rejected"),
+                            completion: try field("completion"), messages: try field("messages"))
     }
 
     /// Foundation's own explanation of a JSON syntax error (e.g. "Unexpected end of file during JSON parse.").

@@ -222,6 +222,7 @@ enum ConfigKeys {
         "save_total_limit": optionalInt(\.saveTotalLimit, min: 1),
         "eval_steps": optionalInt(\.evalSteps, min: 1),
         "threads": int(\.threads, min: 0),
+        "ddp_bucket_cap_mb": double(\.ddpBucketCapMB, min: 0),
     ]
 
     private static func required(_ value: String?) throws -> String {

@@ -6,27 +6,31 @@ import MPI
 /// of those over all micro-batches of all ranks. With micro-batches of equal size this is the plain mean over pairs;
 /// a short last micro-batch of an epoch weighs as much as a full one, exactly as in TRL.
 struct MetricWindow {
-    /// Metric names in logging order: TRL's, then ours (`prefers_chosen`: the policy gives the chosen completion a
-    /// higher mean per-token log-prob than the rejected one; unlike the rewards it is informative before training).
-    static let names: [String] = {
+    /// DPO's metric names in logging order: TRL's, then ours (`prefers_chosen`: the policy gives the chosen completion
+    /// a higher mean per-token log-prob than the rejected one; unlike the rewards it is informative before training).
+    static let preferenceNames: [String] = {
         var sums = PreferenceMetricSums()
         sums.pairs = 1
         return sums.means.map(\.name) + ["prefers_chosen"]
     }()
 
-    private var sums = [Double](repeating: 0, count: names.count)
+    let names: [String]
+    private var sums: [Double]
     private(set) var microBatches = 0.0
     /// Non-padding tokens the policy processed, summed (not averaged).
     var processedTokens = 0.0
 
-    /// Adds one micro-batch's sums as one set of means.
-    mutating func add(_ microBatch: PreferenceMetricSums) {
-        let means = microBatch.means
-        guard !means.isEmpty else { return }
-        for (index, mean) in means.enumerated() {
-            sums[index] += mean.value
+    init(names: [String]) {
+        self.names = names
+        sums = [Double](repeating: 0, count: names.count)
+    }
+
+    /// Adds one micro-batch's means.
+    mutating func add(_ microBatch: MicroBatchMetrics) {
+        precondition(microBatch.means.count == names.count, "a micro-batch reports one mean per metric")
+        for (index, mean) in microBatch.means.enumerated() {
+            sums[index] += mean
         }
-        sums[Self.names.count - 1] += microBatch.chosenMoreLikely / microBatch.pairs
         microBatches += 1
         processedTokens += microBatch.processedTokens
     }
@@ -37,17 +41,17 @@ struct MetricWindow {
         guard communicator.size > 1 else { return self }
         var values = sums + [microBatches, processedTokens]
         try values.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
-        var global = MetricWindow()
-        global.sums = Array(values[0..<Self.names.count])
-        global.microBatches = values[Self.names.count]
-        global.processedTokens = values[Self.names.count + 1]
+        var global = MetricWindow(names: names)
+        global.sums = Array(values[0..<names.count])
+        global.microBatches = values[names.count]
+        global.processedTokens = values[names.count + 1]
         return global
     }
 
     /// Mean over micro-batches of each metric; empty when the window saw no micro-batch.
     var means: [(name: String, value: Double)] {
         guard microBatches > 0 else { return [] }
-        return zip(Self.names, sums).map { ($0, $1 / microBatches) }
+        return zip(names, sums).map { ($0, $1 / microBatches) }
     }
 
     subscript(name: String) -> Double? {

@@ -65,17 +65,22 @@ final class MetricsLog {
     }
 }
 
-/// A short human-readable line for the console.
+/// A short human-readable line for the console: the loss, then DPO's accuracy and margin or SFT's token accuracy,
+/// then (for training records) gradient norm, learning rate and throughput.
 func consoleLine(_ record: MetricsRecord, totalSteps: Int) -> String {
-    func value(_ name: String, _ format: String) -> String {
-        record[name].map { String(format: format, $0) } ?? "-"
+    let step = Int(record["step"] ?? 0)
+    let isEvaluation = record["eval_loss"] != nil
+    let prefix = isEvaluation ? "eval_" : ""
+    var parts = [isEvaluation ? "eval  step \(step)" : "step \(step)/\(totalSteps)"]
+    for (name, label, format) in [("loss", "loss", "%.4f"), ("rewards/accuracies", "acc", "%.3f"),
+                                  ("rewards/margins", "margin", "%.4f"), ("mean_token_accuracy", "token_acc", "%.3f"),
+                                  ("grad_norm", "grad_norm", "%.3f"), ("learning_rate", "lr", "%.2e")] {
+        if let value = record[prefix + name] {
+            parts.append("\(label) \(String(format: format, value))")
+        }
     }
-    if record["eval_loss"] != nil {
-        return "eval  step \(Int(record["step"] ?? 0)) | loss \(value("eval_loss", "%.4f"))"
-            + " | acc \(value("eval_rewards/accuracies", "%.3f")) | margin \(value("eval_rewards/margins", "%.4f"))"
+    if let throughput = record["train_tokens_per_second"] {
+        parts.append(String(format: "%.0f tok/s", throughput))
     }
-    return "step \(Int(record["step"] ?? 0))/\(totalSteps) | loss \(value("loss", "%.4f"))"
-        + " | acc \(value("rewards/accuracies", "%.3f")) | margin \(value("rewards/margins", "%.4f"))"
-        + " | grad_norm \(value("grad_norm", "%.3f")) | lr \(value("learning_rate", "%.2e"))"
-        + " | \(value("train_tokens_per_second", "%.0f")) tok/s"
+    return parts.joined(separator: " | ")
 }

@@ -16,6 +16,9 @@ struct ModelSource {
     /// values, or the byte tokenizer's end-of-text id (GPT-2's convention).
     let specialTokenIDs: [String: Any]
 
+    /// Marks, in config.json, a model saved with the built-in byte-level tokenizer, which has no tokenizer.json.
+    static let byteTokenizerKey = "dpo_dist_tokenizer"
+
     /// Tokenizer files copied next to every saved model, so the folder loads with `AutoTokenizer` too.
     static let tokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "chat_template.jinja"]
 
@@ -26,7 +29,8 @@ struct ModelSource {
                                 layers: config.layers, heads: config.heads, channels: config.channels)
             folder = nil
             let endOfText = Int(tokenizer.eosTokenID)
-            specialTokenIDs = ["bos_token_id": endOfText, "eos_token_id": endOfText, "pad_token_id": endOfText]
+            specialTokenIDs = ["bos_token_id": endOfText, "eos_token_id": endOfText, "pad_token_id": endOfText,
+                               Self.byteTokenizerKey: "bytes"]
             return
         }
         let folder = URL(fileURLWithPath: path)
@@ -45,10 +49,15 @@ struct ModelSource {
             throw ConfigError("\(configFile.path): \(error)")
         }
         let original = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] ?? [:]
-        specialTokenIDs = original.filter { ["bos_token_id", "eos_token_id", "pad_token_id"].contains($0.key) }
-        let tokenizer = try HuggingFaceTokenizer(folder: folder.path)
-        try tokenizer.checkFits(modelVocabSize: modelConfig.vocabSize, modelFile: configFile.path)
-        self.tokenizer = tokenizer
+        specialTokenIDs = original.filter { ["bos_token_id", "eos_token_id", "pad_token_id", Self.byteTokenizerKey].contains($0.key) }
+        if original[Self.byteTokenizerKey] as? String == "bytes" {
+            // A folder dpo-dist saved from its built-in model (e.g. `dpo-dist sft`, then `train` on the result).
+            tokenizer = ByteTokenizer()
+        } else {
+            let tokenizer = try HuggingFaceTokenizer(folder: folder.path)
+            try tokenizer.checkFits(modelVocabSize: modelConfig.vocabSize, modelFile: configFile.path)
+            self.tokenizer = tokenizer
+        }
         self.folder = folder
         guard config.maxLength <= modelConfig.maxPositions else {
             throw ConfigError("`max_length` (\(config.maxLength)) exceeds the model's \(modelConfig.maxPositions) positions "
@@ -103,6 +112,19 @@ struct ModelSource {
             }
         }
     }
+}
+
+/// Builds the model a Hugging Face folder describes (config.json) and reads its weights: what a run does before
+/// training, without data or tokenizer (used by `dpo-dist bench --load`).
+public func loadModelFolder(_ path: String, threads: Int) throws -> any CausalLanguageModel {
+    let folder = URL(fileURLWithPath: path)
+    let configFile = folder.appendingPathComponent("config.json")
+    guard let json = FileManager.default.contents(atPath: configFile.path) else {
+        throw ConfigError("\(configFile.path): missing; expected a Hugging Face model folder")
+    }
+    let model = try makeCausalLanguageModel(huggingFaceConfig: json, trainable: false, parallel: Parallel(threads: threads))
+    try loadWeights(from: folder, into: model)
+    return model
 }
 
 /// Reads a Hugging Face folder's weights (single or sharded safetensors, any float dtype) into `model`.

@@ -6,26 +6,24 @@ import Kernels
 import Model
 import MPI
 
-/// The DPO training loop: the one place where data, model, loss, optimizer, MPI and checkpoints meet.
+/// The training loop: the one place where data, model, loss, optimizer, MPI and checkpoints meet.
 ///
-/// Every rank holds the policy and the frozen reference, takes a disjoint shard of each global batch,
-/// accumulates the gradient of the global mean loss over its micro-batches, and the flat gradient
-/// buffers are summed across ranks with one all-reduce before clipping and AdamW. Rank 0 alone writes.
+/// Every rank holds the policy (and for DPO the reference), runs its share of the micro-batches of each global
+/// batch, and the flat gradient buffers are summed across ranks with one all-reduce before clipping and AdamW.
+/// What is trained — DPO on pairs or SFT on completions — is the `TrainingTask`. Rank 0 alone writes.
 public final class Trainer {
+    /// The post-training stage a run performs.
+    public enum Objective: Sendable {
+        case dpo, sft
+    }
+
     public let config: TrainingConfig
     let communicator: Communicator
     let parallel: Parallel
     let source: ModelSource
-    let tokenizer: any Tokenizer
-    let trainPairs: [TokenizedPair]
-    let evalPairs: [TokenizedPair]
     let policy: any CausalLanguageModel
-    /// The frozen reference model; nil when its log-probs were precomputed or the loss is reference-free.
-    let referenceModel: (any CausalLanguageModel)?
-    /// Reference log-probs of every pair computed before training (`precompute_ref_log_probs`).
-    let precomputed: PrecomputedReference?
+    let task: any TrainingTask
     let optimizer: AdamWState
-    let dpo: DPOStep
     let plan: StepPlan
     let schedule: LearningRateSchedule
     let outputDir: URL
@@ -35,45 +33,40 @@ public final class Trainer {
     var tokensSeen = 0.0
     let say: (String) -> Void
 
-    /// Loads and tokenizes the data and builds both models. `say` prints on rank 0 only.
-    public init(config: TrainingConfig, communicator: Communicator, say: @escaping (String) -> Void) throws {
+    /// Loads and tokenizes the data and builds the models. `say` prints on rank 0 only.
+    public init(objective: Objective = .dpo, config: TrainingConfig, communicator: Communicator,
+                say: @escaping (String) -> Void) throws {
         self.config = config
         self.communicator = communicator
-        self.say = communicator.rank == 0 ? say : { _ in }
-        parallel = Parallel(threads: config.threads > 0 ? config.threads : Self.automaticThreads())
+        let say = communicator.rank == 0 ? say : { _ in }
+        self.say = say
+        let parallel = Parallel(threads: config.threads > 0 ? config.threads : Self.automaticThreads())
+        self.parallel = parallel
         outputDir = URL(fileURLWithPath: config.outputDir)
 
         let source = try ModelSource(config: config)
         self.source = source
-        tokenizer = source.tokenizer
-        let data = try TrainingData.load(config: config, tokenizer: tokenizer)
-        trainPairs = data.train
-        evalPairs = data.eval
-        if data.droppedTrainPairs > 0 {
-            self.say("dropped \(data.droppedTrainPairs) training pairs whose prompt alone fills max_length \(config.maxLength)")
-        }
-
+        let chatTemplate = { try source.chatTemplate(named: config.chatTemplate) }
         let policy = try makeCausalLanguageModel(config: source.modelConfig, trainable: true, parallel: parallel)
         self.policy = policy
         try communicator.onRankZero { try source.initialize(policy, seed: config.seed) }
         // Every rank starts from rank 0's weights: only rank 0 needs to read the model folder.
         try communicator.broadcast(UnsafeMutableRawBufferPointer(policy.parameters), root: 0)
-        dpo = DPOStep(loss: config.dpoLoss)
-        let needsReference = !config.referenceFree
-        if needsReference && config.precomputeRefLogProbs {
-            precomputed = try PrecomputedReference.load(
-                policy: policy, train: data.train, eval: data.eval, config: config, communicator: communicator,
-                batch: { TrainingData.sequenceBatch($0, tokenizer: source.tokenizer, config: config) }, say: self.say)
-            referenceModel = nil
-        } else {
-            precomputed = nil
-            referenceModel = needsReference
-                ? try makeCausalLanguageModel(config: source.modelConfig, trainable: false, parallel: parallel) : nil
-            referenceModel?.copyParameters(from: policy)
+
+        switch objective {
+        case .dpo:
+            let data = try TrainingData.load(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            if data.droppedTrainPairs > 0 {
+                say("dropped \(data.droppedTrainPairs) training pairs whose prompt alone fills max_length \(config.maxLength)")
+            }
+            task = try DPOTask(config: config, source: source, policy: policy, data: data,
+                               communicator: communicator, parallel: parallel, say: say)
+        case .sft:
+            task = try SFTTask(config: config, source: source, policy: policy, chatTemplate: chatTemplate, say: say)
         }
         optimizer = AdamWState(parameterCount: policy.parameterCount)
 
-        plan = StepPlan(pairCount: trainPairs.count, config: config, ranks: communicator.size)
+        plan = StepPlan(pairCount: task.trainCount, config: config, ranks: communicator.size)
         let warmup = config.warmupSteps > 0
             ? config.warmupSteps : Int((config.warmupRatio * Double(plan.totalSteps)).rounded(.up))
         schedule = LearningRateSchedule(kind: config.lrSchedulerType, peak: config.learningRate,
@@ -102,10 +95,10 @@ public final class Trainer {
         let log = communicator.rank == 0
             ? try MetricsLog(outputDir: outputDir, keepThroughStep: resume ? completedSteps : nil) : nil
         say("training \(policy.parameterCount) parameters on \(communicator.size) rank(s) × \(parallel.threads) thread(s): "
-            + "\(trainPairs.count) pairs, global batch \(plan.globalBatchSize), \(plan.totalSteps) steps")
+            + "\(task.trainCount) examples, global batch \(plan.globalBatchSize), \(plan.totalSteps) steps")
 
         let before = try evaluateSplits()
-        var window = MetricWindow()
+        var window = MetricWindow(names: task.metricNames)
         var windowStart = Date()
         var lastSaved = completedSteps
         while completedSteps < plan.totalSteps {
@@ -115,10 +108,10 @@ public final class Trainer {
             if completedSteps % config.loggingSteps == 0 || isLast {
                 let record = try trainRecord(window, gradNorm: gradNorm, seconds: Date().timeIntervalSince(windowStart))
                 try emit(record, to: log)
-                window = MetricWindow()
+                window = MetricWindow(names: task.metricNames)
                 windowStart = Date()
             }
-            if let every = config.evalSteps, !evalPairs.isEmpty, completedSteps % every == 0 || isLast {
+            if let every = config.evalSteps, task.evalCount > 0, completedSteps % every == 0 || isLast {
                 try emit(try evaluationRecord(), to: log)
             }
             if config.saveSteps > 0, completedSteps % config.saveSteps == 0 {
@@ -131,25 +124,23 @@ public final class Trainer {
         }
         try saveFinalModel()
         let after = try evaluateSplits()
-        return TrainingReport(steps: completedSteps, before: before, after: after)
+        return TrainingReport(steps: completedSteps, before: before, after: after, metrics: task.summaryMetrics)
     }
 
-    /// One optimizer update: this rank's micro-batches of the step, all-reduce, clip, AdamW. Adds the
-    /// micro-batches' metrics to `metrics` and returns the global gradient norm before clipping.
+    /// One optimizer update: this rank's micro-batches of the step, the all-reduce (in buckets overlapping the last
+    /// backward), clip, AdamW. Adds the micro-batches' metrics to `metrics` and returns the global gradient norm
+    /// before clipping.
     func runStep(_ step: Int, metrics: inout MetricWindow) throws -> Double {
         let microBatches = plan.microBatches(step: step)
         policy.zeroGradients()
-        for microBatch in rankShare(of: microBatches) {
-            let pairs = microBatch.map { trainPairs[$0] }
-            var sums = dpo.run(policy: policy, reference: reference(for: microBatch[...], ofTrainingSet: true),
-                               batch: sequenceBatch(pairs),
-                               normalization: normalization(pairs, microBatchesInStep: microBatches.count), train: true)
-            sums.processedTokens = Double(TrainingData.tokenCount(pairs, config: config))
-            metrics.add(sums)
+        let reducer = GradientReducer(communicator: communicator, gradients: policy.gradients,
+                                      bucketCapMB: config.ddpBucketCapMB)
+        let mine = rankShare(of: microBatches)
+        for (index, microBatch) in mine.enumerated() {
+            metrics.add(task.runMicroBatch(microBatch, of: microBatches, evaluation: false, train: true,
+                                           gradientsReady: index == mine.count - 1 ? reducer.gradientsReady : nil))
         }
-        if communicator.size > 1 {
-            try communicator.allReduceSum(policy.gradients)
-        }
+        try reducer.finish()
         let gradNorm = sumOfSquares(policy.gradients.baseAddress!, count: policy.parameterCount).squareRoot()
         // The norm is of the all-reduced gradient, so every rank stops here together.
         guard gradNorm.isFinite else {
@@ -164,9 +155,7 @@ public final class Trainer {
             }
         }
         optimizer.update(policy, step: step + 1, learningRate: schedule.rate(at: step), config: config, parallel: parallel)
-        if config.syncRefModel, let referenceModel, (step + 1) % config.refModelSyncSteps == 0 {
-            mixReference(referenceModel, towards: policy, alpha: Float(config.refModelMixupAlpha))
-        }
+        task.didUpdate(step: step + 1)
         return gradNorm
     }
 
@@ -174,29 +163,6 @@ public final class Trainer {
     /// data-parallel loaders deal batches. Which rank runs a micro-batch changes nothing: its weight is fixed.
     func rankShare(of microBatches: [[Int]]) -> [[Int]] {
         stride(from: communicator.rank, to: microBatches.count, by: communicator.size).map { microBatches[$0] }
-    }
-
-    /// TRL's weighting: each micro-batch's mean loss counts 1/M among the M micro-batches of its step (with the
-    /// `sft` term averaged over the micro-batch's chosen tokens). Fixed by the step, not by the rank layout.
-    func normalization(_ pairs: [TokenizedPair], microBatchesInStep: Int) -> LossNormalization {
-        LossNormalization(pairs: microBatchesInStep * pairs.count,
-                          chosenTokens: microBatchesInStep * TrainingData.scoredChosenTokens(pairs, config: config))
-    }
-
-    /// The reference log-probs of a micro-batch: the frozen model, or the precomputed values of its pairs
-    /// (chosen rows first, then rejected rows, as in the batch).
-    func reference(for pairIndices: ArraySlice<Int>, ofTrainingSet: Bool) -> DPOStep.Reference {
-        guard let precomputed else {
-            // A reference-free loss never reads it; any model will do.
-            return .model(referenceModel ?? policy)
-        }
-        let table = ofTrainingSet ? precomputed.train : precomputed.eval
-        return .precomputed(pairIndices.map { table[2 * $0] } + pairIndices.map { table[2 * $0 + 1] })
-    }
-
-    /// Chosen rows then rejected rows of the pairs, right-padded, as the model takes them.
-    func sequenceBatch(_ pairs: [TokenizedPair]) -> SequenceBatch {
-        TrainingData.sequenceBatch(pairs, tokenizer: tokenizer, config: config)
     }
 
     // MARK: Metrics
@@ -228,23 +194,21 @@ public final class Trainer {
         say(consoleLine(record, totalSteps: plan.totalSteps))
     }
 
-    /// Metrics of the policy against the reference on the training or the evaluation pairs, in micro-batches of
-    /// `per_device_eval_batch_size` dealt over all ranks.
+    /// Metrics of the policy on the training or the evaluation set, in micro-batches of `per_device_eval_batch_size`
+    /// dealt over all ranks.
     func evaluate(trainingSet isTrainingSet: Bool) throws -> MetricWindow {
-        let pairs = isTrainingSet ? trainPairs : evalPairs
-        let microBatches = chunks(Array(pairs.indices), size: config.perDeviceEvalBatchSize).map(Array.init)
-        var metrics = MetricWindow()
+        let count = isTrainingSet ? task.trainCount : task.evalCount
+        let microBatches = chunks(Array(0..<count), size: config.perDeviceEvalBatchSize).map(Array.init)
+        var metrics = MetricWindow(names: task.metricNames)
         for microBatch in rankShare(of: microBatches) {
-            let batchPairs = microBatch.map { pairs[$0] }
-            metrics.add(dpo.run(policy: policy, reference: reference(for: microBatch[...], ofTrainingSet: isTrainingSet),
-                                batch: sequenceBatch(batchPairs),
-                                normalization: normalization(batchPairs, microBatchesInStep: microBatches.count), train: false))
+            metrics.add(task.runMicroBatch(microBatch, of: microBatches, evaluation: !isTrainingSet, train: false,
+                                           gradientsReady: nil))
         }
         return try metrics.allReduced(communicator)
     }
 
     private func evaluateSplits() throws -> SplitMetrics {
-        SplitMetrics(train: try evaluate(trainingSet: true), heldOut: evalPairs.isEmpty ? nil : try evaluate(trainingSet: false))
+        SplitMetrics(train: try evaluate(trainingSet: true), heldOut: task.evalCount == 0 ? nil : try evaluate(trainingSet: false))
     }
 
     // MARK: Output
@@ -269,15 +233,6 @@ public final class Trainer {
                 try FileManager.default.removeItem(at: checkpoint.url)
             }
         }
-    }
-}
-
-/// TR-DPO's soft update of the reference (Gorbatovski et al. 2024; TRL's `sync_ref_model`):
-/// π_ref ← α·π_θ + (1 − α)·π_ref, over the flat parameter buffers.
-func mixReference(_ reference: any CausalLanguageModel, towards policy: any CausalLanguageModel, alpha: Float) {
-    let target = reference.parameters, current = policy.parameters
-    for index in target.indices {
-        target[index] = alpha * current[index] + (1 - alpha) * target[index]
     }
 }
 
@@ -341,4 +296,6 @@ public struct TrainingReport {
     public var steps: Int
     public var before: SplitMetrics
     public var after: SplitMetrics
+    /// The metrics the summary shows, with their printf formats.
+    var metrics: [(name: String, format: String)]
 }

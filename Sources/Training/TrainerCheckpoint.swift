@@ -39,18 +39,17 @@ struct TrainerState: Codable, Equatable {
 
 extension Trainer {
     static let optimizerFile = "optimizer.safetensors"
-    static let referenceFile = "reference.safetensors"
     static let stateFile = "trainer_state.json"
 
     func currentState() -> TrainerState {
         TrainerState(globalStep: completedSteps, epoch: Double(completedSteps) / Double(plan.stepsPerEpoch),
-                     totalSteps: plan.totalSteps, globalBatchSize: plan.globalBatchSize, pairCount: trainPairs.count,
+                     totalSteps: plan.totalSteps, globalBatchSize: plan.globalBatchSize, pairCount: task.trainCount,
                      seed: config.seed, worldSize: communicator.size, tokensSeen: tokensSeen, model: policy.config)
     }
 
     /// Rank 0 writes `checkpoint-<step>` atomically: the policy as a Hugging Face folder (so any checkpoint loads
-    /// with `from_pretrained`), the optimizer moments, a TR-DPO reference that has drifted from the initial
-    /// weights, and the trainer state.
+    /// with `from_pretrained`), the optimizer moments, the task's own buffers (a TR-DPO reference that has drifted
+    /// from the initial weights) and the trainer state.
     func saveCheckpoint() throws {
         guard communicator.rank == 0 else { return }
         let directory = CheckpointDirectory(outputDir: outputDir)
@@ -61,9 +60,9 @@ extension Trainer {
                 ("exp_avg", [policy.parameterCount], UnsafeBufferPointer(optimizer.firstMoment)),
                 ("exp_avg_sq", [policy.parameterCount], UnsafeBufferPointer(optimizer.secondMoment)),
             ], metadata: ["format": "dpo-dist", "optimizer": "adamw"], to: folder.appendingPathComponent(Self.optimizerFile))
-            if config.syncRefModel, let reference = referenceModel {
-                try SafeTensorsFile.write([("parameters", [reference.parameterCount], UnsafeBufferPointer(reference.parameters))],
-                                          metadata: ["format": "dpo-dist"], to: folder.appendingPathComponent(Self.referenceFile))
+            for (file, buffer) in task.checkpointBuffers {
+                try SafeTensorsFile.write([("parameters", [buffer.count], UnsafeBufferPointer(buffer))],
+                                          metadata: ["format": "dpo-dist"], to: folder.appendingPathComponent(file))
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -84,11 +83,7 @@ extension Trainer {
         }
         try withUnsafeMutableBytes(of: &position) { try communicator.broadcast($0, root: 0) }
         tokensSeen = position.tokensSeen
-        var buffers = [policy.parameters, optimizer.firstMoment, optimizer.secondMoment]
-        if config.syncRefModel, let reference = referenceModel {
-            buffers.append(reference.parameters)
-        }
-        for buffer in buffers {
+        for buffer in [policy.parameters, optimizer.firstMoment, optimizer.secondMoment] + task.checkpointBuffers.map(\.buffer) {
             try communicator.broadcast(UnsafeMutableRawBufferPointer(buffer), root: 0)
         }
         return position.step
@@ -111,13 +106,13 @@ extension Trainer {
         let moments = try SafeTensorsFile.read(contentsOf: folder.appendingPathComponent(Self.optimizerFile))
         try copy(moments, name: "exp_avg", into: optimizer.firstMoment)
         try copy(moments, name: "exp_avg_sq", into: optimizer.secondMoment)
-        if config.syncRefModel, let reference = referenceModel {
-            let url = folder.appendingPathComponent(Self.referenceFile)
+        for (file, buffer) in task.checkpointBuffers {
+            let url = folder.appendingPathComponent(file)
             guard FileManager.default.fileExists(atPath: url.path) else {
-                throw ConfigError("\(folder.path) has no \(Self.referenceFile): it was saved without `sync_ref_model`, "
+                throw ConfigError("\(folder.path) has no \(file): it was saved by a run without `sync_ref_model`, "
                     + "so its reference model cannot be restored")
             }
-            try copy(try SafeTensorsFile.read(contentsOf: url), name: "parameters", into: reference.parameters)
+            try copy(try SafeTensorsFile.read(contentsOf: url), name: "parameters", into: buffer)
         }
         return state
     }

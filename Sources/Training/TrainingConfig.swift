@@ -76,6 +76,10 @@ public struct TrainingConfig: Sendable, Equatable {
 
     // Ours: threads per rank; 0 = cores of this node divided by the ranks on it.
     public var threads = 0
+    /// transformers' `ddp_bucket_cap_mb` (PyTorch DDP's `bucket_cap_mb`, default 25 MiB): gradients are summed over ranks
+    /// in buckets of this size, each started as soon as the last backward of a step has finished it; 0 = one blocking
+    /// all-reduce of the whole buffer after the backward.
+    public var ddpBucketCapMB = 25.0
 
     public init() {}
 }

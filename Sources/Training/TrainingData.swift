@@ -9,24 +9,33 @@ struct TrainingData {
     var droppedTrainPairs: Int
 
     /// Reads and tokenizes `train_dataset` and `eval_dataset` (`demo` names the built-in split) as TRL 1.16 does.
-    /// `chatTemplate` renders conversational files: the caller resolves it from the model's tokenizer config, with
-    /// `chat_template` naming a built-in to use instead (`ChatTemplate.load(tokenizerConfig:builtInName:)`). When the
-    /// caller passes none, the built-in named by `chat_template` is used with its family's special tokens.
-    static func load(config: TrainingConfig, tokenizer: any Tokenizer,
-                     chatTemplate: ChatTemplate? = nil) throws -> TrainingData {
+    /// `chatTemplate` is asked for only when a file is conversational: the trainer passes the model's own template,
+    /// or the built-in one that `chat_template` names; without it, the built-in named by `chat_template` is used.
+    /// `completions` reads SFT data (`PreferenceDataset.loadCompletions`): pairs whose two completions are the same.
+    static func load(config: TrainingConfig, tokenizer: any Tokenizer, chatTemplate: (() throws -> ChatTemplate)? = nil,
+                     completions: Bool = false) throws -> TrainingData {
         let settings = TokenizationSettings(maxLength: config.maxLength, truncationMode: config.truncationMode)
-        let template = try chatTemplate ?? config.chatTemplate.map { try ChatTemplate.builtIn(named: $0) }
+        let template = chatTemplate ?? {
+            guard let name = config.chatTemplate else {
+                throw ConfigError("the data is conversational and no chat template is known: set `chat_template` to one "
+                    + "of \(ChatTemplate.builtInNames.joined(separator: ", "))")
+            }
+            return try ChatTemplate.builtIn(named: name)
+        }
         func tokenize(_ source: String, key: String,
                       builtIn: [PreferenceExample]) throws -> (pairs: [TokenizedPair], dropped: Int) {
+            let examples = completions ? builtIn.map { PreferenceExample(prompt: $0.prompt, chosen: $0.chosen, rejected: $0.chosen) }
+                                       : builtIn
             let texts = source == "demo"
-                ? builtIn.map { $0.pairTexts(eosToken: tokenizer.eosToken) }
-                : try pairTexts(file: try PreferenceDataset.load(path: source), key: key, tokenizer: tokenizer,
-                                chatTemplate: template)
+                ? examples.map { $0.pairTexts(eosToken: tokenizer.eosToken) }
+                : try pairTexts(file: try completions ? PreferenceDataset.loadCompletions(path: source)
+                                                      : PreferenceDataset.load(path: source),
+                                key: key, tokenizer: tokenizer, chatTemplate: template)
             return tokenizePairs(texts, tokenizer: tokenizer, settings: settings)
         }
         let train = try tokenize(config.trainDataset, key: "train_dataset", builtIn: DemoData.train)
         guard !train.pairs.isEmpty else {
-            throw ConfigError("`train_dataset` \(config.trainDataset): every pair's prompt fills `max_length` "
+            throw ConfigError("`train_dataset` \(config.trainDataset): every example's prompt fills `max_length` "
                 + "\(config.maxLength), so all were dropped")
         }
         let eval = try config.evalDataset.map {
@@ -36,12 +45,14 @@ struct TrainingData {
     }
 
     private static func pairTexts(file: PreferenceFile, key: String, tokenizer: any Tokenizer,
-                                  chatTemplate: ChatTemplate?) throws -> [PairTexts] {
-        if file.format.isConversational, chatTemplate == nil {
-            throw ConfigError("`\(key)` \(file.path) is \(file.format), which needs a chat template: the model has "
-                + "none, so set `chat_template` to one of \(ChatTemplate.builtInNames.joined(separator: ", "))")
+                                  chatTemplate: () throws -> ChatTemplate) throws -> [PairTexts] {
+        let template: ChatTemplate?
+        do {
+            template = file.format.isConversational ? try chatTemplate() : nil
+        } catch {
+            throw ConfigError("`\(key)` \(file.path) is \(file.format), which needs a chat template: \(error)")
         }
-        return try file.pairTexts(eosToken: tokenizer.eosToken, chatTemplate: chatTemplate)
+        return try file.pairTexts(eosToken: tokenizer.eosToken, chatTemplate: template)
     }
 
     /// Chosen rows then rejected rows of the pairs, each cut to `max_length`, right-padded, as the model takes them.

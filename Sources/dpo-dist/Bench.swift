@@ -2,6 +2,9 @@ import ArgumentParser
 import Benchmarks
 import Foundation
 import Kernels
+import Model
+import MPI
+import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -37,6 +40,17 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Print JSON instead of the table.")
     var json = false
 
+    @Option(name: .long, help: "Instead: time loading this Hugging Face model folder (median of --repeats) and report peak memory.")
+    var load: String?
+
+    @Flag(name: .long, help: """
+        Instead: under mpirun, time GPT-2-124M DPO steps without MPI, with one blocking gradient all-reduce and with         bucketed all-reduces overlapping backward, and report the exposed communication (--steps, --threads).
+        """)
+    var communication = false
+
+    @Option(name: .long, help: "With --communication: layers of the GPT-2-124M-shaped model (fewer runs faster).")
+    var layers = 12
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         guard steps >= 1, repeats >= 1 else { throw ValidationError("--steps and --repeats must be at least 1") }
@@ -48,6 +62,12 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
+        if let load {
+            return try benchmarkLoading(load)
+        }
+        if communication {
+            return try benchmarkCommunication()
+        }
         let shapes = shape.isEmpty ? BenchmarkShape.all : shape.compactMap(BenchmarkShape.named)
         let peak = PeakEstimate(gflopsPerCore: peakGflops ?? measurePeakGFLOPS(),
                                 source: peakGflops == nil ? "measured" : "given", flopsPerCycle: fmaFLOPsPerCycle)
@@ -63,5 +83,49 @@ struct Bench: ParsableCommand {
         }
         report.peakResidentMegabytes = Double(peakResidentBytes()) / 1_048_576
         print(json ? report.json() : report.table())
+    }
+}
+
+extension Bench {
+    /// Wall time to build the model from `config.json` and read its safetensors into the flat parameter buffer,
+    /// and the process's peak resident memory against the model's own fp32 size.
+    func benchmarkLoading(_ folder: String) throws {
+        var seconds: [Double] = []
+        var parameters = 0
+        for _ in 0..<repeats {
+            let start = Date()
+            let model = try loadModelFolder(folder, threads: threads)
+            seconds.append(Date().timeIntervalSince(start))
+            parameters = model.parameterCount
+        }
+        seconds.sort()
+        let median = seconds[seconds.count / 2]
+        let peakMB = Double(peakResidentBytes()) / 1_048_576
+        let modelMB = Double(parameters * MemoryLayout<Float>.size) / 1_048_576
+        if json {
+            print(#"{"folder": "\#(folder)", "parameters": \#(parameters), "median_seconds": \#(median), "#
+                  + #""peak_resident_mb": \#(peakMB), "fp32_model_mb": \#(modelMB)}"#)
+        } else {
+            print(String(format: "%@: %d parameters loaded in %.3f s (median of %d); peak RSS %.0f MB for a %.0f MB fp32 model",
+                         folder, parameters, median, repeats, peakMB, modelMB))
+        }
+    }
+}
+
+extension Bench {
+    /// `CommunicationBenchmark` on every rank of this job; rank 0 prints the medians.
+    func benchmarkCommunication() throws {
+        let communicator = try Communicator.world()
+        var model = ModelConfig.gpt2Small
+        model.layers = layers
+        var settings = CommunicationBenchmark.Settings(model: model)
+        settings.steps = steps
+        settings.threads = threads
+        settings.allReduceCounts = [ParameterLayout(config: model).parameterCount]
+        let result = try CommunicationBenchmark.run(settings, communicator: communicator)
+        if communicator.rank == 0 {
+            print(result.summary)
+        }
+        communicator.finalize()
     }
 }

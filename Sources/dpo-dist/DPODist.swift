@@ -8,19 +8,11 @@ struct DPODist: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dpo-dist",
         abstract: "Distributed Direct Preference Optimization on CPUs, one process or many under mpirun.",
-        subcommands: [Train.self, Bench.self])
+        subcommands: [Train.self, SFT.self, Bench.self])
 }
 
-struct Train: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Train a policy with DPO.",
-        discussion: """
-            With no --config, trains the built-in demo (configs/demo.yaml). Any config key can be overridden
-            as `--key value` or `--key=value`, with the same names as in the YAML file (TRL's DPOConfig names,
-            nested keys dotted: --model.n_layer 6).
-            Run on N ranks with `mpirun -n N dpo-dist train ...` (see launch/local.sh).
-            """)
-
+/// What `train` and `sft` share: a config file, `--resume`, and `--key value` overrides of any config key.
+struct RunOptions: ParsableArguments {
     @Option(name: .long, help: "YAML config file.")
     var config: String?
 
@@ -30,7 +22,8 @@ struct Train: ParsableCommand {
     @Argument(parsing: .allUnrecognized, help: "Config overrides: --key value ...")
     var overrides: [String] = []
 
-    func run() throws {
+    /// Loads the config and trains; errors end every rank cleanly (see `fail`).
+    func run(_ objective: Trainer.Objective, defaultOverrides: [String] = []) throws {
         let communicator: Communicator
         do {
             communicator = try Communicator.world()
@@ -39,8 +32,8 @@ struct Train: ParsableCommand {
             throw ExitCode(2)
         }
         do {
-            let trainingConfig = try ConfigLoader.load(file: config, overrides: overrides)
-            let trainer = try Trainer(config: trainingConfig, communicator: communicator) { print($0) }
+            let trainingConfig = try ConfigLoader.load(file: config, overrides: defaultOverrides + overrides)
+            let trainer = try Trainer(objective: objective, config: trainingConfig, communicator: communicator) { print($0) }
             let report = try trainer.train(resume: resume)
             if communicator.rank == 0 {
                 print(report.summary)
@@ -65,5 +58,41 @@ struct Train: ParsableCommand {
             Foundation.exit(1)
         }
         communicator.abort(code: 1)
+    }
+}
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a policy with DPO.",
+        discussion: """
+            With no --config, trains the built-in demo (configs/demo.yaml). Any config key can be overridden
+            as `--key value` or `--key=value`, with the same names as in the YAML file (TRL's DPOConfig names,
+            nested keys dotted: --model.n_layer 6).
+            Run on N ranks with `mpirun -n N dpo-dist train ...` (see launch/local.sh).
+            """)
+
+    @OptionGroup var options: RunOptions
+
+    func run() throws {
+        try options.run(.dpo)
+    }
+}
+
+struct SFT: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sft",
+        abstract: "Supervised fine-tuning on prompt/completion data, with the same engine and config keys.",
+        discussion: """
+            Data: JSONL or JSON records {"prompt", "completion"} (strings, or message lists rendered with the chat
+            template) or {"messages"} (the last assistant message is the completion). The loss is the mean negative
+            log-likelihood of the completion tokens, as TRL's SFTTrainer computes it by default. DPO keys (beta,
+            loss_type, …) are ignored. With no --config, fine-tunes the demo model on the demo's chosen replies into
+            runs/demo-sft; follow it with `dpo-dist train --model_name_or_path runs/demo-sft` for the SFT → DPO pipeline.
+            """)
+
+    @OptionGroup var options: RunOptions
+
+    func run() throws {
+        try options.run(.sft, defaultOverrides: options.config == nil ? ["--output_dir", "runs/demo-sft"] : [])
     }
 }

@@ -28,6 +28,7 @@ import Testing
         #expect(config.maxGradNorm == 1.0)
         #expect(config.seed == 42)
         #expect(config.maxLength == 512)
+        #expect(config.ddpBucketCapMB == 25)
     }
 
     @Test func fileThenCommandLineOverrides() throws {
@@ -41,13 +42,15 @@ import Testing
             output_dir: out/a
             """)
         let config = try ConfigLoader.load(file: path, overrides: [
-            "--beta", "0.5", "--model.n_layer=6", "--lr_scheduler_type", "cosine", "--eval_dataset", "none"])
+            "--beta", "0.5", "--model.n_layer=6", "--lr_scheduler_type", "cosine", "--eval_dataset", "none",
+            "--ddp_bucket_cap_mb", "0"])
         #expect(config.beta == 0.5)
         #expect(config.learningRate == 5e-5)
         #expect(config.layers == 6 && config.heads == 2 && config.channels == 32)
         #expect(config.lrSchedulerType == .cosine)
         #expect(config.outputDir == "out/a")
         #expect(config.evalDataset == nil)
+        #expect(config.ddpBucketCapMB == 0)
     }
 
     @Test func builtInDemoConfigMatchesTheFileInConfigs() throws {

@@ -132,6 +132,53 @@ import TestSupport
         #expect(single[5]! < single[1]!)
     }
 
+    /// Gradients summed in buckets during the backward give exactly the run of one blocking all-reduce after it: each
+    /// element is the same MPI reduction either way. The bucket here holds 26 floats, so every tensor spans many buckets
+    /// and each rank starts hundreds of all-reduces during its last backward.
+    @Test(.enabled(if: mpirunAvailable), arguments: [2, 4])
+    func bucketedAllReduceGivesTheSameRunAsOneBlockingAllReduce(ranks: Int) throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        var runs: [(losses: [Int: Double], weights: [String: [Float]])] = []
+        for bucketCap in ["0", "0.0001"] {
+            let output = folder.appendingPathComponent("out-\(bucketCap)")
+            let result = train(ranks, [
+                "--config", config, "--output_dir", output.path, "--max_steps", "3",
+                "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "2", "--ddp_bucket_cap_mb", bucketCap])
+            #expect(result.status == 0, "ddp_bucket_cap_mb \(bucketCap): \(result.stderr)")
+            runs.append((try losses(in: output), try weights(in: output)))
+        }
+        #expect(runs[0].losses.keys.sorted() == [1, 2, 3])
+        #expect(runs[1].losses == runs[0].losses)
+        #expect(Set(runs[1].weights.keys) == Set(runs[0].weights.keys))
+        let differing = runs[0].weights.keys.filter { runs[1].weights[$0] != runs[0].weights[$0] }.sorted()
+        #expect(differing.isEmpty, "tensors that differ bit for bit: \(differing)")
+    }
+
+    /// The last step of an epoch can have fewer micro-batches than ranks: here 24 pairs in global batches of 20 make
+    /// a second step of one micro-batch, so three of four ranks run nothing and still take part in every all-reduce
+    /// (bucketed ones included). The run must equal one process accumulating the same micro-batches.
+    @Test(.enabled(if: mpirunAvailable))
+    func shortStepWithIdleRanksGivesTheSameRun() throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        var runs: [(losses: [Int: Double], weights: [String: [Float]])] = []
+        for (ranks, accumulation) in [(1, 4), (4, 1)] {
+            let output = folder.appendingPathComponent("out-\(ranks)")
+            let result = train(ranks == 1 ? nil : ranks, [
+                "--config", config, "--output_dir", output.path, "--max_steps", "3", "--per_device_train_batch_size", "5",
+                "--gradient_accumulation_steps", "\(accumulation)", "--ddp_bucket_cap_mb", "0.001"], timeout: 120)
+            #expect(result.status == 0, "\(ranks) rank(s): \(result.stderr)")
+            runs.append((try losses(in: output), try weights(in: output)))
+        }
+        #expect(runs[0].losses.keys.sorted() == [1, 2, 3])
+        for (step, loss) in runs[0].losses {
+            #expect(abs((runs[1].losses[step] ?? .nan) - loss) <= 1e-5 * abs(loss), "step \(step)")
+        }
+        let (whole, _) = try relativeDifferences(runs[1].weights, runs[0].weights)
+        #expect(whole <= 1e-5, "final weights differ by \(whole) relative")
+    }
+
     @Test func resumedRunEndsWithTheSameWeights() throws {
         let folder = try workspace()
         let config = folder.appendingPathComponent("tiny.yaml").path
