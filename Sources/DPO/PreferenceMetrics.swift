@@ -1,7 +1,7 @@
-/// Running sums behind TRL's DPO metrics.
+/// Running sums behind TRL's DPO metrics over a set of pairs (one micro-batch, or several added with `+=`).
 ///
-/// Metrics are kept as sums and counts, never as per-rank means, so that adding the sums of every rank
-/// (one all-reduce of `values`) and dividing once gives the exact global figure whatever the sharding.
+/// `means` turns them into TRL's per-pair and per-token means; the trainer averages those micro-batch means over a
+/// logging window and over all ranks, as TRL does.
 public struct PreferenceMetricSums: Sendable, Equatable {
     public var pairs: Double = 0
     public var loss: Double = 0
@@ -45,7 +45,7 @@ public struct PreferenceMetricSums: Sendable, Equatable {
         rejectedLogProbs += rejectedLogProb
     }
 
-    /// The sums in a fixed order, for one all-reduce.
+    /// The sums in a fixed order.
     public var values: [Double] {
         Self.fields.map { self[keyPath: $0] }
     }
