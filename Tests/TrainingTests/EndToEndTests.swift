@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-import Checkpoint
 import TestSupport
 
 /// Runs the real `dpo-dist` binary: as one process and under mpirun, from scratch and resumed, on good and bad input.
@@ -57,27 +56,6 @@ import TestSupport
         return runProcess(binary, arguments: fullArguments, timeout: timeout)
     }
 
-    private func losses(in outputDir: URL) throws -> [Int: Double] {
-        let text = try String(contentsOf: outputDir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
-        var result: [Int: Double] = [:]
-        for line in text.split(separator: "\n") {
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            if let step = object["step"] as? Int, let loss = object["loss"] as? Double {
-                result[step] = loss
-            }
-        }
-        return result
-    }
-
-    private func weights(in outputDir: URL) throws -> [String: [Float]] {
-        let file = try SafeTensorsFile.read(contentsOf: outputDir.appendingPathComponent("model.safetensors"))
-        var result: [String: [Float]] = [:]
-        for name in file.names {
-            result[name] = try #require(file[name]).floats()
-        }
-        return result
-    }
-
     /// Relative differences of two weight sets, ‖a − b‖ / ‖b‖ (Euclidean): over all parameters as one vector,
     /// and the worst single tensor.
     private func relativeDifferences(_ a: [String: [Float]], _ b: [String: [Float]]) throws -> (whole: Double, worstTensor: Double) {
@@ -110,11 +88,11 @@ import TestSupport
             #expect(result.status == 0, "ranks \(ranks): \(result.stderr)")
             outputs.append(output)
         }
-        let single = try losses(in: outputs[0])
+        let single = try RunOutput.losses(in: outputs[0])
         #expect(single.keys.sorted() == [1, 2, 3, 4, 5])
-        let singleWeights = try weights(in: outputs[0])
+        let singleWeights = try RunOutput.tensors(in: outputs[0])
         for output in outputs.dropFirst() {
-            let distributed = try losses(in: output)
+            let distributed = try RunOutput.losses(in: output)
             #expect(distributed.keys.sorted() == single.keys.sorted())
             for (step, loss) in single {
                 let other = try #require(distributed[step])
@@ -124,7 +102,7 @@ import TestSupport
             // parameter vector must agree to 1e-5. Single tensors get 1e-4: the attention key bias has an exactly zero
             // true gradient (softmax ignores a shift shared by all keys), so it only ever receives rounding noise,
             // which Adam normalises into real steps; it is the one tensor that lands near 2e-5.
-            let (whole, worstTensor) = try relativeDifferences(try weights(in: output), singleWeights)
+            let (whole, worstTensor) = try relativeDifferences(try RunOutput.tensors(in: output), singleWeights)
             #expect(whole <= 1e-5, "final weights differ by \(whole) relative (\(output.lastPathComponent))")
             #expect(worstTensor <= 1e-4, "a tensor differs by \(worstTensor) relative (\(output.lastPathComponent))")
         }
@@ -146,7 +124,7 @@ import TestSupport
                 "--config", config, "--output_dir", output.path, "--max_steps", "3",
                 "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "2", "--ddp_bucket_cap_mb", bucketCap])
             #expect(result.status == 0, "ddp_bucket_cap_mb \(bucketCap): \(result.stderr)")
-            runs.append((try losses(in: output), try weights(in: output)))
+            runs.append((try RunOutput.losses(in: output), try RunOutput.tensors(in: output)))
         }
         #expect(runs[0].losses.keys.sorted() == [1, 2, 3])
         #expect(runs[1].losses == runs[0].losses)
@@ -169,7 +147,7 @@ import TestSupport
                 "--config", config, "--output_dir", output.path, "--max_steps", "3", "--per_device_train_batch_size", "5",
                 "--gradient_accumulation_steps", "\(accumulation)", "--ddp_bucket_cap_mb", "0.001"], timeout: 120)
             #expect(result.status == 0, "\(ranks) rank(s): \(result.stderr)")
-            runs.append((try losses(in: output), try weights(in: output)))
+            runs.append((try RunOutput.losses(in: output), try RunOutput.tensors(in: output)))
         }
         #expect(runs[0].losses.keys.sorted() == [1, 2, 3])
         for (step, loss) in runs[0].losses {
@@ -193,9 +171,9 @@ import TestSupport
         let second = train(nil, ["--config", config, "--output_dir", resumed.path, "--max_steps", "6", "--save_steps", "3", "--resume"])
         #expect(second.status == 0, "\(second.stderr)")
         #expect(second.stdout.contains("resumed from checkpoint-3"))
-        #expect(try weights(in: resumed) == weights(in: straight))
-        let straightLosses = try losses(in: straight)
-        let resumedLosses = try losses(in: resumed)
+        #expect(try RunOutput.tensors(in: resumed) == RunOutput.tensors(in: straight))
+        let straightLosses = try RunOutput.losses(in: straight)
+        let resumedLosses = try RunOutput.losses(in: resumed)
         #expect(resumedLosses.keys.sorted() == [4, 5, 6])
         for step in 4...6 {
             #expect(resumedLosses[step] == straightLosses[step])

@@ -1,6 +1,5 @@
 import Foundation
 import Testing
-import Checkpoint
 import TestSupport
 
 /// Training a Hugging Face model folder end to end with the real binary: the tiny GPT-2 and byte-level BPE
@@ -26,19 +25,6 @@ import TestSupport
          "--output_dir", space.folder.appendingPathComponent(output).path, "--max_steps", "\(steps)"]
     }
 
-    private func tensors(in folder: URL) throws -> [String: [Float]] {
-        let weights = try ModelWeights.open(folder: folder)
-        var result: [String: [Float]] = [:]
-        for name in weights.names {
-            result[name] = try #require(weights[name]).floats()
-        }
-        return result
-    }
-
-    private func losses(in folder: URL) throws -> [Double] {
-        try TRLFixture.trainingRecords(in: folder).sorted { $0.key < $1.key }.compactMap { $0.value["loss"] }
-    }
-
     @Test func trainsSavesAsAHuggingFaceFolderAndResumes() throws {
         let space = try workspace()
         let straight = train(arguments(space, output: "straight", steps: 3) + ["--save_steps", "2"])
@@ -50,8 +36,8 @@ import TestSupport
                 #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent(file).path), "\(folder.path)/\(file)")
             }
         }
-        let initial = try tensors(in: space.model)
-        let trained = try tensors(in: output)
+        let initial = try RunOutput.tensors(in: space.model)
+        let trained = try RunOutput.tensors(in: output)
         #expect(Set(trained.keys) == Set(initial.keys))
         #expect(trained != initial)
         let config = try #require(try JSONSerialization.jsonObject(
@@ -65,7 +51,7 @@ import TestSupport
                                          to: resumed.appendingPathComponent("checkpoint-2"))
         let second = train(arguments(space, output: "resumed", steps: 3) + ["--save_steps", "2", "--resume"])
         #expect(second.status == 0, "\(second.stderr)")
-        #expect(try tensors(in: resumed) == trained)
+        #expect(try RunOutput.tensors(in: resumed) == trained)
     }
 
     @Test func precomputedReferenceMatchesTheLiveReferenceAndIsCached() throws {
@@ -77,8 +63,8 @@ import TestSupport
         let first = train(arguments(space, output: "pre1", steps: 3) + precomputedArguments)
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("reference log-probs computed"), "\(first.stdout)")
-        let liveLosses = try losses(in: space.folder.appendingPathComponent("live"))
-        let precomputedLosses = try losses(in: space.folder.appendingPathComponent("pre1"))
+        let liveLosses = try RunOutput.lossSequence(in: space.folder.appendingPathComponent("live"))
+        let precomputedLosses = try RunOutput.lossSequence(in: space.folder.appendingPathComponent("pre1"))
         #expect(liveLosses.count == 3 && precomputedLosses.count == 3)
         for (a, b) in zip(liveLosses, precomputedLosses) {
             #expect(abs(a - b) <= 1e-5 * abs(a), "\(a) vs \(b)")
@@ -100,8 +86,8 @@ import TestSupport
         #expect(straight.status == 0, "\(straight.stderr)")
         let plain = train(arguments(space, output: "plain", steps: 4) + ["--save_steps", "2"])
         #expect(plain.status == 0, "\(plain.stderr)")
-        let straightLosses = try losses(in: space.folder.appendingPathComponent("straight"))
-        let plainLosses = try losses(in: space.folder.appendingPathComponent("plain"))
+        let straightLosses = try RunOutput.lossSequence(in: space.folder.appendingPathComponent("straight"))
+        let plainLosses = try RunOutput.lossSequence(in: space.folder.appendingPathComponent("plain"))
         // Step 1 is identical (the reference has not moved yet); afterwards the moving reference changes the loss.
         #expect(straightLosses.first == plainLosses.first)
         #expect(straightLosses.last != plainLosses.last)
@@ -112,7 +98,7 @@ import TestSupport
                                          to: resumed.appendingPathComponent("checkpoint-2"))
         let second = train(arguments(space, output: "resumed", steps: 4) + sync + ["--resume"])
         #expect(second.status == 0, "\(second.stderr)")
-        #expect(try tensors(in: resumed) == tensors(in: space.folder.appendingPathComponent("straight")))
+        #expect(try RunOutput.tensors(in: resumed) == RunOutput.tensors(in: space.folder.appendingPathComponent("straight")))
     }
 
     @Test func badModelFoldersAreNamed() throws {

@@ -34,10 +34,6 @@ import TestSupport
         return folder
     }
 
-    private func losses(_ output: URL) throws -> [Double] {
-        try TRLFixture.trainingRecords(in: output).sorted { $0.key < $1.key }.compactMap { $0.value["loss"] }
-    }
-
     @Test(.enabled(if: mpirunAvailable))
     func learnsAndAgreesAcrossRanks() throws {
         let folder = try workspace()
@@ -52,7 +48,7 @@ import TestSupport
             "--per_device_train_batch_size", "2", "--gradient_accumulation_steps", "2"])
         let two = runProcess(launcher, arguments: arguments, timeout: 300)
         #expect(two.status == 0, "\(two.stderr)")
-        let singleLosses = try losses(single), doubleLosses = try losses(double)
+        let singleLosses = try RunOutput.lossSequence(in: single), doubleLosses = try RunOutput.lossSequence(in: double)
         #expect(singleLosses.count == 6)
         #expect(singleLosses.last! < singleLosses.first! - 0.5, "\(singleLosses)")
         for (a, b) in zip(singleLosses, doubleLosses) {

@@ -21,20 +21,8 @@ enum TRLFixture {
         }
         return (folder, model, try url("pairs.jsonl"))
     }
-
-    /// The records of `metrics.jsonl` in an output folder, by step (training records only).
-    static func trainingRecords(in output: URL) throws -> [Int: [String: Double]] {
-        var records: [Int: [String: Double]] = [:]
-        for line in try String(contentsOf: output.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n") {
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            guard let step = object["step"] as? Int, object["loss"] != nil else { continue }
-            records[step] = object.compactMapValues { ($0 as? NSNumber)?.doubleValue }
-        }
-        return records
-    }
 }
 
-/// The TRL fixture (Fixtures/trl, tools/make_trl_fixtures.py): its tokenizer, raw pairs and what TRL made of them.
 /// What TRL made of the fixture pairs: its tokenized dataset and first collated batch.
 extension TRLFixture {
     struct TokenizedFile: Decodable {

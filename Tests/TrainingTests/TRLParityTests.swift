@@ -47,7 +47,7 @@ import TestSupport
     }
 
     private func compare(output: URL, lossType: String, label: String) throws {
-        let ours = try TRLFixture.trainingRecords(in: output)
+        let ours = try RunOutput.records(in: output)
         let metrics = ["loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
                        "logps/chosen", "logps/rejected", "logits/chosen", "logits/rejected", "entropy",
                        "mean_token_accuracy", "grad_norm", "learning_rate", "num_tokens", "epoch"]
