@@ -270,10 +270,24 @@ struct StepPlan {
         case .sequential:
             return Array(positions)
         case .random:
-            let order = EpochOrder.permutation(count: pairCount, seed: UInt64(seed), epoch: step / stepsPerEpoch)
-            return Array(order[positions])
+            return Array(order(epoch: step / stepsPerEpoch)[positions])
         }
     }
+
+    /// The epoch's permutation, drawn once per epoch rather than once per step.
+    private func order(epoch: Int) -> [Int] {
+        if orderCache.epoch != epoch {
+            orderCache.order = EpochOrder.permutation(count: pairCount, seed: UInt64(seed), epoch: epoch)
+            orderCache.epoch = epoch
+        }
+        return orderCache.order
+    }
+
+    private final class OrderCache {
+        var epoch = -1
+        var order: [Int] = []
+    }
+    private let orderCache = OrderCache()
 
     /// The global batch of `step` cut into micro-batches of `per_device_train_batch_size` (the last may be shorter).
     func microBatches(step: Int) -> [[Int]] {
