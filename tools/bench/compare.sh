@@ -3,7 +3,12 @@
 # prints the medians and ratios (tools/bench/summarize.py). With --gemm, also times OpenBLAS sgemm against dpo-dist's
 # GEMM on the GPT-2-124M step's GEMM shapes.
 #
-#   tools/bench/compare.sh [--threads T] [--repeats N] [--steps S] [--shapes "gpt2-124m small"] [--gemm] [--out DIR]
+#   tools/bench/compare.sh [--threads T] [--repeats N] [--steps S] [--shapes "gpt2-124m small"] [--gemm]
+#                          [--torch-isa avx2] [--out DIR]
+#
+# --torch-isa avx2 keeps PyTorch's MKL, oneDNN and ATen kernels to AVX2 (MKL_ENABLE_INSTRUCTIONS, ONEDNN_MAX_CPU_ISA,
+# ATEN_CPU_CAPABILITY) on a CPU that has AVX-512: a like-for-like comparison with an AVX2 dpo-dist, and the closest
+# this CPU gets to an AVX2-only machine such as CI's.
 #
 # Environment: PYTHON (default /tmp/oracle/venv/bin/python, needs torch + transformers), DPO_DIST (a built dpo-dist;
 # default: build it with `swift build -c release`), OPENBLAS_CORETYPE (default Haswell: the same AVX2+FMA level the
@@ -11,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-threads=1 repeats=3 steps=3 shapes="gpt2-124m small" gemm=0 out=""
+threads=1 repeats=3 steps=3 shapes="gpt2-124m small" gemm=0 out="" torch_isa=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --threads) threads="$2"; shift 2 ;;
@@ -19,12 +24,19 @@ while [[ $# -gt 0 ]]; do
         --steps) steps="$2"; shift 2 ;;
         --shapes) shapes="$2"; shift 2 ;;
         --gemm) gemm=1; shift ;;
+        --torch-isa) torch_isa="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
         *) echo "compare.sh: unknown argument '$1' (see the header of $0)" >&2; exit 2 ;;
     esac
 done
 
 python="${PYTHON:-/tmp/oracle/venv/bin/python}"
+torch_env=()
+case "$torch_isa" in
+    "") ;;
+    avx2) torch_env=(MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2) ;;
+    *) echo "compare.sh: --torch-isa '$torch_isa' is not supported (only avx2)" >&2; exit 2 ;;
+esac
 if [[ -z "${DPO_DIST:-}" ]]; then
     swift build -c release --product dpo-dist >&2
     DPO_DIST="$(swift build -c release --show-bin-path)/dpo-dist"
@@ -33,7 +45,7 @@ out="${out:-$(mktemp -d)}"
 mkdir -p "$out"
 results="$out/results.jsonl"
 : > "$results"
-echo "compare.sh: threads=$threads repeats=$repeats steps=$steps shapes=[$shapes]; raw results in $results" >&2
+echo "compare.sh: threads=$threads repeats=$repeats steps=$steps shapes=[$shapes] torch-isa=${torch_isa:-default}; raw results in $results" >&2
 
 if [[ $gemm == 1 ]]; then
     cc -O2 -o "$out/sgemm_openblas" tools/bench/sgemm_openblas.c -lopenblas
@@ -48,7 +60,7 @@ fi
 for ((run = 1; run <= repeats; run++)); do
     for shape in $shapes; do
         echo "run $run/$repeats: $shape" >&2
-        "$python" tools/bench/pytorch_dpo_step.py --shape "$shape" --threads "$threads" --steps "$steps" \
+        env "${torch_env[@]}" "$python" tools/bench/pytorch_dpo_step.py --shape "$shape" --threads "$threads" --steps "$steps" \
             | sed 's/^{/{"kind": "step", /' >> "$results"
         "$DPO_DIST" bench --steps-only --shape "$shape" --threads "$threads" --steps "$steps" --json \
             | "$python" tools/bench/summarize.py --flatten-steps >> "$results"

@@ -10,6 +10,7 @@ scored. Prints one JSON object: the median and every step's wall and CPU seconds
 Usage: pytorch_dpo_step.py --shape gpt2-124m|small --threads 1 --steps 5 [--warmup 1]
 """
 import argparse
+import os
 import json
 import resource
 import statistics
@@ -83,6 +84,7 @@ def main():
     median_wall = statistics.median(wall)
     print(json.dumps({
         "implementation": "pytorch", "torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkl_instructions": os.environ.get("MKL_ENABLE_INSTRUCTIONS", "default"),
         "shape": args.shape, "threads": args.threads, "tokens_per_step": rows * length,
         "median_step_seconds": median_wall, "median_cpu_seconds": statistics.median(cpu),
         "tokens_per_second": rows * length / median_wall, "step_seconds": wall, "cpu_seconds": cpu,
