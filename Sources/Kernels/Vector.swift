@@ -93,8 +93,8 @@ func storePartial(_ value: Float8, _ pointer: UnsafeMutablePointer<Float>, count
 }
 
 /// e^x in every lane, within a few ulp of expf: x = n·ln 2 + r with |r| ≤ ln 2 / 2, e^r by its degree-6 Taylor
-/// polynomial (truncation error < 1.2e-7 relative), 2^n written into the exponent bits. Inputs are clamped to
-/// [−87.3, 88.8]: below, the result is the smallest normal float instead of a denormal or 0; above, +∞.
+/// polynomial (truncation error < 1.2e-7 relative), 2^n written into the exponent bits. Below −87.3 the result is 0
+/// (where expf gives a denormal or 0), above 88.8 +∞.
 /// Elementwise kernels call this rather than `expf` per element, which costs ~10× more.
 @inline(__always)
 func exp(_ x: Float8) -> Float8 {
@@ -113,7 +113,7 @@ func exp(_ x: Float8) -> Float8 {
     // shifting those into the exponent field makes 2^n. (SIMD8<Int32>(n, rounding:) converts lane by lane through
     // generic code, which cost more than the whole polynomial.)
     let biased = unsafeBitCast(n + (12_582_912 + 127), to: SIMD8<Int32>.self) &- 0x4B40_0000
-    return p * unsafeBitCast(biased &<< 23, to: Float8.self)
+    return (p * unsafeBitCast(biased &<< 23, to: Float8.self)).replacing(with: 0, where: x .< -87.3)
 }
 
 /// tanh in every lane as 1 − 2/(e^{2x} + 1): absolute error ~1e-7 (relative error grows near 0, where tanh x ≈ x,
