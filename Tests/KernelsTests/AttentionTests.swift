@@ -4,7 +4,7 @@ import Testing
 @testable import Kernels
 
 // Tolerances: 2e-5 relative against the Double reference (fp32 dot products of length headSize ≤ 33 and
-// softmax sums of length ≤ 32); 1e-4 against finite differences (step 1e-5 in Double).
+// softmax sums of length ≤ 101); 1e-4 against finite differences (step 1e-5 in Double).
 
 /// Plain Double causal attention over qkv [batch, seqLen, (heads + 2·kvHeads)·hs] (q|k|v, heads contiguous),
 /// scale 1/√hs; query head h uses key/value head h / (heads/kvHeads).
@@ -78,8 +78,8 @@ private struct AttentionReference {
     }
 }
 
-/// seqLen 1, head sizes 4, 5, 17, 33 and 16, multi-head and grouped-query (2 and 3 query heads per key/value head,
-/// and one key/value head for all).
+/// seqLen 1 to 101, head sizes 4, 5, 17, 33 and 16, multi-head and grouped-query (2 and 3 query heads per key/value
+/// head, and one key/value head for all).
 private let attentionShapes: [AttentionShape] = [
     AttentionShape(batch: 1, seqLen: 1, heads: 1, keyValueHeads: 1, headSize: 4),
     AttentionShape(batch: 2, seqLen: 3, heads: 2, keyValueHeads: 2, headSize: 4),
@@ -90,6 +90,8 @@ private let attentionShapes: [AttentionShape] = [
     AttentionShape(batch: 2, seqLen: 6, heads: 4, keyValueHeads: 2, headSize: 5),
     AttentionShape(batch: 1, seqLen: 9, heads: 6, keyValueHeads: 2, headSize: 8),
     AttentionShape(batch: 2, seqLen: 5, heads: 3, keyValueHeads: 1, headSize: 6),
+    // more than two query blocks (attentionQueryBlock = 48), the last one partial
+    AttentionShape(batch: 1, seqLen: 101, heads: 4, keyValueHeads: 2, headSize: 16),
 ]
 
 /// Runs forward and backward (dqkv prefilled with `start`, scratch filled with garbage) and returns out, att, dqkv.
