@@ -193,14 +193,19 @@ public final class DecoderModel: CausalLanguageModel {
         normalize(p.mlpNorm, out: s.norm2, mean: s.norm2Mean, rstd: s.norm2Rstd, inp: s.afterAttention, rows: rows)
         matmulForward(out: s.mlpInput, inp: s.norm2, weight: parameter(p.mlpInputWeight), bias: p.mlpInputBias.map(parameter),
                       rows: rows, inDim: C, outDim: config.mlpInputWidth, parallel: parallel)
+        applyFeedForwardActivation(out: s.mlpActivation, inp: s.mlpInput, rows: rows)
+        matmulForward(out: projection, inp: s.mlpActivation, weight: parameter(p.mlpOutputWeight),
+                      bias: p.mlpOutputBias.map(parameter), rows: rows, inDim: config.intermediateSize, outDim: C, parallel: parallel)
+        residualForward(out: s.output, a: s.afterAttention, b: projection, count: rows * C)
+    }
+
+    /// GELU of the up projection, or SwiGLU of gate|up: [rows, mlpInputWidth] → [rows, intermediateSize].
+    private func applyFeedForwardActivation(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int) {
         let I = config.intermediateSize
         switch config.architecture.feedForward {
-        case .gelu: geluForward(out: s.mlpActivation, inp: s.mlpInput, count: rows * I, parallel: parallel)
-        case .swiglu: swigluForward(out: s.mlpActivation, inp: s.mlpInput, rows: rows, hidden: I, parallel: parallel)
+        case .gelu: geluForward(out: out, inp: inp, count: rows * I, parallel: parallel)
+        case .swiglu: swigluForward(out: out, inp: inp, rows: rows, hidden: I, parallel: parallel)
         }
-        matmulForward(out: projection, inp: s.mlpActivation, weight: parameter(p.mlpOutputWeight),
-                      bias: p.mlpOutputBias.map(parameter), rows: rows, inDim: I, outDim: C, parallel: parallel)
-        residualForward(out: s.output, a: s.afterAttention, b: projection, count: rows * C)
     }
 
     /// Gathers the final residual rows of the scored positions into `headInput` and applies the final norm to them.
@@ -314,7 +319,9 @@ public final class DecoderModel: CausalLanguageModel {
         let (rows, C, I) = (a.rows, config.channels, config.intermediateSize)
         let dResidual = a.dResidual.pointer
 
-        // MLP branch: output = afterAttention + down(activation(up(norm2(afterAttention)))).
+        // MLP branch: output = afterAttention + down(activation(up(norm2(afterAttention)))). The activation and the
+        // norm output share one buffer across blocks: recompute them (bit for bit: the same kernels on the same input).
+        applyFeedForwardActivation(out: s.mlpActivation, inp: s.mlpInput, rows: rows)
         a.dMLPActivation.zero(rows * I)
         matmulBackward(dinp: a.dMLPActivation.pointer, dweight: gradient(p.mlpOutputWeight),
                        dbias: p.mlpOutputBias.map(gradient), dout: dResidual, inp: s.mlpActivation,
@@ -328,6 +335,7 @@ public final class DecoderModel: CausalLanguageModel {
             swigluBackward(dinp: a.dMLPInput.pointer, inp: s.mlpInput, dout: a.dMLPActivation.pointer, rows: rows, hidden: I,
                            parallel: parallel)
         }
+        normalize(p.mlpNorm, out: s.norm2, mean: s.norm2Mean, rstd: s.norm2Rstd, inp: s.afterAttention, rows: rows)
         a.dNormed.zero(rows * C)
         matmulBackward(dinp: a.dNormed.pointer, dweight: gradient(p.mlpInputWeight), dbias: p.mlpInputBias.map(gradient),
                        dout: a.dMLPInput.pointer, inp: s.norm2, weight: parameter(p.mlpInputWeight),
@@ -348,6 +356,7 @@ public final class DecoderModel: CausalLanguageModel {
             rotaryBackward(a.dQKV.pointer, table: rotaryTable, batch: a.count, seqLen: a.length,
                            heads: config.heads + config.keyValueHeads, rowStride: config.qkvWidth, parallel: parallel)
         }
+        normalize(p.attentionNorm, out: s.norm1, mean: s.norm1Mean, rstd: s.norm1Rstd, inp: s.input, rows: rows)
         a.dNormed.zero(rows * C)
         matmulBackward(dinp: a.dNormed.pointer, dweight: gradient(p.qkvWeight), dbias: p.qkvBias.map(gradient),
                        dout: a.dQKV.pointer, inp: s.norm1, weight: parameter(p.qkvWeight),
