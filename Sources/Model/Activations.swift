@@ -40,8 +40,8 @@ struct BlockActivations {
     let norm1, norm1Mean, norm1Rstd: UnsafeMutablePointer<Float>
     /// q|k|v projection output [rows, qkvWidth], q and k rotated when the positions are rotary.
     let qkv: UnsafeMutablePointer<Float>
-    /// Softmax probabilities [batch, heads, length, length].
-    let attentionProbabilities: UnsafeMutablePointer<Float>
+    /// Per query row, the log-sum-exp of its attention scores [batch, heads, length] (backward rebuilds the probabilities).
+    let attentionLogSumExp: UnsafeMutablePointer<Float>
     /// Attention output before the output projection [rows, heads·headSize].
     let attentionOutput: UnsafeMutablePointer<Float>
     /// Residual stream after the attention sub-block [rows, C].
@@ -75,7 +75,7 @@ final class ActivationStore {
     private let normed = ScratchBuffer()
     private let norm1Mean = ScratchBuffer(), norm1Rstd = ScratchBuffer()
     private let qkv = ScratchBuffer()
-    private let attentionProbabilities = ScratchBuffer()
+    private let attentionLogSumExp = ScratchBuffer()
     private let attentionOutput = ScratchBuffer()
     private let afterAttention = ScratchBuffer()
     private let norm2Mean = ScratchBuffer(), norm2Rstd = ScratchBuffer()
@@ -83,13 +83,12 @@ final class ActivationStore {
     /// Output of an output projection before it is added to the residual stream [rows, C]; never needed again, so shared.
     let projection = ScratchBuffer()
 
-    // Trunk (backward), each [rows, width]; the attention scratch is [batch, heads, length, length].
+    // Trunk (backward), each [rows, width].
     let dResidual = ScratchBuffer()
     let dNormed = ScratchBuffer()
     let dAttentionOutput = ScratchBuffer()
     let dQKV = ScratchBuffer()
     let dMLPInput = ScratchBuffer(), dMLPActivation = ScratchBuffer()
-    let attentionScratch = ScratchBuffer()
 
     // LM head over the compacted scored rows: the final norm's input rows, its output, statistics and per-row results.
     let headInput = ScratchBuffer()
@@ -106,7 +105,7 @@ final class ActivationStore {
 
     private var storedLayers: Int { keepsAllLayers ? config.layers : 1 }
     private var streamSlots: Int { keepsAllLayers ? config.layers + 1 : 2 }
-    private var attentionSize: Int { count * config.heads * length * length }
+    private var attentionSize: Int { attentionShape.logSumExpCount }
 
     /// Sizes the trunk buffers for a batch of `count` sequences of `length` tokens.
     func prepareForward(count: Int, length: Int, keepAllLayers: Bool) {
@@ -119,7 +118,7 @@ final class ActivationStore {
         normed.reserve(rows * C)
         for buffer in [norm1Mean, norm1Rstd, norm2Mean, norm2Rstd] { buffer.reserve(layers * rows) }
         qkv.reserve(layers * rows * config.qkvWidth)
-        attentionProbabilities.reserve(layers * attentionSize)
+        attentionLogSumExp.reserve(layers * attentionSize)
         attentionOutput.reserve(layers * rows * config.attentionWidth)
         mlpInput.reserve(layers * rows * config.mlpInputWidth)
         mlpActivation.reserve(rows * config.intermediateSize)
@@ -134,7 +133,6 @@ final class ActivationStore {
         dQKV.reserve(rows * config.qkvWidth)
         dMLPInput.reserve(rows * config.mlpInputWidth)
         dMLPActivation.reserve(rows * config.intermediateSize)
-        attentionScratch.reserve(attentionSize)
     }
 
     /// Sizes the LM-head buffers for `scoredRows` rows processed `chunkRows` at a time.
@@ -169,7 +167,7 @@ final class ActivationStore {
             norm1Mean: norm1Mean.pointer + slot * rows,
             norm1Rstd: norm1Rstd.pointer + slot * rows,
             qkv: qkv.pointer + slot * rows * config.qkvWidth,
-            attentionProbabilities: attentionProbabilities.pointer + slot * attentionSize,
+            attentionLogSumExp: attentionLogSumExp.pointer + slot * attentionSize,
             attentionOutput: attentionOutput.pointer + slot * rows * config.attentionWidth,
             afterAttention: afterAttention.pointer + slot * rows * C,
             norm2: normed.pointer,

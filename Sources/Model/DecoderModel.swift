@@ -183,7 +183,7 @@ public final class DecoderModel: CausalLanguageModel {
             rotaryForward(s.qkv, table: rotaryTable, batch: activations.count, seqLen: activations.length,
                           heads: config.heads + config.keyValueHeads, rowStride: config.qkvWidth, parallel: parallel)
         }
-        attentionForward(out: s.attentionOutput, att: s.attentionProbabilities, qkv: s.qkv,
+        attentionForward(out: s.attentionOutput, logSumExp: s.attentionLogSumExp, qkv: s.qkv,
                          shape: activations.attentionShape, parallel: parallel)
         matmulForward(out: projection, inp: s.attentionOutput, weight: parameter(p.attentionOutputWeight),
                       bias: p.attentionOutputBias.map(parameter), rows: rows, inDim: config.attentionWidth, outDim: C,
@@ -350,8 +350,8 @@ public final class DecoderModel: CausalLanguageModel {
                        weight: parameter(p.attentionOutputWeight), rows: rows, inDim: config.attentionWidth, outDim: C,
                        parallel: parallel)
         a.dQKV.zero(rows * config.qkvWidth)
-        attentionBackward(dqkv: a.dQKV.pointer, scratch: a.attentionScratch.pointer, dout: a.dAttentionOutput.pointer,
-                          qkv: s.qkv, att: s.attentionProbabilities, shape: a.attentionShape, parallel: parallel)
+        attentionBackward(dqkv: a.dQKV.pointer, dout: a.dAttentionOutput.pointer, qkv: s.qkv,
+                          logSumExp: s.attentionLogSumExp, shape: a.attentionShape, parallel: parallel)
         if let rotaryTable {
             rotaryBackward(a.dQKV.pointer, table: rotaryTable, batch: a.count, seqLen: a.length,
                            heads: config.heads + config.keyValueHeads, rowStride: config.qkvWidth, parallel: parallel)

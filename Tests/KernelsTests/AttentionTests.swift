@@ -21,28 +21,33 @@ private struct AttentionReference {
         return (b * shape.seqLen + t) * shape.qkvWidth + column + i
     }
 
-    /// Softmax of the scaled scores of query t against keys 0...t.
-    func probabilities(_ qkv: [Double], _ b: Int, _ h: Int, _ t: Int) -> [Double] {
+    /// The scaled scores of query t against keys 0...t.
+    func scores(_ qkv: [Double], _ b: Int, _ h: Int, _ t: Int) -> [Double] {
         let scale = 1 / Double(headSize).squareRoot()
-        let scores = (0...t).map { t2 in
+        return (0...t).map { t2 in
             (0..<headSize).reduce(0.0) { $0 + qkv[index(b, t, part: 0, h, $1)] * qkv[index(b, t2, part: 1, h, $1)] } * scale
         }
+    }
+
+    /// Softmax of the scaled scores of query t against keys 0...t.
+    func probabilities(_ qkv: [Double], _ b: Int, _ h: Int, _ t: Int) -> [Double] {
+        let scores = scores(qkv, b, h, t)
         let maximum = scores.max()!
         let exponentials = scores.map { exp($0 - maximum) }
         let total = exponentials.reduce(0, +)
         return exponentials.map { $0 / total }
     }
 
-    func forward(_ qkv: [Double]) -> (out: [Double], att: [Double]) {
+    func forward(_ qkv: [Double]) -> (out: [Double], logSumExp: [Double]) {
         let (batch, seqLen, heads) = (shape.batch, shape.seqLen, shape.heads)
         var out = [Double](repeating: 0, count: batch * seqLen * outputWidth)
-        var att = [Double](repeating: 0, count: shape.probabilityCount)
+        var logSumExp = [Double](repeating: 0, count: shape.logSumExpCount)
         for b in 0..<batch {
             for h in 0..<heads {
                 for t in 0..<seqLen {
                     let p = probabilities(qkv, b, h, t)
+                    logSumExp[(b * heads + h) * seqLen + t] = log(scores(qkv, b, h, t).reduce(0) { $0 + exp($1) })
                     for t2 in 0...t {
-                        att[((b * heads + h) * seqLen + t) * seqLen + t2] = p[t2]
                         for i in 0..<headSize {
                             out[(b * seqLen + t) * outputWidth + h * headSize + i] += p[t2] * qkv[index(b, t2, part: 2, h, i)]
                         }
@@ -50,7 +55,7 @@ private struct AttentionReference {
                 }
             }
         }
-        return (out, att)
+        return (out, logSumExp)
     }
 
     func backward(dout: [Double], qkv: [Double]) -> [Double] {
@@ -94,18 +99,19 @@ private let attentionShapes: [AttentionShape] = [
     AttentionShape(batch: 1, seqLen: 101, heads: 4, keyValueHeads: 2, headSize: 16),
 ]
 
-/// Runs forward and backward (dqkv prefilled with `start`, scratch filled with garbage) and returns out, att, dqkv.
+/// Runs forward (outputs prefilled with garbage) and backward (dqkv prefilled with `start`) and returns out,
+/// logSumExp, dqkv.
 private func runAttention(_ shape: AttentionShape, qkv: [Float], dout: [Float],
-                          start: [Float], parallel: Parallel) -> (out: [Float], att: [Float], dqkv: [Float]) {
+                          start: [Float], parallel: Parallel) -> (out: [Float], logSumExp: [Float], dqkv: [Float]) {
     var random = SplitMix64(seed: 1)
     let qkvBuffer = TestBuffer(qkv), doutBuffer = TestBuffer(dout)
     let out = TestBuffer(random.floats(shape.batch * shape.seqLen * shape.outputWidth))
-    let att = TestBuffer(random.floats(shape.probabilityCount))
-    attentionForward(out: out.pointer, att: att.pointer, qkv: qkvBuffer.pointer, shape: shape, parallel: parallel)
-    let dqkv = TestBuffer(start), scratch = TestBuffer(random.floats(shape.probabilityCount))
-    attentionBackward(dqkv: dqkv.pointer, scratch: scratch.pointer, dout: doutBuffer.pointer, qkv: qkvBuffer.pointer,
-                      att: att.pointer, shape: shape, parallel: parallel)
-    return (out.values, att.values, dqkv.values)
+    let logSumExp = TestBuffer(random.floats(shape.logSumExpCount))
+    attentionForward(out: out.pointer, logSumExp: logSumExp.pointer, qkv: qkvBuffer.pointer, shape: shape, parallel: parallel)
+    let dqkv = TestBuffer(start)
+    attentionBackward(dqkv: dqkv.pointer, dout: doutBuffer.pointer, qkv: qkvBuffer.pointer, logSumExp: logSumExp.pointer,
+                      shape: shape, parallel: parallel)
+    return (out.values, logSumExp.values, dqkv.values)
 }
 
 /// Random q|k|v and output gradient for `shape`.
@@ -124,8 +130,7 @@ func attentionMatchesReference(shapeIndex: Int) {
     let reference = AttentionReference(shape: shape)
     let expected = reference.forward(doubles(qkv))
     expectClose(result.out, expected.out, relative: 2e-5, "out \(shape)")
-    expectClose(result.att, expected.att, relative: 2e-5, "att \(shape)")
-    #expect(zip(result.att, expected.att).allSatisfy { $1 != 0 || $0 == 0 }, "att above the diagonal must be exactly 0")
+    expectClose(result.logSumExp, expected.logSumExp, relative: 2e-5, "logSumExp \(shape)")
     expectClose(result.dqkv, adding(start, reference.backward(dout: doubles(dout), qkv: doubles(qkv))), relative: 2e-5, "dqkv \(shape)")
 }
 
@@ -148,6 +153,6 @@ func attentionIsIdenticalWithOneAndTwoThreads(shape: AttentionShape) {
     let serial = runAttention(shape, qkv: qkv, dout: dout, start: start, parallel: .serial)
     let threaded = runAttention(shape, qkv: qkv, dout: dout, start: start, parallel: Parallel(threads: 2))
     #expect(serial.out == threaded.out)
-    #expect(serial.att == threaded.att)
+    #expect(serial.logSumExp == threaded.logSumExp)
     #expect(serial.dqkv == threaded.dqkv)
 }
