@@ -35,9 +35,7 @@ public func benchmarkSteps(_ shape: BenchmarkShape, threads: Int, steps: Int, wa
         _ = dpo.run(policy: policy, reference: .model(reference), batch: batch,
                     normalization: LossNormalization(pairs: shape.pairs, chosenTokens: shape.pairs * shape.scoredTokensPerRow),
                     train: true)
-        let gradients = policy.gradients.baseAddress!
-        let norm = sumOfSquares(gradients, count: policy.parameterCount).squareRoot()
-        if norm > 1 { scale(gradients, count: policy.parameterCount, by: Float(1 / (norm + 1e-6))) }
+        _ = clipGradientNorm(policy.gradients.baseAddress!, count: policy.parameterCount, maxNorm: 1, parallel: parallel)
         optimizer.update(policy, step: number, parallel: parallel)
     }
 

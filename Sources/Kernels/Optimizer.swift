@@ -50,8 +50,29 @@ public func adamWUpdate(parameters: UnsafeMutablePointer<Float>, gradients: Unsa
     }
 }
 
-/// Σ x[i]², accumulated in Double (for gradient-norm clipping of the flat gradient buffer).
-public func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
+/// Elements per block of `gradientNorm`: blocks are summed separately and then in order, so the norm does not depend
+/// on how many threads share the blocks.
+private let normBlock = 1 << 16
+
+/// ‖x‖₂, accumulated in Double: Σ x[i]² per block of `normBlock` elements (eight lanes), the blocks' sums added in
+/// order. Threads take contiguous ranges of blocks.
+public func gradientNorm(_ x: UnsafePointer<Float>, count: Int, parallel: Parallel) -> Double {
+    let blocks = (count + normBlock - 1) / normBlock
+    var blockSums = [Double](repeating: 0, count: blocks)
+    blockSums.withUnsafeMutableBufferPointer { sums in
+        let sums = sums.baseAddress!
+        parallel.forEachChunk(of: blocks) { blockRange in
+            for block in blockRange {
+                let start = block * normBlock
+                sums[block] = sumOfSquares(x + start, count: min(normBlock, count - start))
+            }
+        }
+    }
+    return blockSums.reduce(0, +).squareRoot()
+}
+
+/// Σ x[i]² over a block, eight Double lanes.
+private func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
     var lanes = SIMD8<Double>()
     var i = 0
     while i + 8 <= count {
@@ -67,17 +88,24 @@ public func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
     return total
 }
 
-/// x[i] *= factor.
-public func scale(_ x: UnsafeMutablePointer<Float>, count: Int, by factor: Float) {
-    let factors = Float8(repeating: factor)
-    var i = 0
-    while i + 8 <= count {
-        let scaled = UnsafeRawPointer(x + i).loadUnaligned(as: Float8.self) * factors
-        UnsafeMutableRawPointer(x + i).storeBytes(of: scaled, as: Float8.self)
-        i += 8
+/// torch.nn.utils.clip_grad_norm_(max_norm): returns the norm of x before clipping and, when it is finite and
+/// maxNorm / (norm + 1e-6) < 1, multiplies x by that coefficient. maxNorm ≤ 0 only measures.
+public func clipGradientNorm(_ x: UnsafeMutablePointer<Float>, count: Int, maxNorm: Double, parallel: Parallel) -> Double {
+    let norm = gradientNorm(x, count: count, parallel: parallel)
+    let coefficient = maxNorm / (norm + 1e-6)
+    guard maxNorm > 0, norm.isFinite, coefficient < 1 else { return norm }
+    let factors = Float8(repeating: Float(coefficient))
+    parallel.forEachChunk(of: count, minimumChunk: elementwiseMinimumChunk) { range in
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let scaled = UnsafeRawPointer(x + i).loadUnaligned(as: Float8.self) * factors
+            UnsafeMutableRawPointer(x + i).storeBytes(of: scaled, as: Float8.self)
+            i += 8
+        }
+        while i < range.upperBound {
+            x[i] *= Float(coefficient)
+            i += 1
+        }
     }
-    while i < count {
-        x[i] *= factor
-        i += 1
-    }
+    return norm
 }

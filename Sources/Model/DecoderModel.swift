@@ -74,7 +74,10 @@ public final class DecoderModel: CausalLanguageModel {
     }
 
     public func zeroGradients() {
-        gradients.update(repeating: 0)
+        let gradients = gradients.baseAddress!
+        parallel.forEachChunk(of: parameterCount, minimumChunk: 1 << 16) { range in
+            (gradients + range.lowerBound).update(repeating: 0, count: range.count)
+        }
     }
 
     // MARK: Forward

@@ -111,7 +111,8 @@ public enum CommunicationBenchmark {
                 _ = dpo.run(policy: policy, reference: .model(reference), batch: batch, normalization: normalization,
                             train: true, gradientsReady: timedHook)
                 secondsInMPI += try seconds { try reducer?.finish() }
-                _ = sumOfSquares(policy.gradients.baseAddress!, count: policy.parameterCount)
+                _ = clipGradientNorm(policy.gradients.baseAddress!, count: policy.parameterCount,
+                                     maxNorm: trainingConfig.maxGradNorm, parallel: parallel)
                 optimizerStep += 1
                 optimizer.update(policy, step: optimizerStep, learningRate: trainingConfig.learningRate,
                                  config: trainingConfig, parallel: parallel)

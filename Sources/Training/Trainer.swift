@@ -141,18 +141,12 @@ public final class Trainer {
                                            gradientsReady: index == mine.count - 1 ? reducer.gradientsReady : nil))
         }
         try reducer.finish()
-        let gradNorm = sumOfSquares(policy.gradients.baseAddress!, count: policy.parameterCount).squareRoot()
+        let gradNorm = clipGradientNorm(policy.gradients.baseAddress!, count: policy.parameterCount,
+                                        maxNorm: config.maxGradNorm, parallel: parallel)
         // The norm is of the all-reduced gradient, so every rank stops here together.
         guard gradNorm.isFinite else {
             throw ConfigError("step \(step + 1): the gradient is not finite (NaN or infinity); lower `learning_rate` or "
                 + "`max_grad_norm`, or check the data — no update was applied, the last checkpoint is intact")
-        }
-        // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
-        if config.maxGradNorm > 0 {
-            let coefficient = config.maxGradNorm / (gradNorm + 1e-6)
-            if coefficient < 1 {
-                scale(policy.gradients.baseAddress!, count: policy.parameterCount, by: Float(coefficient))
-            }
         }
         optimizer.update(policy, step: step + 1, learningRate: schedule.rate(at: step), config: config, parallel: parallel)
         task.didUpdate(step: step + 1)

@@ -4,7 +4,7 @@ import Testing
 @testable import Kernels
 
 // Tolerances: AdamW 1e-6 relative against the Double formula (a handful of fp32 operations per element);
-// sumOfSquares 1e-6 relative (Double accumulation); scale is exact.
+// gradientNorm 1e-12 relative (Double accumulation); clipping is exact.
 
 /// torch.optim.AdamW written out in Double: decay, moments, bias-corrected step.
 private struct AdamWReference {
@@ -64,13 +64,31 @@ func adamWMatchesReferenceOverTwoSteps(weightDecay: Float) {
     expectClose(v.values, reference.secondMoment, relative: 1e-6, "second moment")
 }
 
-@Test(arguments: [0, 1, 7, 8, 1001])
-func sumOfSquaresAndScale(count: Int) {
+@Test(arguments: [0, 1, 7, 8, 1001, 200_003])
+func gradientNormAndClipping(count: Int) {
     var random = SplitMix64(seed: 2100 + UInt64(count))
     let values = random.floats(count, magnitude: 3)
+    let expected = values.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+    // No clipping when the norm is within max_norm (or max_norm ≤ 0): the norm is returned, x is untouched.
+    for maxNorm in [0.0, expected + 1] {
+        let buffer = TestBuffer(values)
+        let norm = clipGradientNorm(buffer.pointer, count: count, maxNorm: maxNorm, parallel: Parallel(threads: 3))
+        #expect(abs(norm - expected) <= 1e-12 * max(expected, 1))
+        #expect(buffer.values == values)
+    }
+    guard count > 0 else { return }
+    // Clipping scales by max_norm / (norm + 1e-6), as torch.nn.utils.clip_grad_norm_; the same with 1 and 3 threads.
+    let serial = TestBuffer(values), threaded = TestBuffer(values)
+    let norm = clipGradientNorm(serial.pointer, count: count, maxNorm: 0.5, parallel: .serial)
+    #expect(norm == clipGradientNorm(threaded.pointer, count: count, maxNorm: 0.5, parallel: Parallel(threads: 3)))
+    let coefficient = Float(0.5 / (norm + 1e-6))
+    #expect(serial.values == values.map { $0 * coefficient })
+    #expect(threaded.values == serial.values)
+}
+
+@Test func gradientNormOfNonFiniteValuesIsNotFiniteAndClipsNothing() {
+    let values: [Float] = [1, .nan, 2]
     let buffer = TestBuffer(values)
-    let expected = values.reduce(0.0) { $0 + Double($1) * Double($1) }
-    #expect(abs(sumOfSquares(buffer.pointer, count: count) - expected) <= 1e-6 * expected)
-    scale(buffer.pointer, count: count, by: -0.37)
-    #expect(buffer.values == values.map { $0 * -0.37 })
+    #expect(!clipGradientNorm(buffer.pointer, count: 3, maxNorm: 1, parallel: .serial).isFinite)
+    #expect(buffer.values[0] == 1 && buffer.values[2] == 2)
 }
