@@ -15,10 +15,11 @@ import SeededRandom
 public enum CommunicationBenchmark {
     public struct Settings: Sendable {
         public var model: ModelConfig
-        /// Pairs per rank in the step's one micro-batch (2 rows each).
+        /// Pairs per rank in the step's one micro-batch (2 rows each). With the default length, 2 ranks run the
+        /// GPT-2-124M benchmark batch of docs/performance.md (2 pairs × 2 rows × 256 tokens) between them.
         public var pairsPerRank = 1
         /// Tokens per row: the first half prompt, the second half scored completion.
-        public var sequenceLength = 64
+        public var sequenceLength = 256
         /// Measured steps per mode, after one warm-up step of each; 0 measures only the all-reduces.
         public var steps = 5
         public var bucketCapMB = 25.0

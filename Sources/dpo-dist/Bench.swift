@@ -51,6 +51,12 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "With --communication: layers of the GPT-2-124M-shaped model (fewer runs faster).")
     var layers = 12
 
+    @Option(name: .long, help: "With --communication: preference pairs per rank (2 rows each).")
+    var pairsPerRank = 1
+
+    @Option(name: .long, help: "With --communication: tokens per row (half prompt, half scored completion).")
+    var length = 256
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         guard steps >= 1, repeats >= 1 else { throw ValidationError("--steps and --repeats must be at least 1") }
@@ -59,6 +65,12 @@ struct Bench: ParsableCommand {
             throw ValidationError("unknown --shape '\(unknown)'; known: \(BenchmarkShape.all.map(\.name).joined(separator: ", "))")
         }
         if let peakGflops, !(peakGflops > 0) { throw ValidationError("--peak-gflops must be positive") }
+        guard layers >= 1, pairsPerRank >= 1, length >= 2 else {
+            throw ValidationError("--layers and --pairs-per-rank must be at least 1 and --length at least 2")
+        }
+        guard length <= ModelConfig.gpt2Small.maxPositions else {
+            throw ValidationError("--length \(length) exceeds GPT-2's \(ModelConfig.gpt2Small.maxPositions) positions")
+        }
     }
 
     func run() throws {
@@ -121,6 +133,8 @@ extension Bench {
         var settings = CommunicationBenchmark.Settings(model: model)
         settings.steps = steps
         settings.threads = threads
+        settings.pairsPerRank = pairsPerRank
+        settings.sequenceLength = length
         settings.allReduceCounts = [ParameterLayout(config: model).parameterCount]
         let result = try CommunicationBenchmark.run(settings, communicator: communicator)
         if communicator.rank == 0 {
