@@ -31,18 +31,39 @@ let fusedMultiplyAdd: Bool = {
     #endif
 }()
 
-/// Whether that CPU has AVX-512: the GEMM micro-kernel then works on 16-float vectors (`DPO_DIST_AVX512`, a 6 × 32
-/// tile), which roughly doubles its FLOP rate over AVX2 where the CPU has two 512-bit FMA ports. Name the CPU
-/// explicitly (`native` is not resolved here), e.g. DPO_DIST_TARGET_CPU=sapphirerapids; see docs/performance.md.
+/// Whether that CPU has AVX-512: Kernels' own GEMM micro-kernel then works on 16-float vectors (`DPO_DIST_AVX512`, a
+/// 6 × 32 tile) and is the only GEMM path. Name the CPU explicitly (`native` is not resolved here), e.g.
+/// DPO_DIST_TARGET_CPU=sapphirerapids; see docs/performance.md.
 let avx512: Bool = targetCPU.map {
     ["skylake-avx512", "cascadelake", "cooperlake", "icelake-server", "icelake-client", "tigerlake", "sapphirerapids",
-     "emeraldrapids", "graniterapids", "x86-64-v4", "znver4", "znver5"].contains($0)
+     "emeraldrapids", "graniterapids", "znver4", "znver5"].contains($0)
 } ?? false
+
+/// Whether Kernels also gets an AVX-512 build of the GEMM to switch to at run time (`DPO_DIST_GEMM_DISPATCH`): on
+/// x86-64 unless Kernels already targets an AVX-512 CPU. The GEMMAVX512 target compiles the GEMM sources (symbolic
+/// links to Sources/Kernels) for skylake-avx512 with 16-float vectors, which roughly doubles the GEMM's FLOP rate where the
+/// CPU has two 512-bit FMA ports; Kernels calls it when CPUID and XGETBV say the CPU and OS support AVX-512
+/// (CPUFeatures), or as DPO_DIST_GEMM=avx2|avx512 says at run time. Elsewhere GEMMAVX512 is left empty.
+let runtimeAVX512: Bool = {
+    #if arch(x86_64)
+    return !avx512
+    #else
+    return false
+    #endif
+}()
+/// The files of Sources/Kernels that Sources/GEMMAVX512 links to and compiles a second time.
+let avx512GEMMSources = ["GEMM.swift", "GEMMMicroKernel.swift", "GEMMPacking.swift", "PeakThroughput.swift"]
 
 /// Kernels and the model are compiled optimized even in debug builds: SIMD code at -Onone is 50-100x slower,
 /// which would make the model tests crawl. Root-package only (unsafeFlags), which we are.
 let optimizedNumerics: [SwiftSetting] = [.unsafeFlags(["-O"] + (targetCPU.map { ["-target-cpu", $0] } ?? []))]
     + (fusedMultiplyAdd ? [.define("DPO_DIST_FMA")] : []) + (avx512 ? [.define("DPO_DIST_AVX512")] : [])
+/// Kernels: the above, and the run-time GEMM dispatch where there is something to dispatch to.
+let kernelsSettings: [SwiftSetting] = optimizedNumerics + (runtimeAVX512 ? [.define("DPO_DIST_GEMM_DISPATCH")] : [])
+/// GEMMAVX512: Skylake-SP, the first AVX-512 server CPU, whose AVX-512 subset (F, CD, BW, DQ, VL) every later one has and
+/// CPUFeatures checks for (swiftc does not accept the equivalent level name x86-64-v4).
+let avx512GEMMSettings: [SwiftSetting] = runtimeAVX512
+    ? [.unsafeFlags(["-O", "-target-cpu", "skylake-avx512"]), .define("DPO_DIST_AVX512"), .define("DPO_DIST_FMA")] : []
 
 let package = Package(
     name: "dpo-dist",
@@ -61,7 +82,9 @@ let package = Package(
         .target(name: "MPI", dependencies: ["MPIShim"]),
         // kernels → model → DPO loss
         .target(name: "SeededRandom"),
-        .target(name: "Kernels", swiftSettings: optimizedNumerics),
+        .target(name: "CPUFeatures"),
+        .target(name: "GEMMAVX512", exclude: runtimeAVX512 ? [] : avx512GEMMSources, swiftSettings: avx512GEMMSettings),
+        .target(name: "Kernels", dependencies: ["CPUFeatures", "GEMMAVX512"], swiftSettings: kernelsSettings),
         .target(name: "Model", dependencies: ["Kernels", "SeededRandom"], swiftSettings: optimizedNumerics),
         .target(name: "DPO", dependencies: ["Model"]),
         // data and checkpoint formats

@@ -7,6 +7,11 @@
 /// (rather than down its columns) makes the C traffic sequential, which the hardware prefetchers follow. Every element
 /// of C is summed over k-blocks in ascending order and within a block in ascending k — the same sequence whatever the
 /// tile, block or thread it falls in, so results do not depend on the thread count.
+///
+/// This file, GEMMMicroKernel.swift, GEMMPacking.swift and PeakThroughput.swift are compiled twice: in Kernels for the
+/// build's CPU level (x86-64-v3 by default), and through symbolic links in Sources/GEMMAVX512 for skylake-avx512 with
+/// `DPO_DIST_AVX512`, where `GEMMVector` is 16 floats wide. Kernels splits the work between threads and calls the
+/// `gemmBlocked` of the path `GEMMKernel` selects; only plain values cross between the two modules.
 
 /// k's per packed block: a 256 × 16 B micro-panel is 16 KB (32 KB with AVX-512), resident in L1 next to the 6 KB
 /// A micro-panel.
@@ -24,26 +29,10 @@ enum GEMMStart {
     case overwrite(bias: UnsafePointer<Float>?)
 }
 
-/// C[m,n] (+)= Σ_k A(m,k)·B(k,n) for m < rows, n < columns, k < reduction; C is row-major with row stride `cStride`.
-/// Threads take contiguous ranges of the larger of rows and columns, each packing its own operands: splitting the
-/// larger dimension duplicates the packing of the smaller operand only.
-func gemm(c: UnsafeMutablePointer<Float>, cStride: Int, a: StridedMatrix, b: StridedMatrix,
-          rows: Int, columns: Int, reduction: Int, start: GEMMStart, parallel: Parallel) {
-    guard rows > 0, columns > 0 else { return }
-    let splitRows = rows >= columns
-    let (unit, extent) = splitRows ? (microRows, rows) : (microColumns, columns)
-    let units = (extent + unit - 1) / unit
-    let workPerUnit = unit * (splitRows ? columns : rows) * max(reduction, 1)
-    parallel.forEachChunk(of: units, minimumChunk: max(1, (1 << 21) / workPerUnit)) { unitRange in
-        let range = unitRange.lowerBound * unit ..< min(extent, unitRange.upperBound * unit)
-        gemmBlocked(c: c, cStride: cStride, a: a, b: b, rowRange: splitRows ? range : 0 ..< rows,
-                    columnRange: splitRows ? 0 ..< columns : range, reduction: reduction, start: start)
-    }
-}
-
-/// One thread's share of `gemm`: the rows `rowRange` × columns `columnRange` of C.
-private func gemmBlocked(c: UnsafeMutablePointer<Float>, cStride: Int, a: StridedMatrix, b: StridedMatrix,
-                         rowRange: Range<Int>, columnRange: Range<Int>, reduction: Int, start: GEMMStart) {
+/// One thread's share of `gemm` (GEMMKernel.swift): the rows `rowRange` × columns `columnRange` of C, where C[m,n] (+)=
+/// Σ_k A(m,k)·B(k,n) for k < reduction; C is row-major with row stride `cStride`.
+func gemmBlocked(c: UnsafeMutablePointer<Float>, cStride: Int, a: StridedMatrix, b: StridedMatrix,
+                 rowRange: Range<Int>, columnRange: Range<Int>, reduction: Int, start: GEMMStart) {
     let kBlock = min(reductionBlock, max(reduction, 1))
     let packedA = PackingBuffer(count: roundUp(min(rowBlock, rowRange.count), to: microRows) * kBlock)
     let packedB = PackingBuffer(count: roundUp(min(columnBlock, columnRange.count), to: microColumns) * kBlock)

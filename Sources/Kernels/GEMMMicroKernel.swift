@@ -3,6 +3,16 @@
 /// (6 × 16 tile) that is 12 accumulators + 2 B vectors + 1 broadcast = 15 of the 16 ymm registers; with AVX-512 the
 /// same code makes a 6 × 32 tile in zmm registers.
 
+/// The vector the micro-kernel and the FMA peak probe are written in, two of them per micro-tile row: one AVX2 register
+/// (x86-64-v3, the Kernels build), or one AVX-512 register where `DPO_DIST_AVX512` is set — in the GEMMAVX512 target,
+/// which compiles this file a second time for skylake-avx512, or in Kernels itself when the whole build targets an AVX-512
+/// CPU (see Package.swift).
+#if DPO_DIST_AVX512
+typealias GEMMVector = SIMD16<Float>
+#else
+typealias GEMMVector = SIMD8<Float>
+#endif
+
 /// Rows of C per micro-tile.
 let microRows = 6
 /// Columns of C per micro-tile: two vectors per row (16 with AVX2, 32 with AVX-512).

@@ -13,8 +13,9 @@ import Darwin
 /// Twelve independent accumulator chains: more than FMA latency (4-5 cycles) × ports (2) vectors in flight.
 private let chains = 12
 
-/// FLOP/s of `iterations` rounds of `chains` vector FMAs on one thread, in GFLOP/s.
-public func measurePeakGFLOPS(iterations: Int = 20_000_000) -> Double {
+/// FLOP/s of `iterations` rounds of `chains` vector FMAs on one thread, in GFLOP/s. Like the GEMM files this one is
+/// compiled in Kernels and again in GEMMAVX512; `GEMMKernel.measurePeakGFLOPS` runs the one of the selected path.
+func measureVectorPeakGFLOPS(iterations: Int) -> Double {
     // Operands that differ between chains and lanes and are known only at run time: with equal chains or splat
     // operands the optimizer merges the work (it computed one narrow chain instead of twelve wide ones).
     let scale = 1 / Float(iterations + 1)
@@ -52,7 +53,7 @@ public func measurePeakGFLOPS(iterations: Int = 20_000_000) -> Double {
 
 /// FLOP per cycle of one core at the kernels' vector width, assuming two FMA ports (every x86-64-v3 core since Haswell):
 /// 2 ports × lanes × 2 FLOP per fused multiply-add.
-public let fmaFLOPsPerCycle = 2 * GEMMVector.scalarCount * 2
+let vectorFMAFLOPsPerCycle = 2 * GEMMVector.scalarCount * 2
 
 private func threadCPUSeconds() -> Double {
     var now = timespec()

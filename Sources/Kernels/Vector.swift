@@ -8,15 +8,6 @@
 
 typealias Float8 = SIMD8<Float>
 
-/// The vector the GEMM micro-kernel and the FMA peak probe are written in, two of them per micro-tile row: one AVX2
-/// register (x86-64-v3, the default build), or one AVX-512 register when the build targets an AVX-512 CPU
-/// (`DPO_DIST_AVX512`, see Package.swift).
-#if DPO_DIST_AVX512
-typealias GEMMVector = SIMD16<Float>
-#else
-typealias GEMMVector = SIMD8<Float>
-#endif
-
 @inline(__always)
 private func load8(_ pointer: UnsafePointer<Float>) -> Float8 {
     UnsafeRawPointer(pointer).loadUnaligned(as: Float8.self)

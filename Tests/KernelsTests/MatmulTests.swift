@@ -47,8 +47,11 @@ private let matmulShapes: [(rows: Int, inDim: Int, outDim: Int)] = [
     (97, 260, 1030),
 ]
 
-@Test(arguments: matmulShapes.indices)
-func matmulForwardMatchesReference(shapeIndex: Int) {
+/// Every test runs on each GEMM path this CPU supports: AVX2 and AVX-512 where it has AVX-512, only AVX2 elsewhere.
+private let kernels = GEMMKernel.available
+
+@Test(arguments: kernels, matmulShapes.indices)
+func matmulForwardMatchesReference(kernel: GEMMKernel, shapeIndex: Int) {
     let (rows, inDim, outDim) = matmulShapes[shapeIndex]
     var random = SplitMix64(seed: 100 + UInt64(shapeIndex))
     let inp = TestBuffer(random.floats(rows * inDim))
@@ -58,14 +61,14 @@ func matmulForwardMatchesReference(shapeIndex: Int) {
     for withBias in [true, false] {
         let out = TestBuffer(random.floats(rows * outDim))  // garbage: forward must overwrite
         matmulForward(out: out.pointer, inp: inp.pointer, weight: weight.pointer, bias: withBias ? bias.pointer : nil,
-                      rows: rows, inDim: inDim, outDim: outDim, parallel: .serial)
+                      rows: rows, inDim: inDim, outDim: outDim, parallel: .serial, kernel: kernel)
         let expected = reference.forward(inp: inp.doubles, weight: weight.doubles, bias: withBias ? bias.doubles : nil)
-        expectClose(out.values, expected, relative: 1e-5, "out \(matmulShapes[shapeIndex]) bias \(withBias)")
+        expectClose(out.values, expected, relative: 1e-5, "out \(kernel) \(matmulShapes[shapeIndex]) bias \(withBias)")
     }
 }
 
-@Test(arguments: matmulShapes.indices)
-func matmulBackwardAccumulatesReferenceGradients(shapeIndex: Int) {
+@Test(arguments: kernels, matmulShapes.indices)
+func matmulBackwardAccumulatesReferenceGradients(kernel: GEMMKernel, shapeIndex: Int) {
     let (rows, inDim, outDim) = matmulShapes[shapeIndex]
     var random = SplitMix64(seed: 200 + UInt64(shapeIndex))
     let inp = TestBuffer(random.floats(rows * inDim))
@@ -74,16 +77,17 @@ func matmulBackwardAccumulatesReferenceGradients(shapeIndex: Int) {
     let startDinp = random.floats(rows * inDim), startDweight = random.floats(outDim * inDim), startDbias = random.floats(outDim)
     let dinp = TestBuffer(startDinp), dweight = TestBuffer(startDweight), dbias = TestBuffer(startDbias)
     matmulBackward(dinp: dinp.pointer, dweight: dweight.pointer, dbias: dbias.pointer, dout: dout.pointer, inp: inp.pointer,
-                   weight: weight.pointer, rows: rows, inDim: inDim, outDim: outDim, parallel: .serial)
+                   weight: weight.pointer, rows: rows, inDim: inDim, outDim: outDim, parallel: .serial, kernel: kernel)
     let expected = MatmulReference(rows: rows, inDim: inDim, outDim: outDim)
         .backward(dout: dout.doubles, inp: inp.doubles, weight: weight.doubles)
-    let label = "\(matmulShapes[shapeIndex])"
+    let label = "\(kernel) \(matmulShapes[shapeIndex])"
     expectClose(dinp.values, adding(startDinp, expected.dinp), relative: 1e-5, "dinp \(label)")
     expectClose(dweight.values, adding(startDweight, expected.dweight), relative: 1e-5, "dweight \(label)")
     expectClose(dbias.values, adding(startDbias, expected.dbias), relative: 1e-5, "dbias \(label)")
 }
 
-@Test func matmulBackwardSkipsNilOutputs() {
+@Test(arguments: kernels)
+func matmulBackwardSkipsNilOutputs(kernel: GEMMKernel) {
     let (rows, inDim, outDim) = (5, 17, 9)
     var random = SplitMix64(seed: 300)
     let inp = TestBuffer(random.floats(rows * inDim))
@@ -93,19 +97,20 @@ func matmulBackwardAccumulatesReferenceGradients(shapeIndex: Int) {
         .backward(dout: dout.doubles, inp: inp.doubles, weight: weight.doubles)
     let dweight = TestBuffer<Float>(zeros: outDim * inDim)
     matmulBackward(dinp: nil, dweight: dweight.pointer, dbias: nil, dout: dout.pointer, inp: inp.pointer,
-                   weight: weight.pointer, rows: rows, inDim: inDim, outDim: outDim, parallel: .serial)
+                   weight: weight.pointer, rows: rows, inDim: inDim, outDim: outDim, parallel: .serial, kernel: kernel)
     expectClose(dweight.values, expected.dweight, relative: 1e-5, "dweight only")
     let dinp = TestBuffer<Float>(zeros: rows * inDim)
     matmulBackward(dinp: dinp.pointer, dweight: nil, dbias: nil, dout: dout.pointer, inp: inp.pointer,
-                   weight: weight.pointer, rows: rows, inDim: inDim, outDim: outDim, parallel: .serial)
+                   weight: weight.pointer, rows: rows, inDim: inDim, outDim: outDim, parallel: .serial, kernel: kernel)
     expectClose(dinp.values, expected.dinp, relative: 1e-5, "dinp only")
 }
 
 /// Threads split independent outputs and every output is summed in the same order, so any thread count must agree
 /// bit for bit. The first shape splits the columns of C in all three products, the second its rows (forward, dinp);
-/// both are large enough that every product really runs on several threads.
-@Test(arguments: [(200, 300, 260), (300, 200, 100)])
-func matmulIsIdenticalForEveryThreadCount(shape: (rows: Int, inDim: Int, outDim: Int)) {
+/// both are large enough that every product really runs on several threads. (The two GEMM paths may round differently
+/// from each other; each must agree with itself.)
+@Test(arguments: kernels, [(200, 300, 260), (300, 200, 100)])
+func matmulIsIdenticalForEveryThreadCount(kernel: GEMMKernel, shape: (rows: Int, inDim: Int, outDim: Int)) {
     let (rows, inDim, outDim) = shape
     var random = SplitMix64(seed: 400)
     let inp = TestBuffer(random.floats(rows * inDim))
@@ -116,9 +121,9 @@ func matmulIsIdenticalForEveryThreadCount(shape: (rows: Int, inDim: Int, outDim:
         let out = TestBuffer<Float>(zeros: rows * outDim)
         let dinp = TestBuffer<Float>(zeros: rows * inDim), dweight = TestBuffer<Float>(zeros: outDim * inDim), dbias = TestBuffer<Float>(zeros: outDim)
         matmulForward(out: out.pointer, inp: inp.pointer, weight: weight.pointer, bias: bias.pointer,
-                      rows: rows, inDim: inDim, outDim: outDim, parallel: parallel)
+                      rows: rows, inDim: inDim, outDim: outDim, parallel: parallel, kernel: kernel)
         matmulBackward(dinp: dinp.pointer, dweight: dweight.pointer, dbias: dbias.pointer, dout: dout.pointer, inp: inp.pointer,
-                       weight: weight.pointer, rows: rows, inDim: inDim, outDim: outDim, parallel: parallel)
+                       weight: weight.pointer, rows: rows, inDim: inDim, outDim: outDim, parallel: parallel, kernel: kernel)
         return [out.values, dinp.values, dweight.values, dbias.values]
     }
     let serial = run(.serial)
@@ -127,16 +132,52 @@ func matmulIsIdenticalForEveryThreadCount(shape: (rows: Int, inDim: Int, outDim:
 }
 
 /// An empty reduction (inDim 0) still writes the forward output: the bias, or zeros.
-@Test func matmulForwardWithEmptyReductionWritesBias() {
+@Test(arguments: kernels)
+func matmulForwardWithEmptyReductionWritesBias(kernel: GEMMKernel) {
     let (rows, outDim) = (3, 21)
     var random = SplitMix64(seed: 500)
     let bias = TestBuffer(random.floats(outDim))
     let unusedInput = TestBuffer<Float>(zeros: 1), unusedWeight = TestBuffer<Float>(zeros: 1)
     let out = TestBuffer(random.floats(rows * outDim))
     matmulForward(out: out.pointer, inp: unusedInput.pointer, weight: unusedWeight.pointer, bias: bias.pointer,
-                  rows: rows, inDim: 0, outDim: outDim, parallel: .serial)
+                  rows: rows, inDim: 0, outDim: outDim, parallel: .serial, kernel: kernel)
     #expect(out.values == Array((0 ..< rows).map { _ in bias.values }.joined()))
     matmulForward(out: out.pointer, inp: unusedInput.pointer, weight: unusedWeight.pointer, bias: nil,
-                  rows: rows, inDim: 0, outDim: outDim, parallel: .serial)
+                  rows: rows, inDim: 0, outDim: outDim, parallel: .serial, kernel: kernel)
     #expect(out.values == [Float](repeating: 0, count: rows * outDim))
+}
+
+/// The path the process runs by default is one this CPU supports, and AVX-512 is among them exactly when the CPU and OS
+/// support it (on a CPU without AVX-512 only AVX2 is tested above).
+@Test func selectedGEMMKernelIsAvailable() {
+    #expect(GEMMKernel.available.contains(GEMMKernel.selected))
+    #expect(GEMMKernel.available.first.map { [.avx2, .avx512].contains($0) } == true)
+}
+
+/// DPO_DIST_GEMM: unset or empty picks the fastest available path, a known one is honoured if available, and anything
+/// else is an error that names the variable.
+@Test func gemmKernelSelectionFollowsTheEnvironmentVariable() throws {
+    let both: [GEMMKernel] = [.avx2, .avx512]
+    #expect(try GEMMKernel.select(requested: nil, available: both).get() == .avx512)
+    #expect(try GEMMKernel.select(requested: "", available: [.avx2]).get() == .avx2)
+    #expect(try GEMMKernel.select(requested: "avx2", available: both).get() == .avx2)
+    #expect(try GEMMKernel.select(requested: "AVX512", available: both).get() == .avx512)
+    for (requested, available, mentions) in [("avx512", [GEMMKernel.avx2], "does not support AVX-512"),
+                                             ("avx2", [.avx512], "only GEMM path is avx512"), ("sse", both, "avx2 or avx512")] {
+        guard case .failure(let error) = GEMMKernel.select(requested: requested, available: available) else {
+            Issue.record("DPO_DIST_GEMM=\(requested) was accepted with \(available)")
+            continue
+        }
+        #expect(error.message.contains("DPO_DIST_GEMM=\(requested)"))
+        #expect(error.message.contains(mentions), "\(error.message)")
+    }
+}
+
+/// Each path's FMA probe runs at its vector width: 2 ports × lanes × 2 FLOP per cycle, a micro-tile row being 2 vectors.
+@Test(arguments: kernels)
+func peakProbeMatchesTheKernelsVectorWidth(kernel: GEMMKernel) {
+    let lanes = kernel.microTile.columns / 2
+    #expect(kernel.fmaFLOPsPerCycle == 2 * lanes * 2)
+    #expect(lanes == (kernel == .avx512 ? 16 : 8))
+    #expect(kernel.measurePeakGFLOPS(iterations: 10_000) > 0)
 }
