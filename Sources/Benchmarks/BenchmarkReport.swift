@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 
 /// How the per-core peak that fractions of peak refer to was obtained.
 public struct PeakEstimate: Codable, Sendable {
@@ -21,6 +22,10 @@ public struct PeakEstimate: Codable, Sendable {
 /// Everything one `dpo-dist bench` run measured.
 public struct BenchmarkReport: Codable, Sendable {
     public var peak: PeakEstimate
+    /// The GEMM path every product ran on (`GEMMKernel.selected`: "avx2" or "avx512", DPO_DIST_GEMM forces one).
+    public var gemmKernel: String = GEMMKernel.selected.rawValue
+    /// Rows and columns of that path's register tile.
+    public var gemmMicroTile: [Int] = [GEMMKernel.selected.microTile.rows, GEMMKernel.selected.microTile.columns]
     public var gemm: [GEMMResult] = []
     public var steps: [StepResult] = []
     public var peakResidentMegabytes: Double = 0
@@ -38,7 +43,9 @@ public struct BenchmarkReport: Codable, Sendable {
     /// Fixed-width tables for a terminal or a Markdown code block.
     public func table() -> String {
         var lines = [String(format: "peak: %.1f GFLOP/s per core (%@, %d FLOP/cycle → %.2f GHz)",
-                            peak.gflopsPerCore, peak.source, peak.flopsPerCycle, peak.impliedGHz)]
+                            peak.gflopsPerCore, peak.source, peak.flopsPerCycle, peak.impliedGHz),
+                     "GEMM path: \(gemmKernel) (\(gemmMicroTile.map(String.init).joined(separator: " × ")) micro-tile; "
+                         + "available here: \(GEMMKernel.available.map(\.rawValue).joined(separator: ", ")))"]
         if !gemm.isEmpty {
             let widths = [12, 15, 8, 7, 9, 8, 8, 7]
             lines += ["", row(["layer", "rows×in→out", "product", "threads", "ms", "GFLOP/s", "CPU-GF/s", "of peak"], widths)]
