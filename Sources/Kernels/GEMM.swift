@@ -2,8 +2,8 @@
 ///
 /// BLIS-style blocking (Goto's algorithm): for each block of `columnBlock` columns and `reductionBlock` k's, B is
 /// packed once into 256 × 16 micro-panels (1 MB in all, resident in L2; 256 × 32 with AVX-512); for each block of
-/// `rowBlock` rows A is packed into 6 × 256 micro-panels; then each A micro-panel (6 KB, in L1) sweeps the B
-/// micro-panels, the micro-kernel keeping a 6 × 16 (6 × 32) tile of C in registers. Sweeping along the rows of C
+/// `rowBlock` rows A is packed into 6 × 256 micro-panels (12 × 256 with AVX-512); then each A micro-panel (6 KB or
+/// 12 KB, in L1) sweeps the B micro-panels, the micro-kernel keeping a 6 × 16 (12 × 32) tile of C in registers. Sweeping along the rows of C
 /// (rather than down its columns) makes the C traffic sequential, which the hardware prefetchers follow. Every element
 /// of C is summed over k-blocks in ascending order and within a block in ascending k — the same sequence whatever the
 /// tile, block or thread it falls in, so results do not depend on the thread count.
@@ -14,7 +14,7 @@
 /// `gemmBlocked` of the path `GEMMKernel` selects; only plain values cross between the two modules.
 
 /// k's per packed block: a 256 × 16 B micro-panel is 16 KB (32 KB with AVX-512), resident in L1 next to the 6 KB
-/// A micro-panel.
+/// (12 KB) A micro-panel.
 private let reductionBlock = 256
 /// Rows of A per packed block. A multiple of `microRows`.
 private let rowBlock = 96

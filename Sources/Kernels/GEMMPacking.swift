@@ -14,7 +14,8 @@ struct StridedMatrix {
 }
 
 /// Packs A[m0 ..< m0+mCount, k0 ..< k0+kCount] as consecutive panels of `microRows` rows:
-/// packed[p·kCount·6 + k·6 + i] = A(m0 + 6p + i, k0 + k), zero for rows past mCount.
+/// packed[p·kCount·R + k·R + i] = A(m0 + R·p + i, k0 + k) with R = `microRows` (6, or 12 with AVX-512), zero for rows
+/// past mCount.
 func packA(_ packed: UnsafeMutablePointer<Float>, from a: StridedMatrix, m0: Int, mCount: Int, k0: Int, kCount: Int) {
     for panelStart in stride(from: 0, to: mCount, by: microRows) {
         let panel = packed + panelStart * kCount

@@ -38,7 +38,7 @@ private struct MatmulReference {
     }
 }
 
-/// Includes rows and dims that are not multiples of the 6 × 16 (6 × 32 with AVX-512) register tile; (300, 20, 260),
+/// Includes rows and dims that are not multiples of the 6 × 16 (12 × 32 with AVX-512) register tile; (300, 20, 260),
 /// whose reductions in both backward products exceed one 256-long packed block; and (97, 260, 1030), which crosses
 /// every blocking boundary of the GEMM at once: two 96-row blocks with a 1-row edge, two 256-long reduction blocks, two
 /// 1024-column blocks with a 6-column edge panel.
