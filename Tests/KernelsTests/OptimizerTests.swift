@@ -56,8 +56,11 @@ func adamWMatchesReferenceOverTwoSteps(weightDecay: Float) {
     for step in 1...2 {
         let gradients = random.floats(count, magnitude: 0.01)
         reference.step(step, gradients: gradients)
-        adamWUpdate(parameters: parameters.pointer, gradients: TestBuffer(gradients).pointer, firstMoment: m.pointer,
+        // A named buffer: a temporary TestBuffer may be freed (deinit) as soon as its pointer has been read.
+        let gradientBuffer = TestBuffer(gradients)
+        adamWUpdate(parameters: parameters.pointer, gradients: gradientBuffer.pointer, firstMoment: m.pointer,
                     secondMoment: v.pointer, count: count, step: step, settings: settings, parallel: Parallel(threads: 2))
+        withExtendedLifetime(gradientBuffer) {}
     }
     expectClose(parameters.values, reference.parameters, relative: 1e-6, "parameters, weightDecay \(weightDecay)")
     expectClose(m.values, reference.firstMoment, relative: 1e-6, "first moment")
