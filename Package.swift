@@ -32,7 +32,7 @@ let fusedMultiplyAdd: Bool = {
 }()
 
 /// Whether that CPU has AVX-512: Kernels' own GEMM micro-kernel then works on 16-float vectors (`DPO_DIST_AVX512`, a
-/// 6 × 32 tile) and is the only GEMM path. Name the CPU explicitly (`native` is not resolved here), e.g.
+/// 12 × 32 tile) and is the only GEMM path. Name the CPU explicitly (`native` is not resolved here), e.g.
 /// DPO_DIST_TARGET_CPU=sapphirerapids; see docs/performance.md.
 let avx512: Bool = targetCPU.map {
     ["skylake-avx512", "cascadelake", "cooperlake", "icelake-server", "icelake-client", "tigerlake", "sapphirerapids",
@@ -41,9 +41,9 @@ let avx512: Bool = targetCPU.map {
 
 /// Whether Kernels also gets an AVX-512 build of the GEMM to switch to at run time (`DPO_DIST_GEMM_DISPATCH`): on
 /// x86-64 unless Kernels already targets an AVX-512 CPU. The GEMMAVX512 target compiles the GEMM sources (symbolic
-/// links to Sources/Kernels) for skylake-avx512 with 16-float vectors, which roughly doubles the GEMM's FLOP rate where the
-/// CPU has two 512-bit FMA ports; Kernels calls it when CPUID and XGETBV say the CPU and OS support AVX-512
-/// (CPUFeatures), or as DPO_DIST_GEMM=avx2|avx512 says at run time. Elsewhere GEMMAVX512 is left empty.
+/// links to Sources/Kernels) for skylake-avx512 with 16-float vectors (a 12 × 32 tile), which roughly doubles the
+/// GEMM's FLOP rate where the CPU has two 512-bit FMA ports; Kernels calls it when CPUID and XGETBV say the CPU and OS
+/// support AVX-512 (CPUFeatures), or as DPO_DIST_GEMM=avx2|avx512 says at run time. Elsewhere GEMMAVX512 is empty.
 let runtimeAVX512: Bool = {
     #if arch(x86_64)
     return !avx512

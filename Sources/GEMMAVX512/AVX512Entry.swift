@@ -1,6 +1,6 @@
 /// The AVX-512 build of the GEMM: GEMM.swift, GEMMMicroKernel.swift, GEMMPacking.swift and PeakThroughput.swift are
 /// symbolic links to the files in Sources/Kernels, compiled here for skylake-avx512 with `DPO_DIST_AVX512` (16-float
-/// vectors, a 6 × 32 micro-tile in zmm registers; see Package.swift). Kernels (GEMMKernel.swift) calls these entry
+/// vectors, a 12 × 32 micro-tile in zmm registers; see Package.swift). Kernels (GEMMKernel.swift) calls these entry
 /// points only after checking that the CPU and OS support AVX-512, and only with plain values: this module has its own
 /// `StridedMatrix`, `GEMMStart`, … On other architectures, or when Kernels itself targets an AVX-512 CPU, the manifest
 /// leaves the linked files out and the module is empty.

@@ -19,7 +19,7 @@ public enum GEMMKernel: String, CaseIterable, Sendable {
     /// 8-float vectors, a 6 × 16 micro-tile: the Kernels target's own build (AVX2 + FMA, x86-64-v3, by default;
     /// whatever DPO_DIST_TARGET_CPU names otherwise, e.g. NEON on arm64).
     case avx2
-    /// 16-float zmm vectors, a 6 × 32 micro-tile: the GEMMAVX512 target, or Kernels' own build when the whole build
+    /// 16-float zmm vectors, a 12 × 32 micro-tile: the GEMMAVX512 target, or Kernels' own build when the whole build
     /// targets an AVX-512 CPU (DPO_DIST_TARGET_CPU=sapphirerapids, …), which then has no 8-float path.
     case avx512
 
