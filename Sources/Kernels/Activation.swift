@@ -9,11 +9,8 @@ private let geluMinimumChunk = 16_384
 /// element gets the same value whatever the thread split.
 public func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int, parallel: Parallel) {
     parallel.forEachChunk(of: count, minimumChunk: geluMinimumChunk) { range in
-        for i in stride(from: range.lowerBound, to: range.upperBound, by: 8) {
-            let lanes = min(8, range.upperBound - i)
-            let x = loadPartial(inp + i, count: lanes)
-            let y = 0.5 * x * (1 + tanh(geluScale * (x + geluCubic * x * x * x)))
-            storePartial(y, out + i, count: lanes)
+        mapVectors(inp + range.lowerBound, out + range.lowerBound, count: range.count) { _, _, x in
+            0.5 * x * (1 + tanh(geluScale * (x + geluCubic * x * x * x)))
         }
     }
 }
@@ -21,14 +18,12 @@ public func geluForward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Flo
 /// dinp += GELU'(inp)·dout.
 public func geluBackward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>, count: Int, parallel: Parallel) {
     parallel.forEachChunk(of: count, minimumChunk: geluMinimumChunk) { range in
-        for i in stride(from: range.lowerBound, to: range.upperBound, by: 8) {
-            let lanes = min(8, range.upperBound - i)
-            let x = loadPartial(inp + i, count: lanes)
+        let (start, upstream) = (range.lowerBound, dout + range.lowerBound)
+        mapVectors(inp + start, dinp + start, count: range.count) { offset, lanes, x in
             let tanhU = tanh(geluScale * (x + geluCubic * x * x * x))
             let sech2 = 1 - tanhU * tanhU
             let derivative = 0.5 * (1 + tanhU) + 0.5 * x * sech2 * geluScale * (1 + 3 * geluCubic * x * x)
-            let updated = loadPartial(dinp + i, count: lanes) + derivative * loadPartial(dout + i, count: lanes)
-            storePartial(updated, dinp + i, count: lanes)
+            return loadPartial(dinp + start + offset, count: lanes) + derivative * loadPartial(upstream + offset, count: lanes)
         }
     }
 }

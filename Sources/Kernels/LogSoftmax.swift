@@ -55,12 +55,7 @@ public func logSoftmaxGatherBackward(dlogits: UnsafeMutablePointer<Float>, dLogP
             let target = Int(targets[r])
             precondition(target >= 0 && target < vocab, "logSoftmaxGatherBackward: target \(target) at row \(r) outside vocabulary \(vocab)")
             let (shift, scale) = (Float8(repeating: logSumExp[r]), Float8(repeating: -upstream))
-            var j = 0
-            while j < vocab {
-                let lanes = min(8, vocab - j)
-                storePartial(scale * exp(loadPartial(row + j, count: lanes) - shift), gradients + j, count: lanes)
-                j += 8
-            }
+            mapVectors(row, gradients, count: vocab) { _, _, logits in scale * exp(logits - shift) }
             gradients[target] += upstream
         }
     }
@@ -78,19 +73,20 @@ private func shiftedExponentialSums(_ x: UnsafePointer<Float>, count: Int, shift
         let blockEnd = min(count, blockStart + 256)
         var (blockExponentials, blockWeighted) = (Float8(), Float8())
         var j = blockStart
-        while j < blockEnd {
-            let lanes = min(8, blockEnd - j)
-            // Lanes past the end load as 0, whose exp(0 − shift) must not count: mask them out.
-            var shifted = loadPartial(x + j, count: lanes) - shiftLanes
-            var e = exp(shifted)
-            if lanes < 8 {
-                let outside = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .>= SIMD8<Int32>(repeating: Int32(lanes))
-                e.replace(with: 0, where: outside)
-                shifted.replace(with: 0, where: outside)
-            }
+        while j + 8 <= blockEnd {
+            let shifted = load8(x + j) - shiftLanes
+            let e = exp(shifted)
             blockExponentials += e
             blockWeighted += e * shifted
             j += 8
+        }
+        if j < blockEnd {
+            // Lanes past the end load as 0, whose exp(0 − shift) must not count: mask them out.
+            let outside = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .>= SIMD8<Int32>(repeating: Int32(blockEnd - j))
+            let shifted = (loadPartial(x + j, count: blockEnd - j) - shiftLanes).replacing(with: 0, where: outside)
+            let e = exp(shifted).replacing(with: 0, where: outside)
+            blockExponentials += e
+            blockWeighted += e * shifted
         }
         exponentials += Double(blockExponentials.sum())
         weightedShifts += Double(blockWeighted.sum())
