@@ -63,8 +63,8 @@ public func logSoftmaxGatherBackward(dlogits: UnsafeMutablePointer<Float>, dLogP
 
 /// (Σ_j e_j, Σ_j e_j·(x_j − shift)) with e_j = exp(x_j − shift), for the row maximum as `shift` (so every e_j ≤ 1).
 /// Eight lanes of the vector `exp`; each block of 256 elements is summed in Float (32 terms per lane, relative error
-/// ~1e-7) and the blocks in Double, so a 50k-word vocabulary is summed as accurately as a Double loop over `expf`
-/// at a tenth of its cost.
+/// ~1e-7) and the blocks in Double, so a 50k-word vocabulary is summed about as accurately as a Double loop over
+/// `expf`, for a fraction of its cost.
 private func shiftedExponentialSums(_ x: UnsafePointer<Float>, count: Int, shift: Float) -> (Double, Double) {
     let shiftLanes = Float8(repeating: shift)
     var (exponentials, weightedShifts) = (0.0, 0.0)
