@@ -322,8 +322,8 @@ public final class DecoderModel: CausalLanguageModel {
         let (rows, C, I) = (a.rows, config.channels, config.intermediateSize)
         let dResidual = a.dResidual.pointer
 
-        // MLP branch: output = afterAttention + down(activation(up(norm2(afterAttention)))). The activation and the
-        // norm output share one buffer across blocks: recompute them (bit for bit: the same kernels on the same input).
+        // MLP branch: output = afterAttention + down(activation(up(norm2(afterAttention)))). The activation is kept in
+        // one buffer shared by all blocks: recompute it (bit for bit: the same kernel on the same input).
         applyFeedForwardActivation(out: s.mlpActivation, inp: s.mlpInput, rows: rows)
         a.dMLPActivation.zero(rows * I)
         matmulBackward(dinp: a.dMLPActivation.pointer, dweight: gradient(p.mlpOutputWeight),
@@ -338,13 +338,9 @@ public final class DecoderModel: CausalLanguageModel {
             swigluBackward(dinp: a.dMLPInput.pointer, inp: s.mlpInput, dout: a.dMLPActivation.pointer, rows: rows, hidden: I,
                            parallel: parallel)
         }
-        normalize(p.mlpNorm, out: s.norm2, mean: s.norm2Mean, rstd: s.norm2Rstd, inp: s.afterAttention, rows: rows)
-        a.dNormed.zero(rows * C)
-        matmulBackward(dinp: a.dNormed.pointer, dweight: gradient(p.mlpInputWeight), dbias: p.mlpInputBias.map(gradient),
-                       dout: a.dMLPInput.pointer, inp: s.norm2, weight: parameter(p.mlpInputWeight),
-                       rows: rows, inDim: C, outDim: config.mlpInputWidth, parallel: parallel)
-        normalizeBackward(p.mlpNorm, dinp: dResidual, dout: a.dNormed.pointer, inp: s.afterAttention,
-                          mean: s.norm2Mean, rstd: s.norm2Rstd, rows: rows)
+        backwardThroughNormAndProjection(norm: p.mlpNorm, inp: s.afterAttention, normed: s.norm2, mean: s.norm2Mean,
+                                         rstd: s.norm2Rstd, weight: p.mlpInputWeight, bias: p.mlpInputBias,
+                                         dout: a.dMLPInput.pointer, outDim: config.mlpInputWidth)
 
         // Attention branch: afterAttention = input + o(attention(rotary(qkv(norm1(input))))).
         a.dAttentionOutput.zero(rows * config.attentionWidth)
@@ -359,13 +355,26 @@ public final class DecoderModel: CausalLanguageModel {
             rotaryBackward(a.dQKV.pointer, table: rotaryTable, batch: a.count, seqLen: a.length,
                            heads: config.heads + config.keyValueHeads, rowStride: config.qkvWidth, parallel: parallel)
         }
-        normalize(p.attentionNorm, out: s.norm1, mean: s.norm1Mean, rstd: s.norm1Rstd, inp: s.input, rows: rows)
+        backwardThroughNormAndProjection(norm: p.attentionNorm, inp: s.input, normed: s.norm1, mean: s.norm1Mean,
+                                         rstd: s.norm1Rstd, weight: p.qkvWeight, bias: p.qkvBias,
+                                         dout: a.dQKV.pointer, outDim: config.qkvWidth)
+    }
+
+    /// The start of either branch of a block, `projection(norm(inp))`, backwards: recomputes the norm output into the
+    /// shared `normed` buffer (bit for bit: the same kernel on the same input), accumulates the projection's parameter
+    /// gradients from `dout`, and adds the branch's gradient of `inp` into `dResidual`.
+    private func backwardThroughNormAndProjection(norm: NormOffsets, inp: UnsafePointer<Float>,
+                                                  normed: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
+                                                  rstd: UnsafeMutablePointer<Float>, weight: Int, bias: Int?,
+                                                  dout: UnsafePointer<Float>, outDim: Int) {
+        let a = activations
+        let (rows, C) = (a.rows, config.channels)
+        normalize(norm, out: normed, mean: mean, rstd: rstd, inp: inp, rows: rows)
         a.dNormed.zero(rows * C)
-        matmulBackward(dinp: a.dNormed.pointer, dweight: gradient(p.qkvWeight), dbias: p.qkvBias.map(gradient),
-                       dout: a.dQKV.pointer, inp: s.norm1, weight: parameter(p.qkvWeight),
-                       rows: rows, inDim: C, outDim: config.qkvWidth, parallel: parallel)
-        normalizeBackward(p.attentionNorm, dinp: dResidual, dout: a.dNormed.pointer, inp: s.input,
-                          mean: s.norm1Mean, rstd: s.norm1Rstd, rows: rows)
+        matmulBackward(dinp: a.dNormed.pointer, dweight: gradient(weight), dbias: bias.map(gradient), dout: dout,
+                       inp: normed, weight: parameter(weight), rows: rows, inDim: C, outDim: outDim, parallel: parallel)
+        normalizeBackward(norm, dinp: a.dResidual.pointer, dout: a.dNormed.pointer, inp: inp, mean: mean, rstd: rstd,
+                          rows: rows)
     }
 }
 
