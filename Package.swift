@@ -76,6 +76,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
+        // The marker protocol for input errors that every rank raises identically (below every layer that reads input).
+        .target(name: "Diagnostics"),
         // C shim → MPI wrapper
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "MPIShim", dependencies: ["COpenMPI"]),
