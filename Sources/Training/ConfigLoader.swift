@@ -15,15 +15,28 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
 /// (`model: {n_layer: 4}` is `model.n_layer`, overridable as `--model.n_layer 4`).
 public enum ConfigLoader {
     /// Defaults, then the file (if any), then the overrides, then the checks that involve several keys.
-    /// Without a file, the built-in demo configuration is the base.
-    public static func load(file: String?, overrides: [String]) throws -> TrainingConfig {
+    ///
+    /// Without a file, the built-in demo configuration (with `demoOverrides`, e.g. the SFT demo's own `output_dir`)
+    /// is the base — but only for the demo itself: when the overrides name a model or a dataset, TRL's defaults are the
+    /// base instead, so a run on the user's own data never inherits the demo's learning rate, schedule, evaluation set
+    /// or `overwrite_output_dir`. The demo's `overwrite_output_dir: true` also covers only the demo's own folder:
+    /// moving `output_dir` without saying `overwrite_output_dir` turns it off, so no earlier run is replaced unasked.
+    public static func load(file: String?, overrides: [String], demoOverrides: [String] = []) throws -> TrainingConfig {
         var config = TrainingConfig()
+        let commandLine = try parse(commandLine: overrides)
+        let given = Set(commandLine.map(\.key))
+        let isDemo = file == nil && given.isDisjoint(with: ["model_name_or_path", "train_dataset"])
         if let file {
             try apply(yamlFile: file, to: &config)
-        } else {
+        } else if isDemo {
             try apply(yaml: demoConfigYAML, source: "built-in demo config", to: &config)
+            try apply(try parse(commandLine: demoOverrides), to: &config)
         }
-        try apply(commandLine: overrides, to: &config)
+        let demoOutputDir = config.outputDir
+        try apply(commandLine, to: &config)
+        if isDemo, config.outputDir != demoOutputDir, !given.contains("overwrite_output_dir") {
+            config.overwriteOutputDir = false
+        }
         try validate(config)
         return config
     }
@@ -83,7 +96,16 @@ public enum ConfigLoader {
         }
     }
 
-    static func apply(commandLine arguments: [String], to config: inout TrainingConfig) throws {
+    /// One `--key value` (or `--key=value`) of the command line; `place` names it in errors.
+    struct Override {
+        var key: String
+        var value: String?
+        var place: String
+    }
+
+    /// Splits `--key value` / `--key=value` arguments; the value `null` clears an optional key.
+    static func parse(commandLine arguments: [String]) throws -> [Override] {
+        var overrides: [Override] = []
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
@@ -102,8 +124,19 @@ public enum ConfigLoader {
                 index += 1
                 value = arguments[index]
             }
-            try set(key, to: value == "null" ? nil : value, at: "command line --\(key)", in: &config)
+            overrides.append(Override(key: key, value: value == "null" ? nil : value, place: "command line --\(key)"))
             index += 1
+        }
+        return overrides
+    }
+
+    static func apply(commandLine arguments: [String], to config: inout TrainingConfig) throws {
+        try apply(try parse(commandLine: arguments), to: &config)
+    }
+
+    static func apply(_ overrides: [Override], to config: inout TrainingConfig) throws {
+        for override in overrides {
+            try set(override.key, to: override.value, at: override.place, in: &config)
         }
     }
 

@@ -27,6 +27,8 @@ public final class Trainer {
     let plan: StepPlan
     let schedule: LearningRateSchedule
     let outputDir: URL
+    /// Rank 0's lock on `output_dir`, held while the trainer lives.
+    private var outputLock: OutputDirectoryLock?
     /// Optimizer updates completed so far.
     private(set) var completedSteps = 0
     /// Non-padding tokens processed by all ranks since the run began (TRL's cumulative `num_tokens`).
@@ -207,8 +209,9 @@ public final class Trainer {
 
     // MARK: Output
 
-    /// Creates `output_dir`. A fresh run refuses a folder that holds an earlier run's checkpoints — a later
-    /// `--resume` would pick those up — unless `overwrite_output_dir` says to delete them.
+    /// Creates `output_dir` and locks it for this run (rank 0 holds `OutputDirectoryLock` until the trainer ends).
+    /// A fresh run refuses a folder that holds an earlier run — its checkpoints (a later `--resume` would pick those
+    /// up), its final model or its metrics — unless `overwrite_output_dir` says to replace it.
     private func prepareOutputDirectory(resume: Bool) throws {
         try communicator.onRankZero {
             do {
@@ -216,18 +219,26 @@ public final class Trainer {
             } catch {
                 throw ConfigError("`output_dir` \(outputDir.path): cannot create it: \(error.localizedDescription)")
             }
+            outputLock = try OutputDirectoryLock(outputDir: outputDir)
             guard !resume else { return }
             let earlier = try CheckpointDirectory(outputDir: outputDir).all()
-            guard let newest = earlier.last else { return }
+            let earlierFiles = Self.earlierRunFiles.filter {
+                FileManager.default.fileExists(atPath: outputDir.appendingPathComponent($0).path)
+            }
+            guard !earlier.isEmpty || !earlierFiles.isEmpty else { return }
             guard config.overwriteOutputDir else {
-                throw ConfigError("`output_dir` \(outputDir.path) already holds checkpoint-\(newest.step) of an earlier run: "
-                    + "continue it with --resume, choose another output_dir, or set overwrite_output_dir: true to delete it")
+                let what = earlier.last.map { "checkpoint-\($0.step)" } ?? earlierFiles.joined(separator: ", ")
+                throw ConfigError("`output_dir` \(outputDir.path) already holds \(what) of an earlier run: "
+                    + "continue it with --resume, choose another output_dir, or set overwrite_output_dir: true to replace it")
             }
             for checkpoint in earlier {
                 try FileManager.default.removeItem(at: checkpoint.url)
             }
         }
     }
+
+    /// Files in `output_dir` that only a run writes: the final model's weights and config, and the metrics log.
+    static let earlierRunFiles = ["model.safetensors", "model.safetensors.index.json", "config.json", MetricsLog.fileName]
 }
 
 /// Which pairs make each global batch, and how many steps the run has.

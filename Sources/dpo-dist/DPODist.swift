@@ -9,6 +9,13 @@ struct DPODist: ParsableCommand {
         commandName: "dpo-dist",
         abstract: "Distributed Direct Preference Optimization on CPUs, one process or many under mpirun.",
         subcommands: [Train.self, SFT.self, Bench.self])
+
+    /// Console output goes out line by line even when stdout is a file or a pipe (batch jobs, nohup, tee), so the log
+    /// is live and survives a kill; C stdio would otherwise buffer it in 4 KiB blocks.
+    static func main() {
+        setvbuf(stdout, nil, _IOLBF, 0)
+        main(nil)
+    }
 }
 
 /// What `train` and `sft` share: a config file, `--resume`, and `--key value` overrides of any config key.
@@ -23,7 +30,7 @@ struct RunOptions: ParsableArguments {
     var overrides: [String] = []
 
     /// Loads the config and trains; errors end every rank cleanly (see `fail`).
-    func run(_ objective: Trainer.Objective, defaultOverrides: [String] = []) throws {
+    func run(_ objective: Trainer.Objective, demoOverrides: [String] = []) throws {
         let communicator: Communicator
         do {
             communicator = try Communicator.world()
@@ -32,7 +39,7 @@ struct RunOptions: ParsableArguments {
             throw ExitCode(2)
         }
         do {
-            let trainingConfig = try ConfigLoader.load(file: config, overrides: defaultOverrides + overrides)
+            let trainingConfig = try ConfigLoader.load(file: config, overrides: overrides, demoOverrides: demoOverrides)
             let trainer = try Trainer(objective: objective, config: trainingConfig, communicator: communicator) { print($0) }
             let report = try trainer.train(resume: resume)
             if communicator.rank == 0 {
@@ -93,6 +100,6 @@ struct SFT: ParsableCommand {
     @OptionGroup var options: RunOptions
 
     func run() throws {
-        try options.run(.sft, defaultOverrides: options.config == nil ? ["--output_dir", "runs/demo-sft"] : [])
+        try options.run(.sft, demoOverrides: ["--output_dir", "runs/demo-sft"])
     }
 }

@@ -113,6 +113,26 @@ import Testing
         #expect(loss.contains("`loss_weights`") && loss.contains("`loss_type`"))
     }
 
+    /// A run on the user's own model or data never inherits the demo's settings, and the demo's
+    /// `overwrite_output_dir: true` covers only its own folder.
+    @Test func demoSettingsApplyOnlyToTheDemo() throws {
+        let demo = try ConfigLoader.load(file: nil, overrides: [])
+        #expect(demo.overwriteOutputDir && demo.learningRate == 1e-3 && demo.evalDataset == "demo")
+        for given in [["--train_dataset", "mine.jsonl"], ["--model_name_or_path", "models/mine"]] {
+            let own = try ConfigLoader.load(file: nil, overrides: given + ["--output_dir", "runs/mine"])
+            #expect(own.learningRate == TrainingConfig().learningRate, "\(given)")
+            #expect(own.evalDataset == nil && !own.overwriteOutputDir && own.lrSchedulerType == .linear, "\(given)")
+        }
+        #expect(try !ConfigLoader.load(file: nil, overrides: ["--output_dir", "runs/important"]).overwriteOutputDir)
+        #expect(try ConfigLoader.load(file: nil, overrides: ["--output_dir", "x", "--overwrite_output_dir", "true"])
+            .overwriteOutputDir)
+        let sftDemo = try ConfigLoader.load(file: nil, overrides: [], demoOverrides: ["--output_dir", "runs/demo-sft"])
+        #expect(sftDemo.outputDir == "runs/demo-sft" && sftDemo.overwriteOutputDir)
+        let sftOwn = try ConfigLoader.load(file: nil, overrides: ["--train_dataset", "sft.jsonl"],
+                                           demoOverrides: ["--output_dir", "runs/demo-sft"])
+        #expect(sftOwn.outputDir == TrainingConfig().outputDir && !sftOwn.overwriteOutputDir)
+    }
+
     @Test func booleanKeys() throws {
         #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir", "false"]).overwriteOutputDir == false)
         #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir=yes"]).overwriteOutputDir == true)
