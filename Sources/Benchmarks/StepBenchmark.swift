@@ -1,6 +1,7 @@
 import DPO
 import Kernels
 import Model
+import Optimization
 import SeededRandom
 
 /// Median wall and CPU time of full DPO optimizer steps on one shape.
@@ -25,8 +26,7 @@ public func benchmarkSteps(_ shape: BenchmarkShape, threads: Int, steps: Int, wa
     policy.initializeRandomly(seed: 1)
     let reference = DecoderModel(config: shape.config, trainable: false, parallel: parallel)
     reference.copyParameters(from: policy)
-    let optimizer = FlatAdamW(parameterCount: policy.parameterCount)
-    defer { optimizer.deallocate() }
+    let optimizer = AdamW(for: policy, settings: AdamW.Settings())
     let batch = randomPreferenceBatch(shape)
     let dpo = DPOStep(loss: DPOLoss(beta: 0.1))
 
@@ -36,7 +36,7 @@ public func benchmarkSteps(_ shape: BenchmarkShape, threads: Int, steps: Int, wa
                     normalization: LossNormalization(pairs: shape.pairs, chosenTokens: shape.pairs * shape.scoredTokensPerRow),
                     train: true)
         _ = clipGradientNorm(policy.gradients.baseAddress!, count: policy.parameterCount, maxNorm: 1, parallel: parallel)
-        optimizer.update(policy, step: number, parallel: parallel)
+        optimizer.update(policy, step: number, learningRate: 1e-5, parallel: parallel)
     }
 
     for number in 0 ..< warmup { step(number + 1) }
@@ -55,29 +55,4 @@ func randomPreferenceBatch(_ shape: BenchmarkShape) -> SequenceBatch {
     let tokens = (0 ..< rows * shape.length).map { _ in Int32(random.next() % UInt64(shape.config.vocabSize)) }
     let scoreMask = (0 ..< rows * shape.length).map { UInt8($0 % shape.length >= shape.promptLength ? 1 : 0) }
     return SequenceBatch(count: rows, length: shape.length, tokens: tokens, scoreMask: scoreMask)
-}
-
-/// AdamW moments over the whole flat parameter buffer (one weight decay for all tensors: the per-tensor grouping
-/// of the trainer changes no timing).
-private struct FlatAdamW {
-    let firstMoment, secondMoment: UnsafeMutableBufferPointer<Float>
-
-    init(parameterCount: Int) {
-        firstMoment = .allocate(capacity: parameterCount)
-        firstMoment.initialize(repeating: 0)
-        secondMoment = .allocate(capacity: parameterCount)
-        secondMoment.initialize(repeating: 0)
-    }
-
-    func update(_ model: DecoderModel, step: Int, parallel: Parallel) {
-        adamWUpdate(parameters: model.parameters.baseAddress!, gradients: model.gradients.baseAddress!,
-                    firstMoment: firstMoment.baseAddress!, secondMoment: secondMoment.baseAddress!,
-                    count: model.parameterCount, step: step,
-                    settings: AdamWSettings(learningRate: 1e-5, weightDecay: 0), parallel: parallel)
-    }
-
-    func deallocate() {
-        firstMoment.deallocate()
-        secondMoment.deallocate()
-    }
 }

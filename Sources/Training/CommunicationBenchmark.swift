@@ -1,8 +1,10 @@
 import Foundation
+import Distributed
 import DPO
 import Kernels
 import Model
 import MPI
+import Optimization
 import SeededRandom
 
 /// Measures what summing gradients over ranks adds to a training step, and the MPI wrapper's all-reduce against the
@@ -87,8 +89,8 @@ public enum CommunicationBenchmark {
         let reference = try makeCausalLanguageModel(config: settings.model, trainable: false, parallel: parallel)
         policy.initializeRandomly(seed: 1)
         reference.copyParameters(from: policy)
-        let optimizer = AdamWState(parameterCount: policy.parameterCount)
         let trainingConfig = TrainingConfig()
+        let optimizer = AdamW(for: policy, settings: trainingConfig.adamW)
         let batch = randomBatch(settings, seed: UInt64(communicator.rank))
         let normalization = LossNormalization(pairs: settings.pairsPerRank * communicator.size,
                                               chosenTokens: settings.pairsPerRank * communicator.size * settings.sequenceLength / 2)
@@ -115,8 +117,7 @@ public enum CommunicationBenchmark {
                 _ = clipGradientNorm(policy.gradients.baseAddress!, count: policy.parameterCount,
                                      maxNorm: trainingConfig.maxGradNorm, parallel: parallel)
                 optimizerStep += 1
-                optimizer.update(policy, step: optimizerStep, learningRate: trainingConfig.learningRate,
-                                 config: trainingConfig, parallel: parallel)
+                optimizer.update(policy, step: optimizerStep, learningRate: trainingConfig.learningRate, parallel: parallel)
                 let stepSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 if round > 0 {
                     samples[mode, default: []].append(stepSeconds)

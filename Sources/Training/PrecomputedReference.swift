@@ -1,5 +1,6 @@
 import Foundation
 import Checkpoint
+import Distributed
 import DPO
 import Model
 import MPI
@@ -8,7 +9,8 @@ import PreferenceData
 /// Reference log-probs of every pair, computed in one pass before training (TRL's `precompute_ref_log_probs`),
 /// so no reference model stays in memory during training.
 ///
-/// The pass is split over all ranks and summed (each rank fills its shard of a zeroed table, and x + 0 is exact),
+/// The pass is split over all ranks and summed (each rank fills the rows of its share of the micro-batches in a zeroed
+/// table, and x + 0 is exact),
 /// and the result is cached on disk under a key made from the initial weights, every token id of the data and
 /// the truncation settings: a second run or a resume with the same model, data and tokenization reads it back,
 /// and any change to them misses the cache instead of reusing stale values.
@@ -39,8 +41,7 @@ struct PrecomputedReference {
 
         // The policy has not been updated yet, so it is the reference.
         for (index, pairs) in [train, eval].enumerated() {
-            let shard = rankShard(of: Array(pairs.indices), rank: communicator.rank, ranks: communicator.size)
-            for microBatch in chunks(Array(shard), size: config.perDeviceEvalBatchSize) {
+            for microBatch in communicator.share(of: chunks(Array(pairs.indices), size: config.perDeviceEvalBatchSize)) {
                 let scores = policy.score(batch(microBatch.map { pairs[$0] }), training: false).logProbSums
                 for (row, pair) in microBatch.enumerated() {
                     tables[index][2 * pair] = scores[row]

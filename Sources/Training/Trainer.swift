@@ -1,10 +1,12 @@
 import Foundation
 import Checkpoint
+import Distributed
 import PreferenceData
 import DPO
 import Kernels
 import Model
 import MPI
+import Optimization
 
 /// The training loop: the one place where data, model, loss, optimizer, MPI and checkpoints meet.
 ///
@@ -23,7 +25,7 @@ public final class Trainer {
     let source: ModelSource
     let policy: any CausalLanguageModel
     let task: any TrainingTask
-    let optimizer: AdamWState
+    let optimizer: AdamW
     let plan: StepPlan
     let schedule: LearningRateSchedule
     let outputDir: URL
@@ -64,7 +66,7 @@ public final class Trainer {
         case .sft:
             task = try SFTTask(config: config, source: source, policy: policy, chatTemplate: chatTemplate, say: say)
         }
-        optimizer = AdamWState(parameterCount: policy.parameterCount)
+        optimizer = AdamW(for: policy, settings: config.adamW)
 
         plan = StepPlan(pairCount: task.trainCount, config: config, ranks: communicator.size)
         let warmup = config.warmupSteps > 0
@@ -135,7 +137,8 @@ public final class Trainer {
         policy.zeroGradients()
         let reducer = GradientReducer(communicator: communicator, gradients: policy.gradients,
                                       bucketCapMB: config.ddpBucketCapMB)
-        let mine = rankShare(of: microBatches)
+        // Which rank runs a micro-batch changes nothing: its weight is fixed by the step.
+        let mine = communicator.share(of: microBatches)
         for (index, microBatch) in mine.enumerated() {
             metrics.add(task.runMicroBatch(microBatch, of: microBatches, evaluation: false, train: true,
                                            gradientsReady: index == mine.count - 1 ? reducer.gradientsReady : nil))
@@ -148,15 +151,9 @@ public final class Trainer {
             throw ConfigError("step \(step + 1): the gradient is not finite (NaN or infinity); lower `learning_rate` or "
                 + "`max_grad_norm`, or check the data — no update was applied, the last checkpoint is intact")
         }
-        optimizer.update(policy, step: step + 1, learningRate: schedule.rate(at: step), config: config, parallel: parallel)
+        optimizer.update(policy, step: step + 1, learningRate: schedule.rate(at: step), parallel: parallel)
         task.didUpdate(step: step + 1)
         return gradNorm
-    }
-
-    /// The micro-batches of a step (or an evaluation) that this rank runs: every `size`-th from its rank on, as
-    /// data-parallel loaders deal batches. Which rank runs a micro-batch changes nothing: its weight is fixed.
-    func rankShare(of microBatches: [[Int]]) -> [[Int]] {
-        stride(from: communicator.rank, to: microBatches.count, by: communicator.size).map { microBatches[$0] }
     }
 
     // MARK: Metrics
@@ -194,7 +191,7 @@ public final class Trainer {
         let count = isTrainingSet ? task.trainCount : task.evalCount
         let microBatches = chunks(Array(0..<count), size: config.perDeviceEvalBatchSize).map(Array.init)
         var metrics = MetricWindow(names: task.metricNames)
-        for microBatch in rankShare(of: microBatches) {
+        for microBatch in communicator.share(of: microBatches) {
             metrics.add(task.runMicroBatch(microBatch, of: microBatches, evaluation: !isTrainingSet, train: false,
                                            gradientsReady: nil))
         }

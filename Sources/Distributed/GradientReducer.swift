@@ -11,11 +11,11 @@ import MPI
 /// outstanding all-reduces: Open MPI advances non-blocking collectives only inside MPI calls.
 ///
 /// The sum of each element is the same single MPI reduction as with one blocking all-reduce, just issued per bucket.
-final class GradientReducer {
+public final class GradientReducer {
     private let communicator: Communicator
     private let gradients: UnsafeMutableBufferPointer<Float>
     /// Bucket ranges in start order (from the end of the buffer to its start); empty for the blocking path.
-    let buckets: [Range<Int>]
+    public let buckets: [Range<Int>]
     /// Elements of each bucket reported final so far.
     private var readyCounts: [Int]
     /// Buckets `0 ..< startedBuckets` have been started.
@@ -28,7 +28,7 @@ final class GradientReducer {
 
     /// `bucketCapMB` in MiB as `ddp_bucket_cap_mb`; 0 selects one blocking all-reduce in `finish()`. With one rank
     /// nothing is communicated.
-    init(communicator: Communicator, gradients: UnsafeMutableBufferPointer<Float>, bucketCapMB: Double,
+    public init(communicator: Communicator, gradients: UnsafeMutableBufferPointer<Float>, bucketCapMB: Double,
          testsWhileComputing: Bool = true) {
         self.communicator = communicator
         self.gradients = gradients
@@ -38,7 +38,7 @@ final class GradientReducer {
     }
 
     /// `0 ..< count` cut into ranges of at most `bucketCapMB` MiB of floats, from the end to the start; none for 0.
-    static func buckets(count: Int, bucketCapMB: Double) -> [Range<Int>] {
+    public static func buckets(count: Int, bucketCapMB: Double) -> [Range<Int>] {
         guard bucketCapMB > 0 else { return [] }
         let capacity = max(1, Int(bucketCapMB * 1024 * 1024) / MemoryLayout<Float>.stride)
         return stride(from: count, to: 0, by: -capacity).map { max(0, $0 - capacity) ..< $0 }
@@ -46,13 +46,13 @@ final class GradientReducer {
 
     /// The progress hook to pass to the step's LAST backward (earlier micro-batches still add to every gradient);
     /// nil when there is nothing to overlap.
-    var gradientsReady: ((Range<Int>) -> Void)? {
+    public var gradientsReady: ((Range<Int>) -> Void)? {
         buckets.isEmpty ? nil : { [unowned self] range in markReady(range) }
     }
 
     /// Completes the sum: starts the buckets not started yet (all of them if no backward reported progress), then
     /// waits for every one. Afterwards `gradients` holds the sum over all ranks.
-    func finish() throws {
+    public func finish() throws {
         if let failure { throw failure }
         guard communicator.size > 1 else { return }
         guard !buckets.isEmpty else {
