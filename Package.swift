@@ -101,8 +101,8 @@ let package = Package(
             "MPI", "Distributed", "Diagnostics", "Kernels", "Model", "DPO", "Optimization", "PreferenceData", "Checkpoint",
             .product(name: "Yams", package: "Yams"),
         ]),
-        // kernel and DPO-step timings behind `dpo-dist bench`
-        .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "Optimization", "SeededRandom"]),
+        // kernel, training-step and communication timings behind `dpo-dist bench`
+        .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "Optimization", "Training", "MPI", "SeededRandom"]),
         .executableTarget(name: "dpo-dist", dependencies: [
             "Training", "Benchmarks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -121,6 +121,7 @@ let package = Package(
         .testTarget(name: "MPITests", dependencies: ["MPI", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Diagnostics", "MPI"]),
         .testTarget(name: "OptimizationTests", dependencies: ["Optimization", "Kernels", "Model"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Model", "MPI"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoint", "TestSupport"], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

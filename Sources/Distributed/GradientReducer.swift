@@ -1,3 +1,4 @@
+import Dispatch
 import MPI
 
 /// Sums a flat gradient buffer over all ranks, overlapping the communication with the step's last backward pass,
@@ -25,6 +26,9 @@ public final class GradientReducer {
     private var failure: Error?
     /// Whether progress reports also test the outstanding all-reduces (off only to measure what that adds).
     private let testsWhileComputing: Bool
+    /// Wall-clock seconds spent inside this reducer's MPI calls (starting, testing and waiting for the all-reduces, or
+    /// the blocking one): the communication the step did not hide, measured directly.
+    public private(set) var secondsInMPI = 0.0
 
     /// `bucketCapMB` in MiB as `ddp_bucket_cap_mb`; 0 selects one blocking all-reduce in `finish()`. With one rank
     /// nothing is communicated.
@@ -55,13 +59,15 @@ public final class GradientReducer {
     public func finish() throws {
         if let failure { throw failure }
         guard communicator.size > 1 else { return }
-        guard !buckets.isEmpty else {
-            try communicator.allReduceSum(gradients)
-            return
+        try timingMPI {
+            guard !buckets.isEmpty else {
+                try communicator.allReduceSum(gradients)
+                return
+            }
+            try startBuckets(upTo: buckets.count)
+            for operation in pending { try operation.wait() }
+            pending = []
         }
-        try startBuckets(upTo: buckets.count)
-        for operation in pending { try operation.wait() }
-        pending = []
     }
 
     private func markReady(_ range: Range<Int>) {
@@ -74,13 +80,22 @@ public final class GradientReducer {
         var readyPrefix = startedBuckets
         while readyPrefix < buckets.count && readyCounts[readyPrefix] == buckets[readyPrefix].count { readyPrefix += 1 }
         do {
-            try startBuckets(upTo: readyPrefix)
-            if testsWhileComputing {
-                for operation in pending { _ = try operation.isComplete() }
+            try timingMPI {
+                try startBuckets(upTo: readyPrefix)
+                if testsWhileComputing {
+                    for operation in pending { _ = try operation.isComplete() }
+                }
             }
         } catch {
             failure = error
         }
+    }
+
+    /// Runs `body` and adds its wall-clock time to `secondsInMPI`.
+    private func timingMPI(_ body: () throws -> Void) rethrows {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { secondsInMPI += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        try body()
     }
 
     private func startBuckets(upTo end: Int) throws {

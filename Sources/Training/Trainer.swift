@@ -26,6 +26,7 @@ public final class Trainer {
     let policy: any CausalLanguageModel
     let task: any TrainingTask
     let optimizer: AdamW
+    let trainingStep: TrainingStep
     let plan: StepPlan
     let schedule: LearningRateSchedule
     let outputDir: URL
@@ -67,6 +68,12 @@ public final class Trainer {
             task = try SFTTask(config: config, source: source, policy: policy, chatTemplate: chatTemplate, say: say)
         }
         optimizer = AdamW(for: policy, settings: config.adamW)
+        trainingStep = TrainingStep(
+            policy: policy, optimizer: optimizer,
+            gradientSum: config.ddpBucketCapMB > 0
+                ? .overlapped(communicator, bucketCapMB: config.ddpBucketCapMB, testsWhileComputing: true)
+                : .blocking(communicator),
+            maxGradNorm: config.maxGradNorm, parallel: parallel)
 
         plan = StepPlan(pairCount: task.trainCount, config: config, ranks: communicator.size)
         let warmup = config.warmupSteps > 0
@@ -129,31 +136,20 @@ public final class Trainer {
         return TrainingReport(steps: completedSteps, before: before, after: after, metrics: task.summaryMetrics)
     }
 
-    /// One optimizer update: this rank's micro-batches of the step, the all-reduce (in buckets overlapping the last
-    /// backward), clip, AdamW. Adds the micro-batches' metrics to `metrics` and returns the global gradient norm
-    /// before clipping.
+    /// One optimizer update (`TrainingStep`) on this rank's share of the step's micro-batches. Adds the micro-batches'
+    /// metrics to `metrics` and returns the global gradient norm before clipping.
     func runStep(_ step: Int, metrics: inout MetricWindow) throws -> Double {
         let microBatches = plan.microBatches(step: step)
-        policy.zeroGradients()
-        let reducer = GradientReducer(communicator: communicator, gradients: policy.gradients,
-                                      bucketCapMB: config.ddpBucketCapMB)
         // Which rank runs a micro-batch changes nothing: its weight is fixed by the step.
-        let mine = communicator.share(of: microBatches)
-        for (index, microBatch) in mine.enumerated() {
-            metrics.add(task.runMicroBatch(microBatch, of: microBatches, evaluation: false, train: true,
-                                           gradientsReady: index == mine.count - 1 ? reducer.gradientsReady : nil))
+        let outcome = try trainingStep.run(communicator.share(of: microBatches), update: step + 1,
+                                           learningRate: schedule.rate(at: step)) { microBatch, gradientsReady in
+            task.runMicroBatch(microBatch, of: microBatches, evaluation: false, train: true, gradientsReady: gradientsReady)
         }
-        try reducer.finish()
-        let gradNorm = clipGradientNorm(policy.gradients.baseAddress!, count: policy.parameterCount,
-                                        maxNorm: config.maxGradNorm, parallel: parallel)
-        // The norm is of the all-reduced gradient, so every rank stops here together.
-        guard gradNorm.isFinite else {
-            throw ConfigError("step \(step + 1): the gradient is not finite (NaN or infinity); lower `learning_rate` or "
-                + "`max_grad_norm`, or check the data — no update was applied, the last checkpoint is intact")
+        for microBatchMetrics in outcome.metrics {
+            metrics.add(microBatchMetrics)
         }
-        optimizer.update(policy, step: step + 1, learningRate: schedule.rate(at: step), parallel: parallel)
         task.didUpdate(step: step + 1)
-        return gradNorm
+        return outcome.gradientNorm
     }
 
     // MARK: Metrics
