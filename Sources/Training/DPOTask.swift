@@ -7,10 +7,11 @@ import PreferenceData
 /// DPO on preference pairs: the policy against a frozen (or TR-DPO-synced, or precomputed) reference.
 final class DPOTask: TrainingTask {
     let config: TrainingConfig
-    let tokenizer: any Tokenizer
+    let padTokenID: Int32
     let policy: any CausalLanguageModel
-    let trainPairs: [TokenizedPair]
-    let evalPairs: [TokenizedPair]
+    /// Each pair's two rows, already cut to `max_length`.
+    let trainPairs: [PreferenceRows]
+    let evalPairs: [PreferenceRows]
     /// The frozen reference model; nil when its log-probs were precomputed or the loss is reference-free.
     let referenceModel: (any CausalLanguageModel)?
     /// Reference log-probs of every pair computed before training (`precompute_ref_log_probs`).
@@ -18,20 +19,20 @@ final class DPOTask: TrainingTask {
     let step: DPOStep
 
     /// Builds the reference from the policy's initial weights (or precomputes its log-probs over all ranks).
-    init(config: TrainingConfig, source: ModelSource, policy: any CausalLanguageModel, data: TrainingData,
+    init(config: TrainingConfig, source: ModelSource, policy: any CausalLanguageModel, data: TrainingData<PreferenceRows>,
          communicator: Communicator, parallel: Parallel, say: (String) -> Void) throws {
         self.config = config
-        tokenizer = source.tokenizer
+        let padTokenID = source.tokenizer.padTokenID
+        self.padTokenID = padTokenID
         self.policy = policy
         trainPairs = data.train
         evalPairs = data.eval
         step = DPOStep(loss: config.dpoLoss)
         let needsReference = !config.referenceFree
         if needsReference && config.precomputeRefLogProbs {
-            let tokenizer = source.tokenizer
             precomputed = try PrecomputedReference.load(
                 policy: policy, train: data.train, eval: data.eval, config: config, communicator: communicator,
-                batch: { TrainingData.sequenceBatch($0, tokenizer: tokenizer, config: config) }, say: say)
+                batch: { SequenceBatch(pairs: $0, padTokenID: padTokenID) }, say: say)
             referenceModel = nil
         } else {
             precomputed = nil
@@ -54,19 +55,19 @@ final class DPOTask: TrainingTask {
         let pairs = indices.map { set[$0] }
         let sums = self.step.run(
             policy: policy, reference: reference(for: indices, evaluation: evaluation),
-            batch: TrainingData.sequenceBatch(pairs, tokenizer: tokenizer, config: config),
+            batch: SequenceBatch(pairs: pairs, padTokenID: padTokenID),
             normalization: normalization(pairs, microBatchesInStep: step.count), train: train,
             gradientsReady: gradientsReady)
         var means = sums.means.map(\.value)
         means.append(sums.chosenMoreLikely / sums.pairs)
-        return MicroBatchMetrics(means: means, processedTokens: Double(TrainingData.tokenCount(pairs, config: config)))
+        return MicroBatchMetrics(means: means, processedTokens: Double(pairs.reduce(0) { $0 + $1.tokenCount }))
     }
 
     /// TRL's weighting: each micro-batch's mean loss counts 1/M among the M micro-batches of its step (with the
     /// `sft` term averaged over the micro-batch's chosen tokens). Fixed by the step, not by the rank layout.
-    func normalization(_ pairs: [TokenizedPair], microBatchesInStep: Int) -> LossNormalization {
+    func normalization(_ pairs: [PreferenceRows], microBatchesInStep: Int) -> LossNormalization {
         LossNormalization(pairs: microBatchesInStep * pairs.count,
-                          chosenTokens: microBatchesInStep * TrainingData.scoredChosenTokens(pairs, config: config))
+                          chosenTokens: microBatchesInStep * pairs.reduce(0) { $0 + $1.chosen.scoredTokens })
     }
 
     /// The reference log-probs of a micro-batch: the frozen model, or the precomputed values of its pairs

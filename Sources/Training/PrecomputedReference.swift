@@ -19,9 +19,9 @@ struct PrecomputedReference {
     var train: [Float]
     var eval: [Float]
 
-    static func load(policy: any CausalLanguageModel, train: [TokenizedPair], eval: [TokenizedPair],
+    static func load(policy: any CausalLanguageModel, train: [PreferenceRows], eval: [PreferenceRows],
                      config: TrainingConfig, communicator: Communicator,
-                     batch: ([TokenizedPair]) -> SequenceBatch, say: (String) -> Void) throws -> PrecomputedReference {
+                     batch: ([PreferenceRows]) -> SequenceBatch, say: (String) -> Void) throws -> PrecomputedReference {
         let key = cacheKey(policy: policy, train: train, eval: eval, config: config)
         let file = cacheDirectory(config).appendingPathComponent("ref-log-probs-\(key).safetensors")
         var tables = [[Float](repeating: 0, count: 2 * train.count), [Float](repeating: 0, count: 2 * eval.count)]
@@ -68,9 +68,9 @@ struct PrecomputedReference {
         return base.appendingPathComponent("dpo-dist")
     }
 
-    /// Everything the reference log-probs depend on: the initial weights, the exact token ids of every row and the
-    /// settings that decide how rows are cut.
-    static func cacheKey(policy: any CausalLanguageModel, train: [TokenizedPair], eval: [TokenizedPair],
+    /// Everything the reference log-probs depend on: the initial weights, the exact token ids of every truncated row,
+    /// where its prompt ends, and the settings that decide how rows are cut.
+    static func cacheKey(policy: any CausalLanguageModel, train: [PreferenceRows], eval: [PreferenceRows],
                          config: TrainingConfig) -> String {
         var fingerprint = Fingerprint()
         fingerprint.add(UnsafeRawBufferPointer(policy.parameters))
@@ -78,9 +78,9 @@ struct PrecomputedReference {
         for pairs in [train, eval] {
             fingerprint.add([UInt8](repeating: 0xFF, count: 8))
             for pair in pairs {
-                for part in [pair.prompt, pair.chosen, pair.rejected] {
-                    part.withUnsafeBytes { fingerprint.add($0) }
-                    fingerprint.add([UInt8(part.count & 0xFF), 0xFE])
+                for row in [pair.chosen, pair.rejected] {
+                    row.tokens.withUnsafeBytes { fingerprint.add($0) }
+                    fingerprint.add([UInt8(row.tokens.count & 0xFF), UInt8(row.promptTokens & 0xFF), 0xFE])
                 }
             }
         }

@@ -56,16 +56,21 @@ public final class Trainer {
         // Every rank starts from rank 0's weights: only rank 0 needs to read the model folder.
         try communicator.broadcast(UnsafeMutableRawBufferPointer(policy.parameters), root: 0)
 
+        func sayDropped(_ count: Int, _ examples: String) {
+            if count > 0 {
+                say("dropped \(count) \(examples) whose prompt alone fills max_length \(config.maxLength)")
+            }
+        }
         switch objective {
         case .dpo:
-            let data = try TrainingData.load(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
-            if data.droppedTrainPairs > 0 {
-                say("dropped \(data.droppedTrainPairs) training pairs whose prompt alone fills max_length \(config.maxLength)")
-            }
+            let data = try TrainingData.pairs(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            sayDropped(data.droppedTrainExamples, "training pairs")
             task = try DPOTask(config: config, source: source, policy: policy, data: data,
                                communicator: communicator, parallel: parallel, say: say)
         case .sft:
-            task = try SFTTask(config: config, source: source, policy: policy, chatTemplate: chatTemplate, say: say)
+            let data = try TrainingData.completions(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            sayDropped(data.droppedTrainExamples, "examples")
+            task = SFTTask(padTokenID: source.tokenizer.padTokenID, policy: policy, data: data)
         }
         optimizer = AdamW(for: policy, settings: config.adamW)
         trainingStep = TrainingStep(
