@@ -19,32 +19,56 @@ final class SFTTask: TrainingTask {
         evalExamples = data.eval
     }
 
-    let metricNames = ["loss", "entropy", "mean_token_accuracy"]
+    let metricNames = CompletionMetricSums.metricNames
     let summaryMetrics: [(name: String, format: String)] = [("loss", ".4f"), ("mean_token_accuracy", ".3f")]
     var trainCount: Int { trainExamples.count }
     var evalCount: Int { evalExamples.count }
 
-    func runMicroBatch(_ indices: [Int], of step: [[Int]], evaluation: Bool, train: Bool,
-                       gradientsReady: ((Range<Int>) -> Void)?) -> MicroBatchMetrics {
-        let set = evaluation ? evalExamples : trainExamples
-        let examples = indices.map { set[$0] }
+    struct StepTotals {
+        /// N: the scored completion tokens of every example of the step.
+        var completionTokens: Int
+    }
+
+    func totals(ofStep microBatches: [[Int]]) -> StepTotals {
+        StepTotals(completionTokens: microBatches.joined().reduce(0) { $0 + trainExamples[$1].scoredTokens })
+    }
+
+    func runMicroBatch(_ indices: [Int], _ run: MicroBatchRun<StepTotals>) -> MicroBatchMetrics {
+        let examples = indices.map { (run.split == .train ? trainExamples : evalExamples)[$0] }
         let batch = SequenceBatch(completions: examples, padTokenID: padTokenID)
-        let scores = policy.score(batch, training: train)
-        let tokens = Double(scores.tokenCounts.reduce(0, +))
-        if train {
-            // d(−Σ log p / N_step)/d(log-prob sum of a sequence) = −1/N_step for every sequence.
-            let stepTokens = step.joined().reduce(0) { $0 + set[$1].scoredTokens }
-            policy.backward(dLogProbSums: [Float](repeating: -1 / Float(max(1, stepTokens)), count: batch.count),
-                            gradientsReady: gradientsReady)
+        let scores = policy.score(batch, training: run.totals != nil)
+        if let totals = run.totals {
+            // d(−Σ log p / N)/d(log-prob sum of a sequence) = −1/N for every sequence.
+            policy.backward(dLogProbSums: [Float](repeating: -1 / Float(max(1, totals.completionTokens)), count: batch.count),
+                            gradientsReady: run.gradientsReady)
         }
-        let denominator = max(1, tokens)
-        return MicroBatchMetrics(
-            means: [-Double(scores.logProbSums.reduce(0, +)) / denominator,
-                    scores.entropySums.reduce(0, +) / denominator,
-                    Double(scores.correctTokenCounts.reduce(0, +)) / denominator],
-            processedTokens: Double(examples.reduce(0) { $0 + $1.tokens.count }))
+        let sums = CompletionMetricSums(negativeLogLikelihood: -Double(scores.logProbSums.reduce(0, +)),
+                                        entropy: scores.entropySums.reduce(0, +),
+                                        correctTokens: Double(scores.correctTokenCounts.reduce(0, +)),
+                                        tokens: Double(scores.tokenCounts.reduce(0, +)))
+        return MicroBatchMetrics(means: sums.means, processedTokens: Double(examples.reduce(0) { $0 + $1.tokens.count }))
     }
 
     func didUpdate(step: Int) {}
     let checkpointBuffers: [(file: String, buffer: UnsafeMutableBufferPointer<Float>)] = []
+}
+
+/// Sums behind SFT's metrics over the scored completion tokens of a micro-batch, under TRL's `SFTTrainer` names.
+struct CompletionMetricSums {
+    var negativeLogLikelihood: Double
+    var entropy: Double
+    /// Positions whose token is the policy's argmax.
+    var correctTokens: Double
+    var tokens: Double
+
+    /// Means per scored token (a micro-batch that scores none counts as one token).
+    var means: [(name: String, value: Double)] {
+        let denominator = max(1, tokens)
+        return [("loss", negativeLogLikelihood / denominator), ("entropy", entropy / denominator),
+                ("mean_token_accuracy", correctTokens / denominator)]
+    }
+
+    /// The names of `means`, in order.
+    static let metricNames = CompletionMetricSums(negativeLogLikelihood: 0, entropy: 0, correctTokens: 0, tokens: 0)
+        .means.map(\.name)
 }

@@ -146,10 +146,8 @@ public final class Trainer {
     func runStep(_ step: Int, metrics: inout MetricWindow) throws -> Double {
         let microBatches = plan.microBatches(step: step)
         // Which rank runs a micro-batch changes nothing: its weight is fixed by the step.
-        let outcome = try trainingStep.run(communicator.share(of: microBatches), update: step + 1,
-                                           learningRate: schedule.rate(at: step)) { microBatch, gradientsReady in
-            task.runMicroBatch(microBatch, of: microBatches, evaluation: false, train: true, gradientsReady: gradientsReady)
-        }
+        let outcome = try task.train(communicator.share(of: microBatches), ofStep: microBatches, update: step + 1,
+                                     learningRate: schedule.rate(at: step), with: trainingStep)
         for microBatchMetrics in outcome.metrics {
             metrics.add(microBatchMetrics)
         }
@@ -174,7 +172,7 @@ public final class Trainer {
     }
 
     private func evaluationRecord() throws -> MetricsRecord {
-        let metrics = try evaluate(trainingSet: false)
+        let metrics = try evaluate(.eval)
         var record = MetricsRecord(metrics.means.map { ("eval_" + $0.name, $0.value) })
         record.fields.insert(("step", Double(completedSteps)), at: 0)
         record.fields.append(("epoch", Double(completedSteps) / Double(plan.stepsPerEpoch)))
@@ -186,21 +184,20 @@ public final class Trainer {
         say(consoleLine(record, totalSteps: plan.totalSteps))
     }
 
-    /// Metrics of the policy on the training or the evaluation set, in micro-batches of `per_device_eval_batch_size`
-    /// dealt over all ranks.
-    func evaluate(trainingSet isTrainingSet: Bool) throws -> MetricWindow {
-        let count = isTrainingSet ? task.trainCount : task.evalCount
+    /// Metrics of the policy on the training or the held-out examples, in micro-batches of
+    /// `per_device_eval_batch_size` dealt over all ranks.
+    func evaluate(_ split: DataSplit) throws -> MetricWindow {
+        let count = split == .train ? task.trainCount : task.evalCount
         let microBatches = chunks(Array(0..<count), size: config.perDeviceEvalBatchSize).map(Array.init)
         var metrics = MetricWindow(names: task.metricNames)
         for microBatch in communicator.share(of: microBatches) {
-            metrics.add(task.runMicroBatch(microBatch, of: microBatches, evaluation: !isTrainingSet, train: false,
-                                           gradientsReady: nil))
+            metrics.add(task.evaluate(microBatch, of: split))
         }
         return try metrics.allReduced(communicator)
     }
 
     private func evaluateSplits() throws -> SplitMetrics {
-        SplitMetrics(train: try evaluate(trainingSet: true), heldOut: task.evalCount == 0 ? nil : try evaluate(trainingSet: false))
+        SplitMetrics(train: try evaluate(.train), heldOut: task.evalCount == 0 ? nil : try evaluate(.eval))
     }
 
     // MARK: Output
