@@ -16,7 +16,7 @@ public final class GradientReducer {
     private let communicator: Communicator
     private let gradients: UnsafeMutableBufferPointer<Float>
     /// Bucket ranges in start order (from the end of the buffer to its start); empty for the blocking path.
-    public let buckets: [Range<Int>]
+    let buckets: [Range<Int>]
     /// Elements of each bucket reported final so far.
     private var readyCounts: [Int]
     /// Buckets `0 ..< startedBuckets` have been started.
@@ -33,7 +33,7 @@ public final class GradientReducer {
     /// `bucketCapMB` in MiB as `ddp_bucket_cap_mb`; 0 selects one blocking all-reduce in `finish()`. With one rank
     /// nothing is communicated.
     public init(communicator: Communicator, gradients: UnsafeMutableBufferPointer<Float>, bucketCapMB: Double,
-         testsWhileComputing: Bool = true) {
+                testsWhileComputing: Bool = true) {
         self.communicator = communicator
         self.gradients = gradients
         self.testsWhileComputing = testsWhileComputing
@@ -42,7 +42,7 @@ public final class GradientReducer {
     }
 
     /// `0 ..< count` cut into ranges of at most `bucketCapMB` MiB of floats, from the end to the start; none for 0.
-    public static func buckets(count: Int, bucketCapMB: Double) -> [Range<Int>] {
+    static func buckets(count: Int, bucketCapMB: Double) -> [Range<Int>] {
         guard bucketCapMB > 0 else { return [] }
         let capacity = max(1, Int(bucketCapMB * 1024 * 1024) / MemoryLayout<Float>.stride)
         return stride(from: count, to: 0, by: -capacity).map { max(0, $0 - capacity) ..< $0 }

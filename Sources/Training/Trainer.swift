@@ -10,8 +10,8 @@ import Optimization
 
 /// The training loop: the one place where data, model, loss, optimizer, MPI and checkpoints meet.
 ///
-/// Every rank holds the policy (and for DPO the reference), runs its share of the micro-batches of each global
-/// batch, and the flat gradient buffers are summed across ranks with one all-reduce before clipping and AdamW.
+/// Every rank holds the policy (and for DPO the reference) and runs its share of the micro-batches of each global
+/// batch through `TrainingStep`, which sums the flat gradient buffers across ranks before clipping and AdamW.
 /// What is trained — DPO on pairs or SFT on completions — is the `TrainingTask`. Rank 0 alone writes.
 public final class Trainer {
     /// The post-training stage a run performs.
