@@ -1,5 +1,6 @@
 import Foundation
 import Checkpoint
+import Distributed
 import DPO
 import Model
 import MPI
@@ -8,7 +9,8 @@ import PreferenceData
 /// Reference log-probs of every pair, computed in one pass before training (TRL's `precompute_ref_log_probs`),
 /// so no reference model stays in memory during training.
 ///
-/// The pass is split over all ranks and summed (each rank fills its shard of a zeroed table, and x + 0 is exact),
+/// The pass is split over all ranks and summed (each rank fills the rows of its share of the micro-batches in a zeroed
+/// table, and x + 0 is exact),
 /// and the result is cached on disk under a key made from the initial weights, every token id of the data and
 /// the truncation settings: a second run or a resume with the same model, data and tokenization reads it back,
 /// and any change to them misses the cache instead of reusing stale values.
@@ -17,9 +19,9 @@ struct PrecomputedReference {
     var train: [Float]
     var eval: [Float]
 
-    static func load(policy: any CausalLanguageModel, train: [TokenizedPair], eval: [TokenizedPair],
+    static func load(policy: any CausalLanguageModel, train: [PreferenceRows], eval: [PreferenceRows],
                      config: TrainingConfig, communicator: Communicator,
-                     batch: ([TokenizedPair]) -> SequenceBatch, say: (String) -> Void) throws -> PrecomputedReference {
+                     batch: ([PreferenceRows]) -> SequenceBatch, say: (String) -> Void) throws -> PrecomputedReference {
         let key = cacheKey(policy: policy, train: train, eval: eval, config: config)
         let file = cacheDirectory(config).appendingPathComponent("ref-log-probs-\(key).safetensors")
         var tables = [[Float](repeating: 0, count: 2 * train.count), [Float](repeating: 0, count: 2 * eval.count)]
@@ -39,8 +41,7 @@ struct PrecomputedReference {
 
         // The policy has not been updated yet, so it is the reference.
         for (index, pairs) in [train, eval].enumerated() {
-            let shard = rankShard(of: Array(pairs.indices), rank: communicator.rank, ranks: communicator.size)
-            for microBatch in chunks(Array(shard), size: config.perDeviceEvalBatchSize) {
+            for microBatch in communicator.share(of: chunks(Array(pairs.indices), size: config.perDeviceEvalBatchSize)) {
                 let scores = policy.score(batch(microBatch.map { pairs[$0] }), training: false).logProbSums
                 for (row, pair) in microBatch.enumerated() {
                     tables[index][2 * pair] = scores[row]
@@ -67,9 +68,9 @@ struct PrecomputedReference {
         return base.appendingPathComponent("dpo-dist")
     }
 
-    /// Everything the reference log-probs depend on: the initial weights, the exact token ids of every row and the
-    /// settings that decide how rows are cut.
-    static func cacheKey(policy: any CausalLanguageModel, train: [TokenizedPair], eval: [TokenizedPair],
+    /// Everything the reference log-probs depend on: the initial weights, the exact token ids of every truncated row,
+    /// where its prompt ends, and the settings that decide how rows are cut.
+    static func cacheKey(policy: any CausalLanguageModel, train: [PreferenceRows], eval: [PreferenceRows],
                          config: TrainingConfig) -> String {
         var fingerprint = Fingerprint()
         fingerprint.add(UnsafeRawBufferPointer(policy.parameters))
@@ -77,9 +78,9 @@ struct PrecomputedReference {
         for pairs in [train, eval] {
             fingerprint.add([UInt8](repeating: 0xFF, count: 8))
             for pair in pairs {
-                for part in [pair.prompt, pair.chosen, pair.rejected] {
-                    part.withUnsafeBytes { fingerprint.add($0) }
-                    fingerprint.add([UInt8(part.count & 0xFF), 0xFE])
+                for row in [pair.chosen, pair.rejected] {
+                    row.tokens.withUnsafeBytes { fingerprint.add($0) }
+                    fingerprint.add([UInt8(row.tokens.count & 0xFF), UInt8(row.promptTokens & 0xFF), 0xFE])
                 }
             }
         }

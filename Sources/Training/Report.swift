@@ -1,11 +1,12 @@
 import Foundation
+import Diagnostics
 import PreferenceData
 import DPO
 
 public enum TrainingErrors {
-    /// Errors caused by the user's input (found the same way on every rank).
+    /// Errors caused by the user's input, or otherwise raised the same way on every rank (`IdenticalOnEveryRank`).
     public static func isInputError(_ error: Error) -> Bool {
-        error is ConfigError || error is DataError
+        error is ConfigError || error is DataError || error is any IdenticalOnEveryRank
     }
 }
 

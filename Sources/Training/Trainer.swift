@@ -1,15 +1,17 @@
 import Foundation
 import Checkpoint
+import Distributed
 import PreferenceData
 import DPO
 import Kernels
 import Model
 import MPI
+import Optimization
 
 /// The training loop: the one place where data, model, loss, optimizer, MPI and checkpoints meet.
 ///
-/// Every rank holds the policy (and for DPO the reference), runs its share of the micro-batches of each global
-/// batch, and the flat gradient buffers are summed across ranks with one all-reduce before clipping and AdamW.
+/// Every rank holds the policy (and for DPO the reference) and runs its share of the micro-batches of each global
+/// batch through `TrainingStep`, which sums the flat gradient buffers across ranks before clipping and AdamW.
 /// What is trained — DPO on pairs or SFT on completions — is the `TrainingTask`. Rank 0 alone writes.
 public final class Trainer {
     /// The post-training stage a run performs.
@@ -23,7 +25,8 @@ public final class Trainer {
     let source: ModelSource
     let policy: any CausalLanguageModel
     let task: any TrainingTask
-    let optimizer: AdamWState
+    let optimizer: AdamW
+    let trainingStep: TrainingStep
     let plan: StepPlan
     let schedule: LearningRateSchedule
     let outputDir: URL
@@ -55,18 +58,29 @@ public final class Trainer {
         // Every rank starts from rank 0's weights: only rank 0 needs to read the model folder.
         try communicator.broadcast(UnsafeMutableRawBufferPointer(policy.parameters), root: 0)
 
+        func sayDropped(_ count: Int, _ examples: String) {
+            if count > 0 {
+                say("dropped \(count) \(examples) whose prompt alone fills max_length \(config.maxLength)")
+            }
+        }
         switch objective {
         case .dpo:
-            let data = try TrainingData.load(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
-            if data.droppedTrainPairs > 0 {
-                say("dropped \(data.droppedTrainPairs) training pairs whose prompt alone fills max_length \(config.maxLength)")
-            }
+            let data = try TrainingData.pairs(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            sayDropped(data.droppedTrainExamples, "training pairs")
             task = try DPOTask(config: config, source: source, policy: policy, data: data,
                                communicator: communicator, parallel: parallel, say: say)
         case .sft:
-            task = try SFTTask(config: config, source: source, policy: policy, chatTemplate: chatTemplate, say: say)
+            let data = try TrainingData.completions(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            sayDropped(data.droppedTrainExamples, "examples")
+            task = SFTTask(padTokenID: source.tokenizer.padTokenID, policy: policy, data: data)
         }
-        optimizer = AdamWState(parameterCount: policy.parameterCount)
+        optimizer = AdamW(for: policy, settings: config.adamW)
+        trainingStep = TrainingStep(
+            policy: policy, optimizer: optimizer,
+            gradientSum: config.ddpBucketCapMB > 0
+                ? .overlapped(communicator, bucketCapMB: config.ddpBucketCapMB, testsWhileComputing: true)
+                : .blocking(communicator),
+            maxGradNorm: config.maxGradNorm, parallel: parallel)
 
         plan = StepPlan(pairCount: task.trainCount, config: config, ranks: communicator.size)
         let warmup = config.warmupSteps > 0
@@ -129,36 +143,18 @@ public final class Trainer {
         return TrainingReport(steps: completedSteps, before: before, after: after, metrics: task.summaryMetrics)
     }
 
-    /// One optimizer update: this rank's micro-batches of the step, the all-reduce (in buckets overlapping the last
-    /// backward), clip, AdamW. Adds the micro-batches' metrics to `metrics` and returns the global gradient norm
-    /// before clipping.
+    /// One optimizer update (`TrainingStep`) on this rank's share of the step's micro-batches. Adds the micro-batches'
+    /// metrics to `metrics` and returns the global gradient norm before clipping.
     func runStep(_ step: Int, metrics: inout MetricWindow) throws -> Double {
         let microBatches = plan.microBatches(step: step)
-        policy.zeroGradients()
-        let reducer = GradientReducer(communicator: communicator, gradients: policy.gradients,
-                                      bucketCapMB: config.ddpBucketCapMB)
-        let mine = rankShare(of: microBatches)
-        for (index, microBatch) in mine.enumerated() {
-            metrics.add(task.runMicroBatch(microBatch, of: microBatches, evaluation: false, train: true,
-                                           gradientsReady: index == mine.count - 1 ? reducer.gradientsReady : nil))
+        // Which rank runs a micro-batch changes nothing: its weight is fixed by the step.
+        let outcome = try task.train(communicator.share(of: microBatches), ofStep: microBatches, update: step + 1,
+                                     learningRate: schedule.rate(at: step), with: trainingStep)
+        for microBatchMetrics in outcome.metrics {
+            metrics.add(microBatchMetrics)
         }
-        try reducer.finish()
-        let gradNorm = clipGradientNorm(policy.gradients.baseAddress!, count: policy.parameterCount,
-                                        maxNorm: config.maxGradNorm, parallel: parallel)
-        // The norm is of the all-reduced gradient, so every rank stops here together.
-        guard gradNorm.isFinite else {
-            throw ConfigError("step \(step + 1): the gradient is not finite (NaN or infinity); lower `learning_rate` or "
-                + "`max_grad_norm`, or check the data — no update was applied, the last checkpoint is intact")
-        }
-        optimizer.update(policy, step: step + 1, learningRate: schedule.rate(at: step), config: config, parallel: parallel)
         task.didUpdate(step: step + 1)
-        return gradNorm
-    }
-
-    /// The micro-batches of a step (or an evaluation) that this rank runs: every `size`-th from its rank on, as
-    /// data-parallel loaders deal batches. Which rank runs a micro-batch changes nothing: its weight is fixed.
-    func rankShare(of microBatches: [[Int]]) -> [[Int]] {
-        stride(from: communicator.rank, to: microBatches.count, by: communicator.size).map { microBatches[$0] }
+        return outcome.gradientNorm
     }
 
     // MARK: Metrics
@@ -178,7 +174,7 @@ public final class Trainer {
     }
 
     private func evaluationRecord() throws -> MetricsRecord {
-        let metrics = try evaluate(trainingSet: false)
+        let metrics = try evaluate(.eval)
         var record = MetricsRecord(metrics.means.map { ("eval_" + $0.name, $0.value) })
         record.fields.insert(("step", Double(completedSteps)), at: 0)
         record.fields.append(("epoch", Double(completedSteps) / Double(plan.stepsPerEpoch)))
@@ -190,21 +186,20 @@ public final class Trainer {
         say(consoleLine(record, totalSteps: plan.totalSteps))
     }
 
-    /// Metrics of the policy on the training or the evaluation set, in micro-batches of `per_device_eval_batch_size`
-    /// dealt over all ranks.
-    func evaluate(trainingSet isTrainingSet: Bool) throws -> MetricWindow {
-        let count = isTrainingSet ? task.trainCount : task.evalCount
+    /// Metrics of the policy on the training or the held-out examples, in micro-batches of
+    /// `per_device_eval_batch_size` dealt over all ranks.
+    func evaluate(_ split: DataSplit) throws -> MetricWindow {
+        let count = split == .train ? task.trainCount : task.evalCount
         let microBatches = chunks(Array(0..<count), size: config.perDeviceEvalBatchSize).map(Array.init)
         var metrics = MetricWindow(names: task.metricNames)
-        for microBatch in rankShare(of: microBatches) {
-            metrics.add(task.runMicroBatch(microBatch, of: microBatches, evaluation: !isTrainingSet, train: false,
-                                           gradientsReady: nil))
+        for microBatch in communicator.share(of: microBatches) {
+            metrics.add(task.evaluate(microBatch, of: split))
         }
         return try metrics.allReduced(communicator)
     }
 
     private func evaluateSplits() throws -> SplitMetrics {
-        SplitMetrics(train: try evaluate(trainingSet: true), heldOut: task.evalCount == 0 ? nil : try evaluate(trainingSet: false))
+        SplitMetrics(train: try evaluate(.train), heldOut: task.evalCount == 0 ? nil : try evaluate(.eval))
     }
 
     // MARK: Output

@@ -1,5 +1,6 @@
 import Foundation
 import Checkpoint
+import Distributed
 import Model
 
 /// What a checkpoint records besides tensors: where the run is and what it must agree with to resume.

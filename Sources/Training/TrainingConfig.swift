@@ -1,4 +1,5 @@
 import DPO
+import Optimization
 import PreferenceData
 
 /// Every setting of a DPO run. Keys are TRL's `DPOConfig` / `TrainingArguments` names wherever TRL has the
@@ -91,5 +92,10 @@ extension TrainingConfig {
         return DPOLoss(beta: beta, labelSmoothing: labelSmoothing,
                        terms: zip(lossTypes, weights).map { WeightedLossTerm($0, weight: $1) },
                        referenceFree: referenceFree)
+    }
+
+    /// AdamW's hyper-parameters besides the learning rate (`adam_beta1`, `adam_beta2`, `adam_epsilon`, `weight_decay`).
+    public var adamW: AdamW.Settings {
+        AdamW.Settings(beta1: adamBeta1, beta2: adamBeta2, epsilon: adamEpsilon, weightDecay: weightDecay)
     }
 }

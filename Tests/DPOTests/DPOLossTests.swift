@@ -235,9 +235,11 @@ private func evaluate(_ loss: DPOLoss, _ pair: PairInputs) -> PairLoss {
         #expect(abs(means["rewards/chosen"]! - 0.1 * ((-1 + 2) + (-4 + 2)) / 2) < 1e-15)
         #expect(abs(means["rewards/margins"]! - (means["rewards/chosen"]! - means["rewards/rejected"]!)) < 1e-15)
         #expect(means["logps/chosen"] == -2.5)
+        #expect(means["prefers_chosen"] == 0)
         #expect(total.means.map(\.name) == ["loss", "rewards/chosen", "rewards/rejected", "rewards/accuracies",
                                             "rewards/margins", "logps/chosen", "logps/rejected", "logits/chosen", "logits/rejected",
-                                            "entropy", "mean_token_accuracy"])
+                                            "entropy", "mean_token_accuracy", "prefers_chosen"])
+        #expect(PreferenceMetricSums.metricNames == total.means.map(\.name))
         #expect(PreferenceMetricSums().means.isEmpty)
     }
 }
