@@ -11,43 +11,80 @@ import Foundation
 public struct DPOLoss: Sendable, Equatable {
     public var terms: [WeightedLossTerm]
     public var beta: Double
-    /// ε of the label-smoothed forms: conservative DPO (`sigmoid`), `robust` and `exo_pair`.
+    /// ε of the label-smoothed forms: conservative DPO (`sigmoid`), `robust`, `exo_pair`, `aot` and `aot_unpaired`.
     public var labelSmoothing: Double
     /// Takes every reference log-prob as 0: a = log π(y_w), b = log π(y_l), in every term and in the rewards, and
     /// no reference forward is needed. (TRL ≤ 0.2x's `reference_free`; TRL 1.x has no such mode.)
     public var referenceFree: Bool
+    /// `f_divergence_type` and, for the α-divergence, α (`f_alpha_divergence_coef`).
+    public var divergence: FDivergence
+    public var alphaDivergenceCoefficient: Double
+    /// τ of `discopop` (`discopop_tau`).
+    public var discopopTau: Double
 
     public init(beta: Double = 0.1, labelSmoothing: Double = 0, terms: [WeightedLossTerm] = [WeightedLossTerm(.sigmoid)],
-                referenceFree: Bool = false) {
+                referenceFree: Bool = false, divergence: FDivergence = .reverseKL, alphaDivergenceCoefficient: Double = 0.5,
+                discopopTau: Double = 0.05) {
         self.beta = beta
         self.labelSmoothing = labelSmoothing
         self.terms = terms
         self.referenceFree = referenceFree
+        self.divergence = divergence
+        self.alphaDivergenceCoefficient = alphaDivergenceCoefficient
+        self.discopopTau = discopopTau
     }
 
-    /// Loss of one pair, its derivatives with respect to the two policy log-prob sums, and the implicit rewards.
+    /// Loss of every pair of a micro-batch, its derivatives with respect to the pair's two policy log-prob sums, and
+    /// the implicit rewards. Pairs are independent except in `aot` and `aot_unpaired`, which match the pairs of the
+    /// micro-batch by rank (TRL sorts within its micro-batch too).
     ///
     /// `meanChosenTokens` is the mean number of chosen completion tokens per pair over the pairs the loss is averaged
     /// over (the global batch); only the `sft` term uses it (see `DPOLossType.sft`).
-    public func evaluate(_ pair: PairLogProbs, meanChosenTokens: Double) -> PairLoss {
-        let referenceChosen = referenceFree ? 0 : pair.referenceChosen
-        let referenceRejected = referenceFree ? 0 : pair.referenceRejected
-        let ratios = PairLogRatios(
-            chosen: pair.policyChosen - referenceChosen,
-            rejected: pair.policyRejected - referenceRejected,
-            policyChosen: pair.policyChosen,
-            chosenTokens: Double(max(1, pair.chosenTokens)),
-            rejectedTokens: Double(max(1, pair.rejectedTokens)),
-            meanChosenTokens: max(1, meanChosenTokens))
-        var total = PairLoss(loss: 0, dPolicyChosen: 0, dPolicyRejected: 0,
-                             chosenReward: beta * ratios.chosen, rejectedReward: beta * ratios.rejected)
-        for term in terms {
-            let value = term.type.evaluate(ratios, beta: beta, labelSmoothing: labelSmoothing)
-            total.loss += term.weight * value.loss
-            total.dPolicyChosen += term.weight * value.dChosen
-            total.dPolicyRejected += term.weight * value.dRejected
+    public func evaluate(_ pairs: [PairLogProbs], meanChosenTokens: Double) -> [PairLoss] {
+        let ratios = rankMatched(pairs.map { pair in
+            let referenceChosen = referenceFree ? 0 : pair.referenceChosen
+            let referenceRejected = referenceFree ? 0 : pair.referenceRejected
+            let chosen = pair.policyChosen - referenceChosen, rejected = pair.policyRejected - referenceRejected
+            return PairLogRatios(
+                chosen: chosen, rejected: rejected,
+                chosenScore: divergence.score(logRatio: chosen, alpha: alphaDivergenceCoefficient),
+                rejectedScore: divergence.score(logRatio: rejected, alpha: alphaDivergenceCoefficient),
+                policyChosen: pair.policyChosen, policyMargin: pair.policyChosen - pair.policyRejected,
+                chosenTokens: Double(max(1, pair.chosenTokens)), rejectedTokens: Double(max(1, pair.rejectedTokens)),
+                meanChosenTokens: max(1, meanChosenTokens),
+                rankMatchedReferenceMargin: referenceChosen - referenceRejected,
+                rankMatchedRejected: rejected, rankMatchedChosen: chosen)
+        })
+        let constants = LossConstants(beta: beta, labelSmoothing: labelSmoothing, discopopTau: discopopTau)
+        return ratios.map { pair in
+            var total = PairLoss(loss: 0, dPolicyChosen: 0, dPolicyRejected: 0,
+                                 chosenReward: beta * pair.chosen, rejectedReward: beta * pair.rejected)
+            for term in terms {
+                let value = term.type.evaluate(pair, constants)
+                total.loss += term.weight * value.loss
+                total.dPolicyChosen += term.weight * value.dChosen
+                total.dPolicyRejected += term.weight * value.dRejected
+            }
+            return total
         }
-        return total
+    }
+
+    /// Fills the rank-matched inputs of `aot` and `aot_unpaired`: the k-th smallest policy margin meets the k-th
+    /// smallest reference margin, the k-th smallest a the k-th smallest b (ties keep the pairs' order).
+    private func rankMatched(_ pairs: [PairLogRatios]) -> [PairLogRatios] {
+        func ranking(_ value: (PairLogRatios) -> Double) -> [Int] {
+            pairs.indices.sorted { (value(pairs[$0]), $0) < (value(pairs[$1]), $1) }
+        }
+        var matched = pairs
+        let byPolicyMargin = ranking(\.policyMargin)
+        let byReferenceMargin = ranking(\.rankMatchedReferenceMargin)
+        let byChosen = ranking(\.chosen), byRejected = ranking(\.rejected)
+        for rank in pairs.indices {
+            matched[byPolicyMargin[rank]].rankMatchedReferenceMargin = pairs[byReferenceMargin[rank]].rankMatchedReferenceMargin
+            matched[byChosen[rank]].rankMatchedRejected = pairs[byRejected[rank]].rejected
+            matched[byRejected[rank]].rankMatchedChosen = pairs[byChosen[rank]].chosen
+        }
+        return matched
     }
 }
 

@@ -41,17 +41,20 @@ public struct DPOStep {
         let policyScores = policy.score(batch, training: train)
         let gradientScale = 1 / Double(normalization.pairs)
 
-        var sums = PreferenceMetricSums()
-        var dLogProbSums = [Float](repeating: 0, count: batch.count)
-        for pair in 0..<pairs {
+        let results = loss.evaluate((0..<pairs).map { pair in
             let chosen = pair, rejected = pair + pairs
-            let result = loss.evaluate(PairLogProbs(
+            return PairLogProbs(
                 policyChosen: Double(policyScores.logProbSums[chosen]),
                 policyRejected: Double(policyScores.logProbSums[rejected]),
                 referenceChosen: Double(referenceLogProbSums[chosen]),
                 referenceRejected: Double(referenceLogProbSums[rejected]),
-                chosenTokens: policyScores.tokenCounts[chosen], rejectedTokens: policyScores.tokenCounts[rejected]),
-                meanChosenTokens: normalization.meanChosenTokens)
+                chosenTokens: policyScores.tokenCounts[chosen], rejectedTokens: policyScores.tokenCounts[rejected])
+        }, meanChosenTokens: normalization.meanChosenTokens)
+
+        var sums = PreferenceMetricSums()
+        var dLogProbSums = [Float](repeating: 0, count: batch.count)
+        for (pair, result) in results.enumerated() {
+            let chosen = pair, rejected = pair + pairs
             sums.add(result, chosenLogProb: Double(policyScores.logProbSums[chosen]),
                      rejectedLogProb: Double(policyScores.logProbSums[rejected]))
             let chosenTokens = Double(max(1, policyScores.tokenCounts[chosen]))

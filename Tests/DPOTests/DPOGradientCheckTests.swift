@@ -35,11 +35,15 @@ import Testing
     /// Both chosen completions score 3 tokens.
     private let normalization = LossNormalization(pairs: 2, chosenTokens: 6)
 
-    /// Conservative DPO; and a reference-free mix whose terms use the token counts (ipo, sft) and single log-ratios.
+    /// Conservative DPO; a reference-free mix whose terms use the token counts (ipo, sft) and single log-ratios; and
+    /// the losses that match the pairs of the micro-batch by rank, with DiscoPOP on Jensen–Shannon scores.
     static let losses = [
         DPOLoss(beta: 1.0, labelSmoothing: 0.1),
         DPOLoss(beta: 0.5, terms: [WeightedLossTerm(.ipo), WeightedLossTerm(.sft, weight: 0.5), WeightedLossTerm(.ncaPair)],
                 referenceFree: true),
+        DPOLoss(beta: 1.0, labelSmoothing: 0.1, terms: [WeightedLossTerm(.aot), WeightedLossTerm(.aotUnpaired),
+                                                        WeightedLossTerm(.discopop, weight: 0.5)],
+                divergence: .jsDivergence),
     ]
 
     @Test(arguments: losses)

@@ -47,8 +47,10 @@ import Testing
                                                           "--reference_free", "true"])
         #expect(commandLine.lossTypes == [.sigmoid, .sppoHard] && commandLine.lossWeights == [1, 0.5])
         #expect(commandLine.referenceFree)
-        #expect(Set(DPOLossType.allCases.map(\.rawValue)) == ["sigmoid", "hinge", "ipo", "robust", "exo_pair", "nca_pair",
-                                                             "sppo_hard", "apo_zero", "apo_down", "sft"])
+        // Every loss type of TRL 1.16.
+        #expect(Set(DPOLossType.allCases.map(\.rawValue)) == ["sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust",
+                                                             "bco_pair", "sppo_hard", "aot", "aot_unpaired", "apo_zero",
+                                                             "apo_down", "discopop", "sft", "sigmoid_norm"])
     }
 
     @Test func configBuildsTheWeightedLoss() throws {
