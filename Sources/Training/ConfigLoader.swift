@@ -1,3 +1,4 @@
+import DPO
 import Foundation
 import PreferenceData
 import Yams
@@ -157,6 +158,13 @@ extension ConfigLoader {
         if config.lossTypes.contains(.robust), config.labelSmoothing >= 0.5 {
             throw ConfigError("`loss_type` robust needs `label_smoothing` below 0.5 (it divides by 1 − 2·label_smoothing)")
         }
+        let withoutFDivergence = config.lossTypes.filter { !$0.acceptsFDivergence }
+        if config.fDivergenceType != .reverseKL, !withoutFDivergence.isEmpty {
+            let accepting = DPOLossType.allCases.filter(\.acceptsFDivergence).map(\.rawValue)
+            throw ConfigError("`f_divergence_type` \(config.fDivergenceType.rawValue) does not apply to `loss_type` "
+                + withoutFDivergence.map(\.rawValue).joined(separator: ", ")
+                + ": only \(accepting.joined(separator: ", ")) have an f-divergence form; use reverse_kl with the others")
+        }
     }
 }
 
@@ -194,6 +202,9 @@ enum ConfigKeys {
         "loss_type": list(\.lossTypes, element: parseChoice),
         "loss_weights": optionalList(\.lossWeights, element: { try parseDouble($0, min: 0) }),
         "reference_free": bool(\.referenceFree),
+        "f_divergence_type": choice(\.fDivergenceType),
+        "f_alpha_divergence_coef": double(\.fAlphaDivergenceCoef),
+        "discopop_tau": double(\.discopopTau, above: 0),
         "precompute_ref_log_probs": bool(\.precomputeRefLogProbs),
         "precompute_ref_cache_dir": optionalString(\.precomputeRefCacheDir),
         "sync_ref_model": bool(\.syncRefModel),

@@ -32,6 +32,11 @@ public struct TrainingConfig: Sendable, Equatable {
     public var lossWeights: [Double]? = nil
     /// Older TRL's `reference_free`: every reference log-prob is taken as 0 (no reference forward).
     public var referenceFree = false
+    /// `f_divergence_type` and its α (`f_alpha_divergence_coef`): f-DPO's regularizer.
+    public var fDivergenceType = FDivergence.reverseKL
+    public var fAlphaDivergenceCoef = 0.5
+    /// `discopop_tau`: the temperature of the `discopop` loss.
+    public var discopopTau = 0.05
 
     // Reference model
     public var precomputeRefLogProbs = false
@@ -90,6 +95,7 @@ extension TrainingConfig {
         let weights = lossWeights ?? Array(repeating: 1, count: lossTypes.count)
         return DPOLoss(beta: beta, labelSmoothing: labelSmoothing,
                        terms: zip(lossTypes, weights).map { WeightedLossTerm($0, weight: $1) },
-                       referenceFree: referenceFree)
+                       referenceFree: referenceFree, divergence: fDivergenceType,
+                       alphaDivergenceCoefficient: fAlphaDivergenceCoef, discopopTau: discopopTau)
     }
 }

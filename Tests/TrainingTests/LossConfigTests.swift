@@ -3,8 +3,8 @@ import Foundation
 import Testing
 @testable import Training
 
-/// `loss_type` (one name, a YAML list or a comma-separated list), `loss_weights`, `reference_free` and the checks
-/// that tie them to `label_smoothing`.
+/// `loss_type` (one name, a YAML list or a comma-separated list), `loss_weights`, `reference_free`, the loss options
+/// (`f_divergence_type`, `f_alpha_divergence_coef`, `discopop_tau`) and the checks that tie them together.
 @Suite struct LossConfigTests {
     private func load(_ yaml: String, _ overrides: [String] = []) throws -> TrainingConfig {
         try ConfigLoader.load(file: try writeConfig(yaml), overrides: overrides)
@@ -60,6 +60,34 @@ import Testing
                                           referenceFree: true))
         let unweighted = try load("loss_type: [ipo, hinge]\n")
         #expect(unweighted.dpoLoss.terms.map(\.weight) == [1, 1])
+    }
+
+    @Test func lossOptionsReachTheLoss() throws {
+        let config = try load("loss_type: [discopop, sigmoid_norm]\nf_divergence_type: alpha_divergence\n"
+            + "f_alpha_divergence_coef: 0.3\ndiscopop_tau: 0.1\n")
+        #expect(config.dpoLoss == DPOLoss(beta: 0.1, terms: [WeightedLossTerm(.discopop), WeightedLossTerm(.sigmoidNorm)],
+                                          divergence: .alphaDivergence, alphaDivergenceCoefficient: 0.3, discopopTau: 0.1))
+        let defaults = try load("loss_type: aot\n").dpoLoss
+        #expect(defaults.divergence == .reverseKL && defaults.alphaDivergenceCoefficient == 0.5 && defaults.discopopTau == 0.05)
+        #expect(try load("", ["--f_divergence_type", "js_divergence", "--loss_type", "ipo,sft"]).fDivergenceType == .jsDivergence)
+    }
+
+    /// TRL refuses an f-divergence with the loss types that read single log-ratios; so do we, naming them.
+    @Test func fDivergenceNeedsLossTypesThatHaveItsForm() throws {
+        let message = try failure("loss_type: [sigmoid, nca_pair, aot]\nf_divergence_type: forward_kl\n")
+        #expect(message.contains("`f_divergence_type` forward_kl does not apply to `loss_type` nca_pair, aot: only sigmoid, "
+            + "hinge, ipo, sigmoid_norm, robust, exo_pair, discopop, sft have an f-divergence form"), "\(message)")
+        #expect(try load("loss_type: [nca_pair, aot]\nf_divergence_type: reverse_kl\n").lossTypes == [.ncaPair, .aot])
+        let cases: [(String, String)] = [
+            ("f_divergence_type: kl\n", "`f_divergence_type` must be one of reverse_kl, forward_kl, js_divergence, "
+                + "alpha_divergence, got \"kl\""),
+            ("discopop_tau: 0\n", "`discopop_tau` must be greater than 0.0, got 0.0"),
+            ("f_alpha_divergence_coef: strong\n", "`f_alpha_divergence_coef` must be a number, got \"strong\""),
+        ]
+        for (yaml, expected) in cases {
+            let message = try failure(yaml)
+            #expect(message.contains(expected), "\(message)")
+        }
     }
 
     @Test func unknownLossNameNamesKeyPlaceAndTheName() throws {
