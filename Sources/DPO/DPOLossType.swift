@@ -69,8 +69,8 @@ struct PairLogRatios {
     /// s_w and s_l with their derivatives ds/da and ds/db.
     var chosenScore: FDivergence.Score
     var rejectedScore: FDivergence.Score
-    /// log π(y_w), which `sft` uses without the reference, and log π(y_w) − log π(y_l), which `aot` matches by rank.
-    var policyChosen: Double
+    /// Σ log π(y_w) with every token weighing 1, which `sft` uses, and log π(y_w) − log π(y_l), which `aot` matches by rank.
+    var plainPolicyChosen: Double
     var policyMargin: Double
     /// Completion lengths for `ipo` and `sigmoid_norm`, and the mean chosen length n̄ for `sft`; all at least 1.
     var chosenTokens: Double
@@ -84,11 +84,12 @@ struct PairLogRatios {
     var rankMatchedChosen: Double
 }
 
-/// A term's value and its derivatives with respect to log π(y_w) and log π(y_l).
+/// A term's value and its derivatives with respect to a and b, and (`sft` only) to the plain Σ log π(y_w).
 struct LossTermValue {
     var loss: Double
     var dChosen: Double
     var dRejected: Double
+    var dPlainChosen = 0.0
 }
 
 /// The constants of the loss terms besides the pair: β, ε and DiscoPOP's τ.
@@ -181,8 +182,8 @@ extension DPOLossType {
             return ofMargin(keep * softplus(-z) + exponential,
                             -keep * logistic(-z) - dMix * softplus(-z) - exponential + exponential * keep / tau)
         case .sft:
-            return LossTermValue(loss: -pair.policyChosen / pair.meanChosenTokens,
-                                 dChosen: -1 / pair.meanChosenTokens, dRejected: 0)
+            return LossTermValue(loss: -pair.plainPolicyChosen / pair.meanChosenTokens, dChosen: 0, dRejected: 0,
+                                 dPlainChosen: -1 / pair.meanChosenTokens)
         }
     }
 }

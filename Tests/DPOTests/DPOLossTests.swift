@@ -346,17 +346,85 @@ private func centralDifferences(_ loss: DPOLoss, _ pairs: [PairInputs], pair ind
                               chosenTokens: 30, rejectedTokens: 40)
         #expect(abs(evaluate(ipo, short).loss - evaluate(ipo, long).loss) < 1e-12)
     }
+
+    /// LD-DPO: a and b, the rewards and `logps/*` read shared + α·tail, while `sft` keeps the plain sum; the
+    /// derivatives with respect to the sum and to its tail (both inputs) match central differences.
+    @Test(arguments: [DPOLossType.sigmoid, .ipo, .aot, .sft, .bcoPair])
+    func lengthDesensitizationWeighsTheVerboseTail(_ type: DPOLossType) {
+        let alpha = 0.3
+        let loss = DPOLoss(beta: 0.2, labelSmoothing: 0.1, terms: [WeightedLossTerm(type)], verboseTailWeight: alpha)
+        let plain = DPOLoss(beta: 0.2, labelSmoothing: 0.1, terms: [WeightedLossTerm(type)])
+        for pair in PairInputs.moderate {
+            var logProbs = pair.logProbs
+            logProbs.policyChosenTail = 0.25 * pair.policyChosen
+            logProbs.policyRejectedTail = 0.1 * pair.policyRejected
+            let result = loss.evaluate([logProbs], meanChosenTokens: pair.meanChosenTokens)[0]
+
+            var weighted = pair
+            weighted.policyChosen -= (1 - alpha) * logProbs.policyChosenTail
+            weighted.policyRejected -= (1 - alpha) * logProbs.policyRejectedTail
+            let expected = type == .sft ? evaluate(plain, pair) : evaluate(plain, weighted)
+            #expect(abs(result.loss - expected.loss) <= 1e-12 * max(1, abs(expected.loss)))
+            #expect(abs(result.chosenReward - 0.2 * (weighted.policyChosen - pair.referenceChosen)) < 1e-12)
+            #expect(abs(result.chosenLogProb - weighted.policyChosen) < 1e-12
+                    && abs(result.rejectedLogProb - weighted.policyRejected) < 1e-12)
+
+            let h = 1e-5
+            func difference(_ shift: (inout PairLogProbs, Double) -> Void) -> Double {
+                var plus = logProbs, minus = logProbs
+                shift(&plus, h)
+                shift(&minus, -h)
+                return (loss.evaluate([plus], meanChosenTokens: pair.meanChosenTokens)[0].loss
+                    - loss.evaluate([minus], meanChosenTokens: pair.meanChosenTokens)[0].loss) / (2 * h)
+            }
+            let numeric = [difference { $0.policyChosen += $1 }, difference { $0.policyRejected += $1 },
+                           difference { $0.policyChosenTail += $1 }, difference { $0.policyRejectedTail += $1 }]
+            let analytic = [result.dPolicyChosen, result.dPolicyRejected, result.dPolicyChosenTail, result.dPolicyRejectedTail]
+            for (a, n) in zip(analytic, numeric) {
+                #expect(abs(a - n) <= 1e-7 * max(1, abs(n)), "\(analytic) vs \(numeric)")
+            }
+        }
+    }
+
+    /// WPO: each pair's loss and derivatives are the unweighted ones times w(y_w)·w(y_l), w(y) = exp(mean per-token
+    /// log π − log Σ π²), a constant; `sft` is scaled by the micro-batch's mean weight instead.
+    @Test func wpoScalesEachPairByItsWeight() {
+        let pairs = PairInputs.crossed.enumerated().map { index, pair in
+            var logProbs = pair.logProbs
+            logProbs.chosenLogSumSquaredProbs = pair.policyChosen * (0.6 + 0.1 * Double(index))
+            logProbs.rejectedLogSumSquaredProbs = pair.policyRejected * 0.9
+            return logProbs
+        }
+        let weights = pairs.map { pair in
+            exp((pair.policyChosen - pair.chosenLogSumSquaredProbs) / Double(pair.chosenTokens))
+                * exp((pair.policyRejected - pair.rejectedLogSumSquaredProbs) / Double(pair.rejectedTokens))
+        }
+        let meanWeight = weights.reduce(0, +) / Double(weights.count)
+        for type in [DPOLossType.sigmoid, .ipo, .hinge, .sft] {
+            let plain = DPOLoss(beta: 0.2, terms: [WeightedLossTerm(type, weight: 0.7)])
+            var weighted = plain
+            weighted.wpoWeighting = true
+            let unweighted = plain.evaluate(pairs, meanChosenTokens: 9.5)
+            for (index, result) in weighted.evaluate(pairs, meanChosenTokens: 9.5).enumerated() {
+                let weight = type == .sft ? meanWeight : weights[index]
+                #expect(abs(result.loss - weight * unweighted[index].loss) < 1e-12 * max(1, abs(result.loss)), "\(type)")
+                #expect(abs(result.dPolicyChosen - weight * unweighted[index].dPolicyChosen) < 1e-12, "\(type)")
+                #expect(abs(result.dPolicyRejected - weight * unweighted[index].dPolicyRejected) < 1e-12, "\(type)")
+                #expect(result.chosenReward == unweighted[index].chosenReward)
+            }
+        }
+        #expect(weights.allSatisfy { $0 > 0 && $0 != 1 })
+    }
+
 }
 
 @Suite struct PreferenceMetricSumsTests {
     @Test func meansUseTRLNamesAndSumsAddExactly() {
         let loss = DPOLoss(beta: 0.1)
         var a = PreferenceMetricSums()
-        a.add(evaluate(loss, PairInputs(policyChosen: -1, policyRejected: -3, referenceChosen: -2, referenceRejected: -2)),
-              chosenLogProb: -1, rejectedLogProb: -3)
+        a.add(evaluate(loss, PairInputs(policyChosen: -1, policyRejected: -3, referenceChosen: -2, referenceRejected: -2)))
         var b = PreferenceMetricSums()
-        b.add(evaluate(loss, PairInputs(policyChosen: -4, policyRejected: -1, referenceChosen: -2, referenceRejected: -2)),
-              chosenLogProb: -4, rejectedLogProb: -1)
+        b.add(evaluate(loss, PairInputs(policyChosen: -4, policyRejected: -1, referenceChosen: -2, referenceRejected: -2)))
         var total = a
         total += b
         #expect(total == PreferenceMetricSums(values: total.values))

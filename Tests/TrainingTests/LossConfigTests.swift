@@ -4,7 +4,8 @@ import Testing
 @testable import Training
 
 /// `loss_type` (one name, a YAML list or a comma-separated list), `loss_weights`, `reference_free`, the loss options
-/// (`f_divergence_type`, `f_alpha_divergence_coef`, `discopop_tau`) and the checks that tie them together.
+/// (`f_divergence_type`, `f_alpha_divergence_coef`, `discopop_tau`, `ld_alpha`, `use_weighting`) and the checks that
+/// tie them together.
 @Suite struct LossConfigTests {
     private func load(_ yaml: String, _ overrides: [String] = []) throws -> TrainingConfig {
         try ConfigLoader.load(file: try writeConfig(yaml), overrides: overrides)
@@ -70,6 +71,26 @@ import Testing
         let defaults = try load("loss_type: aot\n").dpoLoss
         #expect(defaults.divergence == .reverseKL && defaults.alphaDivergenceCoefficient == 0.5 && defaults.discopopTau == 0.05)
         #expect(try load("", ["--f_divergence_type", "js_divergence", "--loss_type", "ipo,sft"]).fDivergenceType == .jsDivergence)
+        let weighted = try load("ld_alpha: 0.4\nuse_weighting: true\nprecompute_ref_batch_size: 16\n")
+        #expect(weighted.dpoLoss == DPOLoss(beta: 0.1, verboseTailWeight: 0.4, wpoWeighting: true))
+        #expect(weighted.precomputeRefBatchSize == 16)
+        let unset = try load("ld_alpha: null\n")
+        #expect(unset.ldAlpha == nil && !unset.useWeighting && unset.precomputeRefBatchSize == nil)
+    }
+
+    @Test func weightingOptionsRefuseBadValuesAndTheSortingLosses() throws {
+        let cases: [(String, String)] = [
+            ("ld_alpha: 1.5\n", "`ld_alpha` must be at most 1.0, got 1.5"),
+            ("ld_alpha: -0.1\n", "`ld_alpha` must be at least 0.0, got -0.1"),
+            ("use_weighting: often\n", "`use_weighting` must be true or false, got \"often\""),
+            ("precompute_ref_batch_size: 0\n", "`precompute_ref_batch_size` must be at least 1, got 0"),
+            ("loss_type: [sigmoid, aot_unpaired]\nuse_weighting: true\n",
+             "`use_weighting` cannot weight `loss_type` aot_unpaired: it matches the pairs of a micro-batch by rank"),
+        ]
+        for (yaml, expected) in cases {
+            let message = try failure(yaml)
+            #expect(message.contains(expected), "\(message)")
+        }
     }
 
     /// TRL refuses an f-divergence with the loss types that read single log-ratios; so do we, naming them.
