@@ -24,9 +24,10 @@ extension DPOLoss {
         zip(scores.logProbSums, verboseTailSums(scores)).map { lengthWeighted(Double($0), tail: $1) }
     }
 
-    /// shared + α·tail of a row whose log-prob sum is `sum`, `tail` of it past the shared length.
+    /// shared + α·tail of a row whose log-prob sum is `sum`, `tail` of it past the shared length. Rounded to Float like
+    /// every sum the model returns, so that a precomputed reference (stored in Float) equals the live one exactly.
     func lengthWeighted(_ sum: Double, tail: Double) -> Double {
-        verboseTailWeight.map { sum - (1 - $0) * tail } ?? sum
+        verboseTailWeight.map { Double(Float(sum - (1 - $0) * tail)) } ?? sum
     }
 
     /// Per row of a pair batch, min(n_w, n_l) of its pair.
