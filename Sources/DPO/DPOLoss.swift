@@ -76,7 +76,8 @@ public struct DPOLoss: Sendable, Equatable {
             let (pair, weight, logProbs) = (ratios[index], weights[index], pairs[index])
             var (loss, dChosen, dRejected, dPlainChosen) = (0.0, 0.0, 0.0, 0.0)
             for term in terms {
-                // TRL weights sft, a mean over the micro-batch's chosen tokens, pair by pair: by the mean weight overall.
+                // sft is one mean over the micro-batch's chosen tokens that TRL copies to every pair; weighting each
+                // copy by its pair's w and averaging scales that mean by the micro-batch's mean w.
                 let scale = term.weight * (term.type == .sft ? meanWeight : weight)
                 let value = term.type.evaluate(pair, constants)
                 loss += scale * value.loss

@@ -4,13 +4,14 @@ import Foundation
 /// `DPOTrainer._compute_loss` in trl/trainer/dpo_trainer.py (TRL 1.16).
 ///
 /// Notation for one pair: a = log π(y_w) − log π_ref(y_w) and b = log π(y_l) − log π_ref(y_l) (TRL's
-/// `chosen_logratios` / `rejected_logratios`, summed over completion tokens), s_w = f'(a) and s_l = f'(b) their scores
-/// under the f-divergence (`FDivergence`; s = a under the default reverse KL), z = β·(s_w − s_l), σ the logistic
+/// `chosen_logratios` / `rejected_logratios`, summed over completion tokens), s_w = f'(eᵃ) and s_l = f'(eᵇ) their
+/// scores under the f-divergence (`FDivergence`; s = a under the default reverse KL), z = β·(s_w − s_l), σ the logistic
 /// function, ε = `label_smoothing`, n_w and n_l the completion lengths (at least 1). Since ∂a/∂log π(y_w) =
 /// ∂b/∂log π(y_l) = 1, the derivatives with respect to a and b are those with respect to the policy log-prob sums.
 public enum DPOLossType: String, CaseIterable, Sendable {
     /// DPO: −log σ(z). With ε > 0, conservative DPO: (1 − ε)·(−log σ(z)) + ε·(−log σ(−z)), as in TRL ≤ 0.2x's
-    /// `dpo_loss`; TRL 1.x applies `label_smoothing` to `robust`, `exo_pair` and the `aot` losses only (same result at ε = 0).
+    /// `dpo_loss`; TRL 1.x applies `label_smoothing` to `robust`, `exo_pair` and the `aot` losses only (same result at
+    /// ε = 0).
     case sigmoid
     /// SLiC hinge: max(0, 1 − z).
     case hinge
@@ -69,7 +70,8 @@ struct PairLogRatios {
     /// s_w and s_l with their derivatives ds/da and ds/db.
     var chosenScore: FDivergence.Score
     var rejectedScore: FDivergence.Score
-    /// Σ log π(y_w) with every token weighing 1, which `sft` uses, and log π(y_w) − log π(y_l), which `aot` matches by rank.
+    /// Σ log π(y_w) with every token weighing 1, which `sft` uses, and log π(y_w) − log π(y_l), which `aot` matches
+    /// by rank.
     var plainPolicyChosen: Double
     var policyMargin: Double
     /// Completion lengths for `ipo` and `sigmoid_norm`, and the mean chosen length n̄ for `sft`; all at least 1.
@@ -112,7 +114,8 @@ extension DPOLossType {
         func ofMargin(_ loss: Double, _ dLossDz: Double) -> LossTermValue {
             ofScores(loss, beta * dLossDz, -beta * dLossDz)
         }
-        // Conservative DPO of a margin x: (1 − ε)·softplus(−x) + ε·softplus(x) and its derivative (d/dx softplus(±x) = ±σ(±x)).
+        // Conservative DPO of a margin x, (1 − ε)·softplus(−x) + ε·softplus(x), and its derivative
+        // (d/dx softplus(±x) = ±σ(±x)).
         func conservative(_ x: Double) -> (loss: Double, slope: Double) {
             ((1 - epsilon) * softplus(-x) + epsilon * softplus(x), -(1 - epsilon) * logistic(-x) + epsilon * logistic(x))
         }

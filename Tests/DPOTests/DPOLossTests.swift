@@ -153,7 +153,8 @@ private func centralDifferences(_ loss: DPOLoss, _ pairs: [PairInputs], pair ind
                 #expect(abs(result.loss - expected) <= 1e-10 * max(1, abs(expected)), "α \(alpha): \(result.loss) vs \(expected)")
                 #expect(result.chosenReward == 0.2 * (pair.policyChosen - pair.referenceChosen), "rewards keep the log-ratio")
                 let (dChosen, dRejected) = centralDifferences(loss, [pair], pair: 0)
-                #expect(abs(result.dPolicyChosen - dChosen) <= 1e-7 * max(1, abs(dChosen)), "α \(alpha): \(result.dPolicyChosen) vs \(dChosen)")
+                #expect(abs(result.dPolicyChosen - dChosen) <= 1e-7 * max(1, abs(dChosen)),
+                        "α \(alpha): \(result.dPolicyChosen) vs \(dChosen)")
                 #expect(abs(result.dPolicyRejected - dRejected) <= 1e-7 * max(1, abs(dRejected)),
                         "α \(alpha): \(result.dPolicyRejected) vs \(dRejected)")
             }
