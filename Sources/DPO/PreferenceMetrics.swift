@@ -35,14 +35,14 @@ public struct PreferenceMetricSums: Sendable, Equatable {
         \.entropySum, \.chosenCorrectTokens,
     ]
 
-    public mutating func add(_ pair: PairLoss, chosenLogProb: Double, rejectedLogProb: Double) {
+    public mutating func add(_ pair: PairLoss) {
         pairs += 1
         loss += pair.loss
         chosenRewards += pair.chosenReward
         rejectedRewards += pair.rejectedReward
         if pair.chosenReward > pair.rejectedReward { correct += 1 }
-        chosenLogProbs += chosenLogProb
-        rejectedLogProbs += rejectedLogProb
+        chosenLogProbs += pair.chosenLogProb
+        rejectedLogProbs += pair.rejectedLogProb
     }
 
     /// The sums in a fixed order.

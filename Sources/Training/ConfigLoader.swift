@@ -1,3 +1,4 @@
+import DPO
 import Foundation
 import PreferenceData
 import Yams
@@ -190,6 +191,17 @@ extension ConfigLoader {
         if config.lossTypes.contains(.robust), config.labelSmoothing >= 0.5 {
             throw ConfigError("`loss_type` robust needs `label_smoothing` below 0.5 (it divides by 1 − 2·label_smoothing)")
         }
+        if config.useWeighting, let sorted = config.lossTypes.first(where: { [.aot, .aotUnpaired].contains($0) }) {
+            throw ConfigError("`use_weighting` cannot weight `loss_type` \(sorted.rawValue): it matches the pairs of a "
+                + "micro-batch by rank, so no loss belongs to one pair to weight (TRL refuses this too)")
+        }
+        let withoutFDivergence = config.lossTypes.filter { !$0.acceptsFDivergence }
+        if config.fDivergenceType != .reverseKL, !withoutFDivergence.isEmpty {
+            let accepting = DPOLossType.allCases.filter(\.acceptsFDivergence).map(\.rawValue)
+            throw ConfigError("`f_divergence_type` \(config.fDivergenceType.rawValue) does not apply to `loss_type` "
+                + withoutFDivergence.map(\.rawValue).joined(separator: ", ")
+                + ": only \(accepting.joined(separator: ", ")) have an f-divergence form; use reverse_kl with the others")
+        }
     }
 }
 
@@ -227,7 +239,13 @@ enum ConfigKeys {
         "loss_type": list(\.lossTypes, element: parseChoice),
         "loss_weights": optionalList(\.lossWeights, element: { try parseDouble($0, min: 0) }),
         "reference_free": bool(\.referenceFree),
+        "f_divergence_type": choice(\.fDivergenceType),
+        "f_alpha_divergence_coef": double(\.fAlphaDivergenceCoef),
+        "discopop_tau": double(\.discopopTau, above: 0),
+        "ld_alpha": optionalDouble(\.ldAlpha, min: 0, max: 1),
+        "use_weighting": bool(\.useWeighting),
         "precompute_ref_log_probs": bool(\.precomputeRefLogProbs),
+        "precompute_ref_batch_size": optionalInt(\.precomputeRefBatchSize, min: 1),
         "precompute_ref_cache_dir": optionalString(\.precomputeRefCacheDir),
         "sync_ref_model": bool(\.syncRefModel),
         "ref_model_mixup_alpha": double(\.refModelMixupAlpha, above: 0, max: 1),
@@ -323,6 +341,12 @@ enum ConfigKeys {
                        min: Double? = nil, above: Double? = nil, max: Double? = nil) -> Entry {
         Entry { config, value in
             config[keyPath: field] = try parseDouble(try required(value), min: min, above: above, max: max)
+        }
+    }
+
+    static func optionalDouble(_ field: WritableKeyPath<TrainingConfig, Double?>, min: Double, max: Double) -> Entry {
+        Entry { config, value in
+            config[keyPath: field] = try value.map { try parseDouble($0, min: min, max: max) }
         }
     }
 

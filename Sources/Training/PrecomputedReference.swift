@@ -6,8 +6,9 @@ import Model
 import MPI
 import PreferenceData
 
-/// Reference log-probs of every pair, computed in one pass before training (TRL's `precompute_ref_log_probs`),
-/// so no reference model stays in memory during training.
+/// Reference log-probs of every pair as the loss reads them, computed in one pass before training (TRL's
+/// `precompute_ref_log_probs`, in forwards of `precompute_ref_batch_size` pairs), so no reference model stays in memory
+/// during training.
 ///
 /// The pass is split over all ranks and summed (each rank fills the rows of its share of the micro-batches in a zeroed
 /// table, and x + 0 is exact),
@@ -40,12 +41,15 @@ struct PrecomputedReference {
         }
 
         // The policy has not been updated yet, so it is the reference.
+        let loss = config.dpoLoss
+        let batchSizes = [config.precomputeRefBatchSize ?? config.perDeviceTrainBatchSize,
+                          config.precomputeRefBatchSize ?? config.perDeviceEvalBatchSize]
         for (index, pairs) in [train, eval].enumerated() {
-            for microBatch in communicator.share(of: chunks(Array(pairs.indices), size: config.perDeviceEvalBatchSize)) {
-                let scores = policy.score(batch(microBatch.map { pairs[$0] }), training: false).logProbSums
+            for microBatch in communicator.share(of: chunks(Array(pairs.indices), size: batchSizes[index])) {
+                let sums = loss.completionLogProbSums(policy.score(batch(microBatch.map { pairs[$0] }), training: false))
                 for (row, pair) in microBatch.enumerated() {
-                    tables[index][2 * pair] = scores[row]
-                    tables[index][2 * pair + 1] = scores[row + microBatch.count]
+                    tables[index][2 * pair] = Float(sums[row])
+                    tables[index][2 * pair + 1] = Float(sums[row + microBatch.count])
                 }
             }
             if communicator.size > 1 {
@@ -69,12 +73,13 @@ struct PrecomputedReference {
     }
 
     /// Everything the reference log-probs depend on: the initial weights, the exact token ids of every truncated row,
-    /// where its prompt ends, and the settings that decide how rows are cut.
+    /// where its prompt ends, the settings that decide how rows are cut and LD-DPO's weight of the verbose tails.
     static func cacheKey(policy: any CausalLanguageModel, train: [PreferenceRows], eval: [PreferenceRows],
                          config: TrainingConfig) -> String {
         var fingerprint = Fingerprint()
         fingerprint.add(UnsafeRawBufferPointer(policy.parameters))
-        fingerprint.add(Array("\(policy.config)|\(config.maxLength)|\(config.truncationMode.rawValue)".utf8))
+        let tailWeight = config.ldAlpha.map { "|ld_alpha \($0)" } ?? ""
+        fingerprint.add(Array("\(policy.config)|\(config.maxLength)|\(config.truncationMode.rawValue)\(tailWeight)".utf8))
         for pairs in [train, eval] {
             fingerprint.add([UInt8](repeating: 0xFF, count: 8))
             for pair in pairs {
