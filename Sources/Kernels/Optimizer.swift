@@ -50,25 +50,30 @@ public func adamWUpdate(parameters: UnsafeMutablePointer<Float>, gradients: Unsa
     }
 }
 
-/// Elements per block of `gradientNorm`: blocks are summed separately and then in order, so the norm does not depend
-/// on how many threads share the blocks.
-private let normBlock = 1 << 16
+/// Elements per block of the gradient norm: blocks are summed separately and then in order, so the norm does not depend
+/// on how many threads share the blocks, and a part of the buffer that starts on a block boundary (a ZeRO shard) has
+/// exactly the block sums the whole buffer has there. 1024 floats are one 4 KiB page.
+public let gradientNormBlock = 1 << 10
 
-/// ‖x‖₂, accumulated in Double: Σ x[i]² per block of `normBlock` elements (eight lanes), the blocks' sums added in
-/// order. Threads take contiguous ranges of blocks.
-public func gradientNorm(_ x: UnsafePointer<Float>, count: Int, parallel: Parallel) -> Double {
-    let blocks = (count + normBlock - 1) / normBlock
-    var blockSums = [Double](repeating: 0, count: blocks)
-    blockSums.withUnsafeMutableBufferPointer { sums in
+/// Σ x[i]² of each block of `gradientNormBlock` elements (the last may be shorter), accumulated in Double with eight
+/// lanes. Threads take contiguous ranges of blocks.
+public func blockSumsOfSquares(_ x: UnsafePointer<Float>, count: Int, parallel: Parallel) -> [Double] {
+    let blocks = (count + gradientNormBlock - 1) / gradientNormBlock
+    return [Double](unsafeUninitializedCapacity: blocks) { sums, initialized in
         let sums = sums.baseAddress!
-        parallel.forEachChunk(of: blocks) { blockRange in
+        parallel.forEachChunk(of: blocks, minimumChunk: elementwiseMinimumChunk / gradientNormBlock) { blockRange in
             for block in blockRange {
-                let start = block * normBlock
-                sums[block] = sumOfSquares(x + start, count: min(normBlock, count - start))
+                let start = block * gradientNormBlock
+                (sums + block).initialize(to: sumOfSquares(x + start, count: min(gradientNormBlock, count - start)))
             }
         }
+        initialized = blocks
     }
-    return blockSums.reduce(0, +).squareRoot()
+}
+
+/// ‖x‖₂: the `blockSumsOfSquares` added in order.
+public func gradientNorm(_ x: UnsafePointer<Float>, count: Int, parallel: Parallel) -> Double {
+    blockSumsOfSquares(x, count: count, parallel: parallel).reduce(0, +).squareRoot()
 }
 
 /// Σ x[i]² over a block, eight Double lanes.
@@ -88,12 +93,20 @@ private func sumOfSquares(_ x: UnsafePointer<Float>, count: Int) -> Double {
     return total
 }
 
-/// torch.nn.utils.clip_grad_norm_(max_norm): returns the norm of x before clipping and, when it is finite and
-/// maxNorm / (norm + 1e-6) < 1, multiplies x by that coefficient. maxNorm ≤ 0 only measures.
+/// torch.nn.utils.clip_grad_norm_(max_norm): returns the norm of x before clipping and clips x to it
+/// (`clipGradients`).
 public func clipGradientNorm(_ x: UnsafeMutablePointer<Float>, count: Int, maxNorm: Double, parallel: Parallel) -> Double {
     let norm = gradientNorm(x, count: count, parallel: parallel)
+    clipGradients(x, count: count, norm: norm, maxNorm: maxNorm, parallel: parallel)
+    return norm
+}
+
+/// The clipping of `clipGradientNorm` for a given norm: when it is finite and maxNorm / (norm + 1e-6) < 1, multiplies
+/// x by that coefficient; maxNorm ≤ 0 does nothing. Separate so a shard can be clipped with the norm of all shards.
+public func clipGradients(_ x: UnsafeMutablePointer<Float>, count: Int, norm: Double, maxNorm: Double,
+                          parallel: Parallel) {
     let coefficient = maxNorm / (norm + 1e-6)
-    guard maxNorm > 0, norm.isFinite, coefficient < 1 else { return norm }
+    guard maxNorm > 0, norm.isFinite, coefficient < 1 else { return }
     let factors = Float8(repeating: Float(coefficient))
     parallel.forEachChunk(of: count, minimumChunk: elementwiseMinimumChunk) { range in
         var i = range.lowerBound
@@ -107,5 +120,4 @@ public func clipGradientNorm(_ x: UnsafeMutablePointer<Float>, count: Int, maxNo
             i += 1
         }
     }
-    return norm
 }

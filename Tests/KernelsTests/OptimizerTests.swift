@@ -95,3 +95,25 @@ func gradientNormAndClipping(count: Int) {
     #expect(!clipGradientNorm(buffer.pointer, count: 3, maxNorm: 1, parallel: .serial).isFinite)
     #expect(buffer.values[0] == 1 && buffer.values[2] == 2)
 }
+
+/// Parts of a buffer that start on block boundaries (ZeRO shards) have the whole buffer's block sums there, so the
+/// norm assembled from the parts is the whole buffer's bit for bit, and clipping each part with that norm clips the
+/// whole buffer exactly as `clipGradientNorm` does.
+@Test func normAssembledFromBlockAlignedPartsEqualsTheWholeBuffersNorm() {
+    let count = 7 * gradientNormBlock + 123
+    var random = SplitMix64(seed: 2200)
+    let values = random.floats(count, magnitude: 3)
+    let whole = TestBuffer(values), parts = TestBuffer(values)
+    let norm = clipGradientNorm(whole.pointer, count: count, maxNorm: 0.5, parallel: Parallel(threads: 3))
+    let boundaries = [0, 3 * gradientNormBlock, 3 * gradientNormBlock, 6 * gradientNormBlock, count]
+    var sums: [Double] = []
+    for (start, end) in zip(boundaries, boundaries.dropFirst()) {
+        sums += blockSumsOfSquares(parts.pointer + start, count: end - start, parallel: .serial)
+    }
+    let assembled = sums.reduce(0, +).squareRoot()
+    #expect(assembled == norm)
+    for (start, end) in zip(boundaries, boundaries.dropFirst()) {
+        clipGradients(parts.pointer + start, count: end - start, norm: assembled, maxNorm: 0.5, parallel: .serial)
+    }
+    #expect(parts.values == whole.values)
+}
