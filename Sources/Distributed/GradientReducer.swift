@@ -21,7 +21,7 @@ public final class GradientReducer {
     private var readyCounts: [Int]
     /// Buckets `0 ..< startedBuckets` have been started.
     private var startedBuckets = 0
-    private var pending: [PendingAllReduce] = []
+    private var pending: [PendingCollective] = []
     /// The first MPI failure inside `gradientsReady` (which cannot throw), rethrown by `finish()`.
     private var failure: Error?
     /// Whether progress reports also test the outstanding all-reduces (off only to measure what that adds).

@@ -26,13 +26,13 @@ public struct MPIError: Error, CustomStringConvertible {
 }
 
 /// Throws `MPIError` unless `code` is MPI_SUCCESS.
-private func check(_ code: Int32, _ operation: String) throws {
+func check(_ code: Int32, _ operation: String) throws {
     guard code == DPO_MPI_SUCCESS else { throw MPIError(code: code, operation: operation) }
 }
 
 /// Throws if MPI has been finalized: MPI calls after MPI_Finalize are erroneous (they may abort the
 /// process), so the wrapper refuses them instead. MPI_Finalized may be called at any time.
-private func checkNotFinalized(_ operation: String) throws {
+func checkNotFinalized(_ operation: String) throws {
     var finalized: Int32 = 0
     try check(dpo_mpi_finalized(&finalized), "MPI_Finalized")
     if finalized != 0 {
@@ -88,7 +88,7 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// Runs one MPI call after checking that MPI is still active; a non-success code becomes `MPIError`.
-    private func perform(_ operation: String, _ call: () -> Int32) throws {
+    func perform(_ operation: String, _ call: () -> Int32) throws {
         try checkNotFinalized(operation)
         try check(call(), operation)
     }
@@ -108,12 +108,12 @@ public final class Communicator: @unchecked Sendable {
     /// Starts an in-place float sum all-reduce (MPI_Iallreduce) and returns at once, so computation can
     /// overlap communication. `buffer` must stay allocated and must not be read or written until the
     /// returned operation completes (`wait()` or `isComplete()` returning true).
-    public func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingAllReduce {
+    public func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws -> PendingCollective {
         var request: OpaquePointer?
         try perform("MPI_Iallreduce(float, sum)") {
             dpo_mpi_iallreduce_sum_float(buffer.baseAddress, buffer.count, &request)
         }
-        return PendingAllReduce(request: request)
+        return PendingCollective(request: request, operation: "MPI_Iallreduce")
     }
 
     /// Copies `buffer` from rank `root` into `buffer` on every other rank. All ranks pass the same byte count.
@@ -152,7 +152,7 @@ public final class Communicator: @unchecked Sendable {
     }
 
     /// Converts a root rank to MPI's `int`, rejecting values that do not even fit (the shim checks the range).
-    private static func rankArgument(_ rank: Int, operation: String) throws -> Int32 {
+    static func rankArgument(_ rank: Int, operation: String) throws -> Int32 {
         guard let value = Int32(exactly: rank) else {
             throw MPIError(code: DPO_MPI_ERR_OTHER, message: "rank \(rank) does not fit in an MPI int", operation: operation)
         }
@@ -160,30 +160,34 @@ public final class Communicator: @unchecked Sendable {
     }
 }
 
-/// A non-blocking all-reduce started by `Communicator.startAllReduceSum(_:)`.
+/// A non-blocking collective: an all-reduce started by `Communicator.startAllReduceSum(_:)` or a reduce-scatter started
+/// by `Communicator.startReduceScatterSum(_:counts:)`.
 /// Complete it with `wait()` (or poll `isComplete()`) before using the buffer. If it is dropped while
 /// still running, deinit waits for it, so the buffer is never written after the handle is gone.
-public final class PendingAllReduce {
+public final class PendingCollective {
     private var request: OpaquePointer?
+    /// The MPI call that started it, for error messages.
+    private let operation: String
 
-    fileprivate init(request: OpaquePointer?) {
+    init(request: OpaquePointer?, operation: String) {
         self.request = request
+        self.operation = operation
     }
 
-    /// Blocks until the all-reduce has finished; the buffer then holds the sum. Idempotent.
+    /// Blocks until the operation has finished; the buffer then holds its result. Idempotent.
     public func wait() throws {
         guard let request else { return }
-        try checkNotFinalized("MPI_Waitall(MPI_Iallreduce)")
-        try check(dpo_mpi_request_wait(request), "MPI_Waitall(MPI_Iallreduce)")
+        try checkNotFinalized("MPI_Waitall(\(operation))")
+        try check(dpo_mpi_request_wait(request), "MPI_Waitall(\(operation))")
         release()
     }
 
-    /// Whether the all-reduce has finished (MPI_Testall, which also drives progress); never blocks.
+    /// Whether the operation has finished (MPI_Testall, which also drives progress); never blocks.
     public func isComplete() throws -> Bool {
         guard let request else { return true }
-        try checkNotFinalized("MPI_Testall(MPI_Iallreduce)")
+        try checkNotFinalized("MPI_Testall(\(operation))")
         var completed: Int32 = 0
-        try check(dpo_mpi_request_test(request, &completed), "MPI_Testall(MPI_Iallreduce)")
+        try check(dpo_mpi_request_test(request, &completed), "MPI_Testall(\(operation))")
         if completed != 0 { release() }
         return completed != 0
     }

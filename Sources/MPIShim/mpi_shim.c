@@ -112,6 +112,8 @@ size_t dpo_mpi_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 
 struct dpo_mpi_request {
     int count;
+    /// Per-rank counts a vector collective reads until it completes (freed with the handle); NULL otherwise.
+    int *counts;
     MPI_Request requests[];
 };
 
@@ -122,6 +124,7 @@ int dpo_mpi_iallreduce_sum_float(float *buffer, size_t count, dpo_mpi_request **
     dpo_mpi_request *handle = malloc(sizeof(dpo_mpi_request) + chunks * sizeof(MPI_Request));
     if (handle == NULL) return MPI_ERR_NO_MEM;
     handle->count = 0;
+    handle->counts = NULL;
     for (size_t chunk = 0; chunk < chunks; chunk++) {
         int rc = MPI_Iallreduce(MPI_IN_PLACE, buffer + chunk * max_chunk, chunk_length(count, chunk), MPI_FLOAT,
                                 MPI_SUM, MPI_COMM_WORLD, &handle->requests[chunk]);
@@ -145,4 +148,89 @@ int dpo_mpi_request_wait(dpo_mpi_request *request) {
     return MPI_Waitall(request->count, request->requests, MPI_STATUSES_IGNORE);
 }
 
-void dpo_mpi_request_free(dpo_mpi_request *request) { free(request); }
+void dpo_mpi_request_free(dpo_mpi_request *request) {
+    if (request != NULL) free(request->counts);
+    free(request);
+}
+
+// ZeRO: reduce-scatter, all-gather and point-to-point transfers of float buffers.
+
+int dpo_mpi_ireduce_scatter_sum_float(float *buffer, const size_t *counts, dpo_mpi_request **request) {
+    *request = NULL;
+    int size = 0;
+    int rc = MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (rc != MPI_SUCCESS) return rc;
+    int *int_counts = malloc(sizeof(int) * (size_t)size);
+    dpo_mpi_request *handle = malloc(sizeof(dpo_mpi_request) + sizeof(MPI_Request));
+    if (int_counts == NULL || handle == NULL) {
+        free(int_counts);
+        free(handle);
+        return MPI_ERR_NO_MEM;
+    }
+    size_t total = 0;
+    for (int rank = 0; rank < size; rank++) {
+        total += counts[rank];
+        int_counts[rank] = (int)counts[rank];
+    }
+    rc = total > max_chunk ? MPI_ERR_COUNT
+                           : MPI_Ireduce_scatter(MPI_IN_PLACE, buffer, int_counts, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                                                 &handle->requests[0]);
+    // MPI may read the counts until the operation completes, so they live as long as the handle.
+    if (rc != MPI_SUCCESS) {
+        free(int_counts);
+        free(handle);
+        return rc;
+    }
+    handle->count = 1;
+    handle->counts = int_counts;
+    *request = handle;
+    return MPI_SUCCESS;
+}
+
+int dpo_mpi_allgatherv_float(float *buffer, const size_t *counts, const size_t *offsets) {
+    int size = 0;
+    int rc = MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (rc != MPI_SUCCESS) return rc;
+    int fits = 1;
+    for (int rank = 0; rank < size; rank++) {
+        if (counts[rank] > max_chunk || offsets[rank] > max_chunk) fits = 0;
+    }
+    if (!fits) {
+        for (int rank = 0; rank < size; rank++) {
+            rc = dpo_mpi_broadcast_bytes(buffer + offsets[rank], counts[rank] * sizeof(float), rank);
+            if (rc != MPI_SUCCESS) return rc;
+        }
+        return MPI_SUCCESS;
+    }
+    int *int_counts = malloc(2 * sizeof(int) * (size_t)size);
+    if (int_counts == NULL) return MPI_ERR_NO_MEM;
+    int *displacements = int_counts + size;
+    for (int rank = 0; rank < size; rank++) {
+        int_counts[rank] = (int)counts[rank];
+        displacements[rank] = (int)offsets[rank];
+    }
+    rc = MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, buffer, int_counts, displacements, MPI_FLOAT,
+                        MPI_COMM_WORLD);
+    free(int_counts);
+    return rc;
+}
+
+int dpo_mpi_send_float(const float *buffer, size_t count, int destination) {
+    size_t chunks = chunk_count(count);
+    for (size_t chunk = 0; chunk < chunks; chunk++) {
+        int rc = MPI_Send(buffer + chunk * max_chunk, chunk_length(count, chunk), MPI_FLOAT, destination, 0,
+                          MPI_COMM_WORLD);
+        if (rc != MPI_SUCCESS) return rc;
+    }
+    return MPI_SUCCESS;
+}
+
+int dpo_mpi_recv_float(float *buffer, size_t count, int source) {
+    size_t chunks = chunk_count(count);
+    for (size_t chunk = 0; chunk < chunks; chunk++) {
+        int rc = MPI_Recv(buffer + chunk * max_chunk, chunk_length(count, chunk), MPI_FLOAT, source, 0,
+                          MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return rc;
+    }
+    return MPI_SUCCESS;
+}

@@ -93,6 +93,49 @@ struct Checker {
         expectEqual("startAllReduceSum (wait)", waited) { total * Float($0 % 5 + 2) }
     }
 
+    /// Rank r's part of a reduce-scatter or an all-gather: r·E/N ..< (r+1)·E/N, except that rank 1 has none when N > 2
+    /// (an empty part, as a shard that misses a bucket).
+    func part(_ owner: Int, of count: Int) -> Range<Int> {
+        let bounds = (0...ranks).map { $0 == 2 && ranks > 2 ? count / ranks : $0 * count / ranks }
+        return bounds[owner] ..< bounds[owner + 1]
+    }
+
+    /// Reduce-scatter of the float-sum values into uneven parts: each rank's summed part arrives at its buffer's start.
+    mutating func checkReduceScatter() throws {
+        let count = min(elementCount, Communicator.maximumCountPerCall)
+        var values = (0..<count).map { Float((rank + 1) * ($0 % 7 + 1)) }
+        let mine = part(rank, of: count), counts = (0..<ranks).map { part($0, of: count).count }
+        try values.withUnsafeMutableBufferPointer { try world.startReduceScatterSum($0, counts: counts).wait() }
+        let total = rankSum
+        expectEqual("startReduceScatterSum", Array(values[..<mine.count])) { total * Float((mine.lowerBound + $0) % 7 + 1) }
+    }
+
+    /// All-gather of uneven parts: every rank ends with each owner's pattern; beyond the per-call limit it broadcasts.
+    mutating func checkAllGather() throws {
+        let parts = (0..<ranks).map { part($0, of: elementCount) }
+        let owners = (0..<elementCount).map { index in parts.firstIndex { $0.contains(index) }! }
+        var values = (0..<elementCount).map { owners[$0] == rank ? Float(pattern($0, from: rank)) : -1 }
+        try values.withUnsafeMutableBufferPointer { buffer in
+            try world.allGather(buffer, ranges: parts)
+        }
+        let expected = owners.indices.map { Float(pattern($0, from: owners[$0])) }
+        expectEqual("allGather", values) { expected[$0] }
+    }
+
+    /// Every other rank sends rank 0 its own pattern, which rank 0 receives rank by rank (a checkpoint's gather).
+    mutating func checkSendReceive() throws {
+        var values = (0..<elementCount).map { Float(pattern($0, from: rank)) }
+        guard rank == 0 else {
+            try values.withUnsafeBufferPointer { try world.send($0, to: 0) }
+            return
+        }
+        for source in 1..<ranks {
+            try values.withUnsafeMutableBufferPointer { try world.receive(into: $0, from: source) }
+            let expected = values.indices.map { Float(pattern($0, from: source)) }
+            expectEqual("receive(from: \(source))", values) { expected[$0] }
+        }
+    }
+
     mutating func runAll(pass: String) throws {
         self.pass = pass
         try checkFloatSum()
@@ -100,6 +143,9 @@ struct Checker {
         try checkRawBroadcast()
         try checkArrayBroadcast()
         try checkNonBlockingSum()
+        try checkReduceScatter()
+        try checkAllGather()
+        try checkSendReceive()
         try world.barrier()
     }
 }

@@ -45,6 +45,21 @@ struct SingletonTests {
         #expect(values == (0..<1000).map { Float($0) })
     }
 
+    @Test func shardedCollectivesAreIdentityOnOneRankAndCheckTheirParts() throws {
+        let world = try Communicator.world()
+        var values: [Float] = (0..<100).map { Float($0) }
+        try values.withUnsafeMutableBufferPointer { buffer in
+            try world.startReduceScatterSum(buffer, counts: [100]).wait()
+            try world.allGather(buffer, ranges: [20 ..< 70])
+            // Parts must split the buffer, one per rank.
+            let error = try #require(throws: MPIError.self) { try world.startReduceScatterSum(buffer, counts: [99]) }
+            #expect(error.operation.contains("MPI_Ireduce_scatter") && error.message.contains("do not split 100"))
+            #expect(throws: MPIError.self) { try world.allGather(buffer, ranges: [0 ..< 101]) }
+            #expect(throws: MPIError.self) { try world.allGather(buffer, ranges: [0 ..< 50, 50 ..< 100]) }
+        }
+        #expect(values == (0..<100).map { Float($0) })
+    }
+
     @Test func broadcastFromRootZeroKeepsTheData() throws {
         let world = try Communicator.world()
         var bytes: [UInt8] = [9, 8, 7]

@@ -58,3 +58,18 @@ int dpo_mpi_request_test(dpo_mpi_request *request, int *completed);
 int dpo_mpi_request_wait(dpo_mpi_request *request);
 /// Releases the handle; the operation must have completed.
 void dpo_mpi_request_free(dpo_mpi_request *request);
+
+// ZeRO: reduce-scatter, all-gather and point-to-point transfers of float buffers.
+
+/// Starts an in-place float sum MPI_Ireduce_scatter over a buffer of Σ counts elements, the same count on every rank:
+/// the counts[r] elements of rank r's part (starting at Σ_{q<r} counts[q]) are summed over all ranks into the START
+/// of rank r's buffer. `counts` has one entry per rank; their sum must not exceed the per-call maximum
+/// (MPI_ERR_COUNT otherwise). Complete and free `*request` as for dpo_mpi_iallreduce_sum_float.
+int dpo_mpi_ireduce_scatter_sum_float(float *buffer, const size_t *counts, dpo_mpi_request **request);
+/// In-place all-gather of a float buffer whose rank r holds the counts[r] elements at offsets[r] (one entry per rank):
+/// afterwards every rank holds all of them. One MPI_Allgatherv when every offset and count is within the per-call
+/// maximum, else one chunked broadcast per rank.
+int dpo_mpi_allgatherv_float(float *buffer, const size_t *counts, const size_t *offsets);
+/// Blocking MPI_Send / MPI_Recv of `count` floats to / from one rank (tag 0), split like the all-reduces.
+int dpo_mpi_send_float(const float *buffer, size_t count, int destination);
+int dpo_mpi_recv_float(float *buffer, size_t count, int source);
