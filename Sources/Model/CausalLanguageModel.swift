@@ -20,6 +20,9 @@ public protocol CausalLanguageModel: AnyObject {
     /// Copies all parameters of a model with the same config (the reference model is a snapshot of the policy).
     func copyParameters(from other: any CausalLanguageModel)
     func zeroGradients()
+    /// Zeroes `range` of `gradients` and hands its memory back to the system until backward writes there again (whole
+    /// pages, on Linux): how a ZeRO-2 rank drops the gradients of parameters that other ranks own.
+    func releaseGradients(_ range: Range<Int>)
 
     /// Per sequence: Σ of completion-token log-probs and the statistics TRL logs (see `SequenceScores`).
     /// With `training: true` keeps the activations `backward` needs; with false keeps none beyond one layer.

@@ -6,8 +6,8 @@ import SeededRandom
 /// (norm → causal self-attention → residual; norm → MLP → residual), a final norm and an LM head, no dropout.
 /// GPT-2 uses LayerNorm, a learned position table, a tanh-GELU MLP and a tied head; the Llama family RMSNorm,
 /// rotary q/k, grouped-query attention and a SwiGLU MLP, with the biases and head tying its config names.
-/// All parameters live in one flat 64-byte-aligned buffer (and all gradients in another) laid out by
-/// `ParameterLayout`; activations are sized for the batch shape and reused across calls.
+/// All parameters live in one flat 64-byte-aligned buffer (and all gradients in another, page-mapped so that ranges of
+/// it can be released) laid out by `ParameterLayout`; activations are sized for the batch shape and reused across calls.
 public final class DecoderModel: CausalLanguageModel {
     public let config: ModelConfig
     public let layout: ParameterLayout
@@ -40,7 +40,7 @@ public final class DecoderModel: CausalLanguageModel {
         self.trainable = trainable
         self.parallel = parallel
         self.parameters = allocateAlignedFloats(layout.parameterCount)
-        self.gradients = trainable ? allocateAlignedFloats(layout.parameterCount)
+        self.gradients = trainable ? PageMappedFloats.allocate(layout.parameterCount)
                                    : UnsafeMutableBufferPointer(start: nil, count: 0)
         self.activations = ActivationStore(config: config)
         self.rotaryFrequencies = config.architecture.positionEncoding == .rotary ? config.rotaryInverseFrequencies : nil
@@ -48,7 +48,7 @@ public final class DecoderModel: CausalLanguageModel {
 
     deinit {
         deallocateAlignedFloats(parameters)
-        deallocateAlignedFloats(gradients)
+        PageMappedFloats.deallocate(gradients)
     }
 
     /// Hugging Face's `_init_weights`: 2-D weights and embeddings N(0, 0.02) (GPT-2's residual projections
@@ -78,6 +78,10 @@ public final class DecoderModel: CausalLanguageModel {
         parallel.forEachChunk(of: parameterCount, minimumChunk: 1 << 16) { range in
             (gradients + range.lowerBound).update(repeating: 0, count: range.count)
         }
+    }
+
+    public func releaseGradients(_ range: Range<Int>) {
+        PageMappedFloats.release(range, of: gradients)
     }
 
     // MARK: Forward
