@@ -5,8 +5,9 @@ import Model
 /// parallel to the parameters, and weight decay only on the tensors that decay (matrices, not biases and norms).
 ///
 /// Those two parameter groups become contiguous runs of the buffer (`decayGroups`), so an update is a loop over a few
-/// ranges, and updating any slice of the buffer — the shard a rank would own with sharded optimizer state — is the
-/// same loop over that slice (`update(_:step:learningRate:range:parallel:)`).
+/// ranges, and updating any slice of the buffer is the same loop over that slice
+/// (`update(_:step:learningRate:range:parallel:)`). With ZeRO the optimizer covers only the shard its rank owns
+/// (`range`), and keeps moments for that shard alone.
 public final class AdamW {
     /// The hyper-parameters besides the learning rate, which the schedule sets per update. The defaults are
     /// `TrainingArguments`' (`adam_beta1`, `adam_beta2`, `adam_epsilon`, `weight_decay`).
@@ -26,18 +27,24 @@ public final class AdamW {
     }
 
     public let settings: Settings
-    /// Adam's m and v (PyTorch's `exp_avg`, `exp_avg_sq`), one float per parameter.
+    /// The parameters it updates and keeps moments for: the whole buffer, or this rank's shard.
+    public let range: Range<Int>
+    /// Adam's m and v (PyTorch's `exp_avg`, `exp_avg_sq`), one float per parameter of `range`.
     public let firstMoment: UnsafeMutableBufferPointer<Float>
     public let secondMoment: UnsafeMutableBufferPointer<Float>
     /// Runs of neighbouring tensors with the same weight decay, in buffer order.
     let decayGroups: [(range: Range<Int>, weightDecay: Float)]
 
-    /// Zeroed moments for `model`'s parameters.
-    public init(for model: any CausalLanguageModel, settings: Settings) {
+    /// Zeroed moments for `model`'s parameters in `range` (nil: all of them).
+    public init(for model: any CausalLanguageModel, settings: Settings, range: Range<Int>? = nil) {
+        let range = range ?? 0 ..< model.parameterCount
+        precondition(range.lowerBound >= 0 && range.upperBound <= model.parameterCount,
+                     "AdamW range \(range) outside the \(model.parameterCount) parameters")
         self.settings = settings
-        firstMoment = .allocate(capacity: model.parameterCount)
+        self.range = range
+        firstMoment = .allocate(capacity: range.count)
         firstMoment.initialize(repeating: 0)
-        secondMoment = .allocate(capacity: model.parameterCount)
+        secondMoment = .allocate(capacity: range.count)
         secondMoment.initialize(repeating: 0)
         var groups: [(range: Range<Int>, weightDecay: Float)] = []
         for tensor in model.tensors {
@@ -56,11 +63,13 @@ public final class AdamW {
         secondMoment.deallocate()
     }
 
-    /// One AdamW update (`step` 1-based) of the parameters in `range` from the gradients there; nil updates the whole
-    /// buffer. Every element is updated on its own, so updating a buffer slice by slice gives the same bits as at once.
+    /// One AdamW update (`step` 1-based) of the parameters in `range` from the gradients there; nil updates all of the
+    /// optimizer's `range`. Every element is updated on its own, so updating a buffer slice by slice gives the same bits
+    /// as at once.
     public func update(_ model: any CausalLanguageModel, step: Int, learningRate: Double, range: Range<Int>? = nil,
                        parallel: Parallel) {
-        let range = range ?? 0 ..< model.parameterCount
+        let range = range ?? self.range
+        precondition(self.range.clamped(to: range) == range, "AdamW over \(self.range) cannot update \(range)")
         for group in decayGroups where group.range.overlaps(range) {
             let part = group.range.clamped(to: range)
             let kernelSettings = AdamWSettings(
@@ -68,8 +77,8 @@ public final class AdamW {
                 epsilon: Float(settings.epsilon), weightDecay: group.weightDecay)
             adamWUpdate(parameters: model.parameters.baseAddress! + part.lowerBound,
                         gradients: model.gradients.baseAddress! + part.lowerBound,
-                        firstMoment: firstMoment.baseAddress! + part.lowerBound,
-                        secondMoment: secondMoment.baseAddress! + part.lowerBound,
+                        firstMoment: firstMoment.baseAddress! + (part.lowerBound - self.range.lowerBound),
+                        secondMoment: secondMoment.baseAddress! + (part.lowerBound - self.range.lowerBound),
                         count: part.count, step: step, settings: kernelSettings, parallel: parallel)
         }
     }

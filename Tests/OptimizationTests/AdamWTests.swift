@@ -81,4 +81,26 @@ import Model
         #expect(Array(whole.parameters) == Array(sharded.parameters))
         #expect(Array(wholeOptimizer.secondMoment) == Array(shardedOptimizer.secondMoment))
     }
+
+    /// Optimizers that each cover one shard and hold only its moments (ZeRO-1) update the parameters as one optimizer
+    /// over the whole buffer does, bit for bit, and their moments laid end to end are the whole optimizer's.
+    @Test func optimizersOverShardsEqualOneOverTheWholeBuffer() throws {
+        let (whole, sharded) = (try model(), try model())
+        let settings = AdamW.Settings(weightDecay: 0.01)
+        let wholeOptimizer = AdamW(for: whole, settings: settings)
+        let count = whole.parameterCount
+        let shards = [0 ..< 1000, 1000 ..< 1000, 1000 ..< count]
+        let shardOptimizers = shards.map { AdamW(for: sharded, settings: settings, range: $0) }
+        #expect(shardOptimizers.map(\.firstMoment.count) == shards.map(\.count))
+        let parallel = Parallel(threads: 2)
+        for step in 1 ... 3 {
+            wholeOptimizer.update(whole, step: step, learningRate: 1e-3, parallel: parallel)
+            for optimizer in shardOptimizers {
+                optimizer.update(sharded, step: step, learningRate: 1e-3, parallel: parallel)
+            }
+        }
+        #expect(Array(whole.parameters) == Array(sharded.parameters))
+        #expect(Array(wholeOptimizer.firstMoment) == shardOptimizers.flatMap { Array($0.firstMoment) })
+        #expect(Array(wholeOptimizer.secondMoment) == shardOptimizers.flatMap { Array($0.secondMoment) })
+    }
 }
