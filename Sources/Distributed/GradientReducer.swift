@@ -6,68 +6,108 @@ import MPI
 ///
 /// The buffer is cut into buckets of at most `bucketCapacity` elements, counted from its END: backward finishes the
 /// last tensors of the buffer (head, final norm, last block) first. The model reports each range it has finished
-/// through `gradientsReady`; a bucket's non-blocking all-reduce starts once its whole range is final. Buckets start
+/// through `gradientsReady`; a bucket's non-blocking collective starts once its whole range is final. Buckets start
 /// strictly in that end-to-start order on every rank — a bucket that is ready early waits for the ones before it —
 /// so the collectives are issued in the same order everywhere whatever the data. Every report also tests the
-/// outstanding all-reduces: Open MPI advances non-blocking collectives only inside MPI calls.
+/// outstanding collectives: Open MPI advances non-blocking collectives only inside MPI calls.
 ///
-/// The sum of each element is the same single MPI reduction as with one blocking all-reduce, just issued per bucket.
+/// Replicated, each bucket is all-reduced, and the sum of each element is the same single MPI reduction as with one
+/// blocking all-reduce, just issued per bucket. Sharded (ZeRO), each bucket is reduce-scattered so that every rank
+/// receives only the sum of the part of the bucket in its own shard, which is moved to its place in the buffer; with a
+/// `release` hook the rest of the bucket is handed back at once (ZeRO-2 keeps no other gradients).
 public final class GradientReducer {
+    /// What the sum leaves in each rank's buffer.
+    public enum Result {
+        /// The whole sum on every rank (all-reduce).
+        case replicated
+        /// Rank r's `shards[r]` of the sum, in place; everything else is undefined, or given to `release` (when set) as
+        /// soon as its bucket is done.
+        case sharded(BufferShards, release: ((Range<Int>) -> Void)?)
+    }
+
     private let communicator: Communicator
     private let gradients: UnsafeMutableBufferPointer<Float>
-    /// Bucket ranges in start order (from the end of the buffer to its start); empty for the blocking path.
+    private let result: Result
+    /// Bucket ranges in start order (from the end of the buffer to its start); empty for the blocking all-reduce.
     let buckets: [Range<Int>]
+    /// Whether buckets start during the backward (a bucket cap was given) or all in `finish()`.
+    private let overlapsBackward: Bool
     /// Elements of each bucket reported final so far.
     private var readyCounts: [Int]
     /// Buckets `0 ..< startedBuckets` have been started.
     private var startedBuckets = 0
-    private var pending: [PendingCollective] = []
+    /// Started collectives that have not completed yet, with their bucket's index.
+    private var pending: [(bucket: Int, operation: PendingCollective)] = []
     /// The first MPI failure inside `gradientsReady` (which cannot throw), rethrown by `finish()`.
     private var failure: Error?
-    /// Whether progress reports also test the outstanding all-reduces (off only to measure what that adds).
+    /// Whether progress reports also test the outstanding collectives (off only to measure what that adds).
     private let testsWhileComputing: Bool
-    /// Wall-clock seconds spent inside this reducer's MPI calls (starting, testing and waiting for the all-reduces, or
+    /// Wall-clock seconds spent inside this reducer's MPI calls (starting, testing and waiting for the collectives, or
     /// the blocking one): the communication the step did not hide, measured directly.
     public private(set) var secondsInMPI = 0.0
 
-    /// `bucketCapMB` in MiB as `ddp_bucket_cap_mb`; 0 selects one blocking all-reduce in `finish()`. With one rank
-    /// nothing is communicated.
+    /// `bucketCapMB` in MiB as `ddp_bucket_cap_mb`; 0 starts nothing before `finish()`, which then runs one blocking
+    /// all-reduce, or reduce-scatters the whole buffer. With one rank nothing is communicated.
     public init(communicator: Communicator, gradients: UnsafeMutableBufferPointer<Float>, bucketCapMB: Double,
-                testsWhileComputing: Bool = true) {
+                result: Result = .replicated, testsWhileComputing: Bool = true) {
         self.communicator = communicator
         self.gradients = gradients
+        self.result = result
         self.testsWhileComputing = testsWhileComputing
-        buckets = communicator.size > 1 ? Self.buckets(count: gradients.count, bucketCapMB: bucketCapMB) : []
+        overlapsBackward = bucketCapMB > 0
+        switch result {
+        case _ where communicator.size == 1:
+            buckets = []
+        case .replicated:
+            buckets = Self.buckets(count: gradients.count, bucketCapMB: bucketCapMB)
+        case .sharded:
+            // A reduce-scatter is one MPI call, so no bucket exceeds the per-call count.
+            let capacity = overlapsBackward ? Self.capacity(bucketCapMB: bucketCapMB) : gradients.count
+            buckets = Self.buckets(count: gradients.count, capacity: min(capacity, Communicator.maximumCountPerCall))
+        }
         readyCounts = Array(repeating: 0, count: buckets.count)
     }
 
     /// `0 ..< count` cut into ranges of at most `bucketCapMB` MiB of floats, from the end to the start; none for 0.
     static func buckets(count: Int, bucketCapMB: Double) -> [Range<Int>] {
-        guard bucketCapMB > 0 else { return [] }
-        let capacity = max(1, Int(bucketCapMB * 1024 * 1024) / MemoryLayout<Float>.stride)
-        return stride(from: count, to: 0, by: -capacity).map { max(0, $0 - capacity) ..< $0 }
+        bucketCapMB > 0 ? buckets(count: count, capacity: capacity(bucketCapMB: bucketCapMB)) : []
     }
 
-    /// The progress hook to pass to the step's LAST backward (earlier micro-batches still add to every gradient);
-    /// nil when there is nothing to overlap.
+    /// Floats in `bucketCapMB` MiB, at least one.
+    private static func capacity(bucketCapMB: Double) -> Int {
+        max(1, Int(bucketCapMB * 1024 * 1024) / MemoryLayout<Float>.stride)
+    }
+
+    /// `0 ..< count` cut into ranges of at most `capacity` elements, from the end to the start.
+    private static func buckets(count: Int, capacity: Int) -> [Range<Int>] {
+        stride(from: count, to: 0, by: -capacity).map { max(0, $0 - capacity) ..< $0 }
+    }
+
+    /// The progress hook to pass to the backward whose gradients this reducer sums; nil when there is nothing to
+    /// overlap.
     public var gradientsReady: ((Range<Int>) -> Void)? {
-        buckets.isEmpty ? nil : { [unowned self] range in markReady(range) }
+        buckets.isEmpty || !overlapsBackward ? nil : { [unowned self] range in markReady(range) }
     }
 
     /// Completes the sum: starts the buckets not started yet (all of them if no backward reported progress), then
-    /// waits for every one. Afterwards `gradients` holds the sum over all ranks.
+    /// waits for every one. Afterwards `gradients` holds what `result` says.
     public func finish() throws {
         if let failure { throw failure }
         guard communicator.size > 1 else { return }
+        var completed: [Int] = []
         try timingMPI {
             guard !buckets.isEmpty else {
                 try communicator.allReduceSum(gradients)
                 return
             }
             try startBuckets(upTo: buckets.count)
-            for operation in pending { try operation.wait() }
+            for (bucket, operation) in pending {
+                try operation.wait()
+                completed.append(bucket)
+            }
             pending = []
         }
+        completed.forEach(placeResult)
     }
 
     private func markReady(_ range: Range<Int>) {
@@ -79,16 +119,21 @@ public final class GradientReducer {
         }
         var readyPrefix = startedBuckets
         while readyPrefix < buckets.count && readyCounts[readyPrefix] == buckets[readyPrefix].count { readyPrefix += 1 }
+        var completed: [Int] = []
         do {
             try timingMPI {
                 try startBuckets(upTo: readyPrefix)
                 if testsWhileComputing {
-                    for operation in pending { _ = try operation.isComplete() }
+                    for (bucket, operation) in pending where try operation.isComplete() {
+                        completed.append(bucket)
+                    }
+                    pending.removeAll { completed.contains($0.bucket) }
                 }
             }
         } catch {
             failure = error
         }
+        completed.forEach(placeResult)
     }
 
     /// Runs `body` and adds its wall-clock time to `secondsInMPI`.
@@ -101,8 +146,28 @@ public final class GradientReducer {
     private func startBuckets(upTo end: Int) throws {
         while startedBuckets < end {
             let bucket = buckets[startedBuckets]
-            pending.append(try communicator.startAllReduceSum(UnsafeMutableBufferPointer(rebasing: gradients[bucket])))
+            let slice = UnsafeMutableBufferPointer(rebasing: gradients[bucket])
+            switch result {
+            case .replicated:
+                pending.append((startedBuckets, try communicator.startAllReduceSum(slice)))
+            case .sharded(let shards, _):
+                pending.append((startedBuckets, try communicator.startReduceScatterSum(slice, counts: shards.counts(in: bucket))))
+            }
             startedBuckets += 1
         }
+    }
+
+    /// For a sharded sum, once bucket `index` is done: moves this rank's part of it from the bucket's start (where the
+    /// reduce-scatter leaves it) to its place, and releases the rest of the bucket.
+    private func placeResult(ofBucket index: Int) {
+        guard case .sharded(let shards, let release) = result else { return }
+        let bucket = buckets[index]
+        let own = shards[communicator.rank].clamped(to: bucket)
+        if own.lowerBound != bucket.lowerBound {
+            UnsafeMutableRawPointer(gradients.baseAddress! + own.lowerBound)
+                .copyMemory(from: gradients.baseAddress! + bucket.lowerBound, byteCount: own.count * MemoryLayout<Float>.stride)
+        }
+        release?(bucket.lowerBound ..< own.lowerBound)
+        release?(own.upperBound ..< bucket.upperBound)
     }
 }
