@@ -53,12 +53,24 @@ public struct SafeTensor: Sendable {
             throw SafeTensorsError.elementCountMismatch(file: file.path, tensor: name, shape: shape,
                                                         expected: elementCount, actual: destination.count)
         }
-        guard let output = destination.baseAddress, elementCount > 0 else { return }
-        let source = UnsafeRawBufferPointer(rebasing: file.bytes[byteRange])
+        try copyFloats(0 ..< elementCount, into: destination)
+    }
+
+    /// The same for the flat elements `elements` only (a rank's shard of a flat tensor); `destination.count` must
+    /// equal their count.
+    public func copyFloats(_ elements: Range<Int>, into destination: UnsafeMutableBufferPointer<Float>) throws {
+        guard elements.lowerBound >= 0, elements.upperBound <= elementCount, destination.count == elements.count else {
+            throw SafeTensorsError.elementCountMismatch(file: file.path, tensor: name, shape: shape,
+                                                        expected: elements.count, actual: destination.count)
+        }
+        guard let output = destination.baseAddress, !elements.isEmpty else { return }
+        let elementSize = dtype.byteSize
+        let start = byteRange.lowerBound + elements.lowerBound * elementSize
+        let source = UnsafeRawBufferPointer(rebasing: file.bytes[start ..< start + elements.count * elementSize])
 
         /// Reads element `index` as a little-endian `Bits` and converts it.
         func convert<Bits: FixedWidthInteger>(_ bits: Bits.Type, _ toFloat: (Bits) -> Float) {
-            for index in 0..<elementCount {
+            for index in 0..<elements.count {
                 let raw = source.loadUnaligned(fromByteOffset: index * MemoryLayout<Bits>.size, as: Bits.self)
                 output[index] = toFloat(Bits(littleEndian: raw))
             }

@@ -8,6 +8,24 @@ extension SafeTensorsFile {
     /// Values are streamed from the caller's buffers to the file; nothing tensor-sized is copied.
     public static func write(_ tensors: [(name: String, shape: [Int], values: UnsafeBufferPointer<Float>)],
                              metadata: [String: String] = [:], to url: URL) throws {
+        for tensor in tensors where tensor.shape.allSatisfy({ $0 >= 0 }) {
+            let elementCount = tensor.shape.reduce(1, *)
+            guard elementCount == tensor.values.count else {
+                throw SafeTensorsError.elementCountMismatch(file: url.path, tensor: tensor.name, shape: tensor.shape,
+                                                            expected: elementCount, actual: tensor.values.count)
+            }
+        }
+        try write(tensors.map { ($0.name, $0.shape) }, metadata: metadata, to: url) { index, write in
+            try write(tensors[index].values)
+        }
+    }
+
+    /// The same file from values that arrive piece by piece, for tensors never held whole in one place (a sharded
+    /// optimizer state gathered rank by rank): for each tensor in file order, `values` gets its index in `tensors` and
+    /// a `write` to pass its values to, in order, in pieces of any size that add up to its element count.
+    public static func write(_ tensors: [(name: String, shape: [Int])], metadata: [String: String] = [:], to url: URL,
+                             values: (_ tensor: Int, _ write: (UnsafeBufferPointer<Float>) throws -> Void) throws -> Void)
+    throws {
         let path = url.path
         var names = Set<String>()
         for tensor in tensors {
@@ -21,21 +39,25 @@ extension SafeTensorsFile {
                 throw SafeTensorsError.invalidTensorEntry(file: path, tensor: tensor.name,
                                                           reason: "shape \(tensor.shape) has a negative dimension")
             }
-            let elementCount = tensor.shape.reduce(1, *)
-            guard elementCount == tensor.values.count else {
-                throw SafeTensorsError.elementCountMismatch(file: path, tensor: tensor.name, shape: tensor.shape,
-                                                            expected: elementCount, actual: tensor.values.count)
-            }
         }
-        let ordered = tensors.sorted { $0.name < $1.name }
-        let header = encodeHeader(ordered.map { (name: $0.name, shape: $0.shape, byteCount: $0.values.count * 4) },
-                                  metadata: metadata)
+        let order = tensors.indices.sorted { tensors[$0].name < tensors[$1].name }
+        let header = encodeHeader(order.map { (name: tensors[$0].name, shape: tensors[$0].shape,
+                                               byteCount: tensors[$0].shape.reduce(1, *) * 4) }, metadata: metadata)
 
         try AtomicFile.write(to: url) { sink in
             try withUnsafeBytes(of: UInt64(header.count).littleEndian) { try sink.writeAll($0) }
             try header.withUnsafeBytes { try sink.writeAll($0) }
-            for tensor in ordered {
-                try writeLittleEndian(tensor.values, to: sink)
+            for index in order {
+                let (name, shape) = tensors[index]
+                var written = 0
+                try values(index) { piece in
+                    try writeLittleEndian(piece, to: sink)
+                    written += piece.count
+                }
+                guard written == shape.reduce(1, *) else {
+                    throw SafeTensorsError.elementCountMismatch(file: path, tensor: name, shape: shape,
+                                                                expected: shape.reduce(1, *), actual: written)
+                }
             }
         }
     }

@@ -56,6 +56,39 @@ private func sameBits(_ a: [Float], _ b: [Float]) -> Bool {
         }
     }
 
+    /// Values streamed in pieces (a sharded optimizer state arriving rank by rank) make the file of the whole buffers,
+    /// a slice reads back from the middle of a tensor, and pieces that do not add up are refused.
+    @Test func piecewiseWriteEqualsTheWholeWriteAndSlicesReadBack() throws {
+        try withScratchDirectory { directory in
+            let (whole, pieces) = (directory.appendingPathComponent("whole.safetensors"),
+                                   directory.appendingPathComponent("pieces.safetensors"))
+            let (b, a): ([Float], [Float]) = ((0..<10).map { Float($0) / 8 }, [-1, 2.5])
+            try writeF32([(name: "b", shape: [10], values: b), (name: "a", shape: [2], values: a)], to: whole)
+            var asked: [Int] = []
+            try SafeTensorsFile.write([("b", [10]), ("a", [2])], to: pieces) { index, write in
+                asked.append(index)
+                let values = index == 0 ? b : a
+                for start in stride(from: 0, to: values.count, by: 3) {
+                    try values[start ..< min(start + 3, values.count)].withUnsafeBufferPointer { try write($0) }
+                }
+            }
+            #expect(asked == [1, 0], "tensors come in file order, named by their index in the list")
+            #expect(try Data(contentsOf: pieces) == Data(contentsOf: whole))
+            var slice = [Float](repeating: 0, count: 4)
+            try slice.withUnsafeMutableBufferPointer {
+                try SafeTensorsFile.read(contentsOf: pieces).tensor(named: "b").copyFloats(3 ..< 7, into: $0)
+            }
+            #expect(slice == Array(b[3 ..< 7]))
+            let short = directory.appendingPathComponent("short.safetensors")
+            #expect(throws: SafeTensorsError.elementCountMismatch(file: short.path, tensor: "b", shape: [10], expected: 10, actual: 9)) {
+                try SafeTensorsFile.write([("b", [10])], to: short) { _, write in
+                    try b.dropLast().withUnsafeBufferPointer { try write($0) }
+                }
+            }
+            #expect(!FileManager.default.fileExists(atPath: short.path))
+        }
+    }
+
     @Test func writerRejectsBadTensorsAndWritesNothing() throws {
         try withScratchDirectory { directory in
             let url = directory.appendingPathComponent("bad.safetensors")
