@@ -274,6 +274,7 @@ enum ConfigKeys {
         "eval_steps": optionalInt(\.evalSteps, min: 1),
         "threads": int(\.threads, min: 0),
         "ddp_bucket_cap_mb": double(\.ddpBucketCapMB, min: 0),
+        "zero_stage": choice(\.zeroStage),
     ]
 
     private static func required(_ value: String?) throws -> String {

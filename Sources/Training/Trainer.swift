@@ -11,7 +11,8 @@ import Optimization
 /// The training loop: the one place where data, model, loss, optimizer, MPI and checkpoints meet.
 ///
 /// Every rank holds the policy (and for DPO the reference) and runs its share of the micro-batches of each global
-/// batch through `TrainingStep`, which sums the flat gradient buffers across ranks before clipping and AdamW.
+/// batch through `TrainingStep`, which sums the flat gradient buffers across ranks before clipping and AdamW; with
+/// `zero_stage` 1 or 2 each rank keeps the AdamW moments (and at 2 the gradients) of its own shard only.
 /// What is trained — DPO on pairs or SFT on completions — is the `TrainingTask`. Rank 0 alone writes.
 public final class Trainer {
     /// The post-training stage a run performs.
@@ -26,6 +27,8 @@ public final class Trainer {
     let policy: any CausalLanguageModel
     let task: any TrainingTask
     let optimizer: AdamW
+    /// Which shard of the optimizer state (and gradients) each rank keeps.
+    let zero: ZeroSharding
     let trainingStep: TrainingStep
     let plan: StepPlan
     let schedule: LearningRateSchedule
@@ -74,13 +77,16 @@ public final class Trainer {
             sayDropped(data.droppedTrainExamples, "examples")
             task = SFTTask(padTokenID: source.tokenizer.padTokenID, policy: policy, data: data)
         }
-        optimizer = AdamW(for: policy, settings: config.adamW)
+        let zero = ZeroSharding(config.zeroStage, parameterCount: policy.parameterCount, rank: communicator.rank,
+                                ranks: communicator.size)
+        self.zero = zero
+        optimizer = AdamW(for: policy, settings: config.adamW, range: zero.ownedRange)
         trainingStep = TrainingStep(
             policy: policy, optimizer: optimizer,
             gradientSum: config.ddpBucketCapMB > 0
                 ? .overlapped(communicator, bucketCapMB: config.ddpBucketCapMB, testsWhileComputing: true)
                 : .blocking(communicator),
-            maxGradNorm: config.maxGradNorm, parallel: parallel)
+            zero: zero, maxGradNorm: config.maxGradNorm, parallel: parallel)
 
         plan = StepPlan(pairCount: task.trainCount, config: config, ranks: communicator.size)
         let warmup = config.warmupSteps > 0
@@ -110,8 +116,9 @@ public final class Trainer {
         }
         let log = communicator.rank == 0
             ? try MetricsLog(outputDir: outputDir, keepThroughStep: resume ? completedSteps : nil) : nil
-        say("training \(policy.parameterCount) parameters on \(communicator.size) rank(s) × \(parallel.threads) thread(s): "
-            + "\(task.trainCount) examples, global batch \(plan.globalBatchSize), \(plan.totalSteps) steps")
+        say("training \(policy.parameterCount) parameters on \(communicator.size) rank(s) × \(parallel.threads) thread(s)"
+            + (zero.stage == .replicated ? "" : " with zero_stage \(zero.stage.rawValue)")
+            + ": \(task.trainCount) examples, global batch \(plan.globalBatchSize), \(plan.totalSteps) steps")
 
         let before = try evaluateSplits()
         var window = MetricWindow(names: task.metricNames)

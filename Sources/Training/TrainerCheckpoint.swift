@@ -50,17 +50,18 @@ extension Trainer {
 
     /// Rank 0 writes `checkpoint-<step>` atomically: the policy as a Hugging Face folder (so any checkpoint loads
     /// with `from_pretrained`), the optimizer moments, the task's own buffers (a TR-DPO reference that has drifted
-    /// from the initial weights) and the trainer state.
+    /// from the initial weights) and the trainer state. Every rank calls it: with ZeRO the other ranks send rank 0
+    /// their shards of the moments.
     func saveCheckpoint() throws {
-        guard communicator.rank == 0 else { return }
+        guard communicator.rank == 0 else {
+            try gatherOptimizerState(into: nil)
+            return
+        }
         let directory = CheckpointDirectory(outputDir: outputDir)
         let state = currentState()
         let saved = try directory.save(step: completedSteps) { folder in
             try source.writeFolder(of: policy, to: folder)
-            try SafeTensorsFile.write([
-                ("exp_avg", [policy.parameterCount], UnsafeBufferPointer(optimizer.firstMoment)),
-                ("exp_avg_sq", [policy.parameterCount], UnsafeBufferPointer(optimizer.secondMoment)),
-            ], metadata: ["format": "dpo-dist", "optimizer": "adamw"], to: folder.appendingPathComponent(Self.optimizerFile))
+            try gatherOptimizerState(into: folder.appendingPathComponent(Self.optimizerFile))
             for (file, buffer) in task.checkpointBuffers {
                 try SafeTensorsFile.write([("parameters", [buffer.count], UnsafeBufferPointer(buffer))],
                                           metadata: ["format": "dpo-dist"], to: folder.appendingPathComponent(file))
@@ -75,23 +76,53 @@ extension Trainer {
         say("saved \(saved.path)")
     }
 
-    /// Rank 0 reads the latest checkpoint and broadcasts it; every rank returns its step.
+    /// AdamW's moments by checkpoint name, in name order (the order of the file, in which ranks send their shards).
+    private var moments: [(name: String, buffer: UnsafeMutableBufferPointer<Float>)] {
+        [("exp_avg", optimizer.firstMoment), ("exp_avg_sq", optimizer.secondMoment)]
+    }
+
+    /// Gathers the moments from the ranks' shards into rank 0's `url` as flat tensors over all parameters, so the file
+    /// is the same whatever the rank count and ZeRO stage; the other ranks pass nil and only send. Collective.
+    private func gatherOptimizerState(into url: URL?) throws {
+        let held = zero.ownedRanges
+        guard let url else {
+            for moment in moments {
+                try communicator.gatherOnRankZero(UnsafeBufferPointer(moment.buffer), held: held) { _ in }
+            }
+            return
+        }
+        try SafeTensorsFile.write(moments.map { ($0.name, [policy.parameterCount]) },
+                                  metadata: ["format": "dpo-dist", "optimizer": "adamw"], to: url) { index, write in
+            try communicator.gatherOnRankZero(UnsafeBufferPointer(moments[index].buffer), held: held, consume: write)
+        }
+    }
+
+    /// Rank 0 reads the latest checkpoint and broadcasts it, sending each rank its shard of the optimizer moments (a
+    /// checkpoint saved at any rank count resumes at any other); every rank returns its step.
     func restoreLatestCheckpoint() throws -> Int {
         var position = (step: 0, tokensSeen: 0.0)
+        var optimizerState: SafeTensorsFile?
         try communicator.onRankZero {
-            let state = try readLatestCheckpoint()
+            let (state, file) = try readLatestCheckpoint()
             position = (state.globalStep, state.tokensSeen)
+            optimizerState = file
         }
         try withUnsafeMutableBytes(of: &position) { try communicator.broadcast($0, root: 0) }
         tokensSeen = position.tokensSeen
-        for buffer in [policy.parameters, optimizer.firstMoment, optimizer.secondMoment] + task.checkpointBuffers.map(\.buffer) {
+        for buffer in [policy.parameters] + task.checkpointBuffers.map(\.buffer) {
             try communicator.broadcast(UnsafeMutableRawBufferPointer(buffer), root: 0)
+        }
+        for moment in moments {
+            try communicator.scatterFromRankZero(into: moment.buffer, held: zero.ownedRanges) { range, destination in
+                try optimizerState!.tensor(named: moment.name).copyFloats(range, into: destination)
+            }
         }
         return position.step
     }
 
-    /// Loads the latest complete checkpoint into the policy, the optimizer and a TR-DPO reference (rank 0).
-    private func readLatestCheckpoint() throws -> TrainerState {
+    /// Loads the latest complete checkpoint into the policy and a TR-DPO reference, and checks its optimizer state,
+    /// whose file it returns (rank 0).
+    private func readLatestCheckpoint() throws -> (TrainerState, SafeTensorsFile) {
         guard let folder = try CheckpointDirectory(outputDir: outputDir).latest() else {
             throw ConfigError("--resume: no checkpoint-<step> folder in `output_dir` \(outputDir.path)")
         }
@@ -104,29 +135,31 @@ extension Trainer {
         }
         try state.checkResumable(against: currentState())
         try loadWeights(from: folder, into: policy)
-        let moments = try SafeTensorsFile.read(contentsOf: folder.appendingPathComponent(Self.optimizerFile))
-        try copy(moments, name: "exp_avg", into: optimizer.firstMoment)
-        try copy(moments, name: "exp_avg_sq", into: optimizer.secondMoment)
+        let optimizerState = try SafeTensorsFile.read(contentsOf: folder.appendingPathComponent(Self.optimizerFile))
+        for moment in moments {
+            _ = try flatTensor(optimizerState, name: moment.name, count: policy.parameterCount)
+        }
         for (file, buffer) in task.checkpointBuffers {
             let url = folder.appendingPathComponent(file)
             guard FileManager.default.fileExists(atPath: url.path) else {
                 throw ConfigError("\(folder.path) has no \(file): it was saved by a run without `sync_ref_model`, "
                     + "so its reference model cannot be restored")
             }
-            try copy(try SafeTensorsFile.read(contentsOf: url), name: "parameters", into: buffer)
+            try flatTensor(try SafeTensorsFile.read(contentsOf: url), name: "parameters", count: buffer.count)
+                .copyFloats(into: buffer)
         }
-        return state
+        return (state, optimizerState)
     }
 
-    /// Copies a flat tensor of exactly the destination's size.
-    private func copy(_ file: SafeTensorsFile, name: String, into destination: UnsafeMutableBufferPointer<Float>) throws {
+    /// The tensor `name` of `file`, which must be flat with `count` elements.
+    private func flatTensor(_ file: SafeTensorsFile, name: String, count: Int) throws -> SafeTensor {
         guard let tensor = file[name] else {
             throw ConfigError("\(file.url.path): checkpoint has no tensor `\(name)`")
         }
-        guard tensor.shape == [destination.count] else {
-            throw ConfigError("\(file.url.path): tensor `\(name)` has shape \(tensor.shape), the model needs [\(destination.count)]")
+        guard tensor.shape == [count] else {
+            throw ConfigError("\(file.url.path): tensor `\(name)` has shape \(tensor.shape), the model needs [\(count)]")
         }
-        try tensor.copyFloats(into: destination)
+        return tensor
     }
 
     /// The trained policy as a Hugging Face model folder in `output_dir`.

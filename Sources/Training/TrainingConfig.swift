@@ -93,6 +93,9 @@ public struct TrainingConfig: Sendable, Equatable {
     /// in buckets of this size, each started as soon as the last backward of a step has finished it; 0 = one blocking
     /// all-reduce of the whole buffer after the backward.
     public var ddpBucketCapMB = 25.0
+    /// DeepSpeed's ZeRO stage (OpenRLHF's `zero_stage`): 0 every rank holds all gradients and AdamW moments; 1 the
+    /// moments are sharded over the ranks; 2 the gradients as well. One rank has nothing to shard and runs as 0.
+    public var zeroStage = ZeroStage.optimizerStates
 
     public init() {}
 }

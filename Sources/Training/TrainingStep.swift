@@ -1,3 +1,4 @@
+import Dispatch
 import Distributed
 import Kernels
 import Model
@@ -7,6 +8,10 @@ import Optimization
 /// One optimizer update of the policy: zero the gradients, forward and backward over this rank's micro-batches, sum
 /// the gradients over ranks, clip their global norm, AdamW. The one code path that training (`Trainer.runStep`),
 /// `dpo-dist bench` and `dpo-dist bench --communication` run.
+///
+/// With ZeRO (`zero`) the sum is a reduce-scatter that leaves each rank the summed gradients of its own shard; the
+/// global norm is assembled from the shards' block sums (bit for bit the replicated norm), each rank clips and updates
+/// its shard, and an all-gather gives every rank all the updated parameters.
 public struct TrainingStep {
     /// How the ranks' gradients are summed before clipping.
     public enum GradientSum {
@@ -18,6 +23,13 @@ public struct TrainingStep {
         /// (`GradientReducer`); `testsWhileComputing` also drives the started ones with MPI_Test at every report of
         /// the backward, which Open MPI needs to progress them (training always does; off only to measure that).
         case overlapped(Communicator, bucketCapMB: Double, testsWhileComputing: Bool)
+
+        var communicator: Communicator? {
+            switch self {
+            case .none: nil
+            case .blocking(let communicator), .overlapped(let communicator, _, _): communicator
+            }
+        }
     }
 
     /// What one update reports.
@@ -33,54 +45,163 @@ public struct TrainingStep {
     public let policy: any CausalLanguageModel
     public let optimizer: AdamW
     public let gradientSum: GradientSum
+    /// The ZeRO stage and shards; nil or stage 0: every rank sums, clips and updates everything.
+    public let zero: ZeroSharding?
     /// `max_grad_norm`; 0 or less only measures the norm.
     public let maxGradNorm: Double
     public let parallel: Parallel
 
-    public init(policy: any CausalLanguageModel, optimizer: AdamW, gradientSum: GradientSum, maxGradNorm: Double,
-                parallel: Parallel) {
+    /// `optimizer` must cover `zero`'s shard of this rank (all parameters without sharding).
+    public init(policy: any CausalLanguageModel, optimizer: AdamW, gradientSum: GradientSum, zero: ZeroSharding? = nil,
+                maxGradNorm: Double, parallel: Parallel) {
+        let owned = zero?.ownedRange ?? 0 ..< policy.parameterCount
+        precondition(optimizer.range == owned, "the optimizer covers \(optimizer.range), this rank owns \(owned)")
         self.policy = policy
         self.optimizer = optimizer
         self.gradientSum = gradientSum
+        self.zero = zero
         self.maxGradNorm = maxGradNorm
         self.parallel = parallel
     }
 
     /// Update number `update` (counted from 1) at `learningRate`. `forwardBackward` runs one of this rank's
     /// `microBatches`, accumulating its gradients into the policy's, and passes `gradientsReady` to its backward: the
-    /// gradient sum's progress hook, given only for the last micro-batch (earlier backwards still add to every
-    /// gradient). Throws, before anything is updated, when the summed gradient is not finite; every rank then throws.
+    /// gradient sum's progress hook, given for the last micro-batch only (earlier backwards still add to every
+    /// gradient), or with ZeRO-2 for every one, each of which is reduced on its own. Throws, before anything is
+    /// updated, when the summed gradient is not finite; every rank then throws.
     public func run<MicroBatch, Metrics>(
         _ microBatches: [MicroBatch], update: Int, learningRate: Double,
         forwardBackward: (MicroBatch, _ gradientsReady: ((Range<Int>) -> Void)?) -> Metrics
     ) throws -> Outcome<Metrics> {
-        policy.zeroGradients()
-        let reducer = makeReducer()
         var metrics: [Metrics] = []
-        for (index, microBatch) in microBatches.enumerated() {
-            metrics.append(forwardBackward(microBatch, index == microBatches.count - 1 ? reducer?.gradientsReady : nil))
+        var secondsInMPI = 0.0
+        if zero?.stage == .gradients {
+            // Every micro-batch is reduce-scattered as its backward finishes buckets, and only this rank's shard is
+            // kept. Ranks with fewer micro-batches join the remaining reductions with zero gradients.
+            policy.releaseGradients(0 ..< policy.parameterCount)
+            for round in 0 ..< (try reductionRounds(microBatches.count, secondsInMPI: &secondsInMPI)) {
+                let reducer = makeReducer()
+                if round < microBatches.count {
+                    metrics.append(forwardBackward(microBatches[round], reducer?.gradientsReady))
+                }
+                try reducer?.finish()
+                secondsInMPI += reducer?.secondsInMPI ?? 0
+            }
+        } else {
+            policy.zeroGradients()
+            let reducer = makeReducer()
+            for (index, microBatch) in microBatches.enumerated() {
+                metrics.append(forwardBackward(microBatch, index == microBatches.count - 1 ? reducer?.gradientsReady : nil))
+            }
+            try reducer?.finish()
+            secondsInMPI += reducer?.secondsInMPI ?? 0
         }
-        try reducer?.finish()
-        let gradientNorm = clipGradientNorm(policy.gradients.baseAddress!, count: policy.parameterCount,
-                                            maxNorm: maxGradNorm, parallel: parallel)
+        let owned = optimizer.range
+        let ownGradients = policy.gradients.baseAddress! + owned.lowerBound
+        let gradientNorm = try globalNorm(secondsInMPI: &secondsInMPI)
+        clipGradients(ownGradients, count: owned.count, norm: gradientNorm, maxNorm: maxGradNorm, parallel: parallel)
         guard gradientNorm.isFinite else {
             throw ConfigError("step \(update): the gradient is not finite (NaN or infinity); lower `learning_rate` or "
                 + "`max_grad_norm`, or check the data — no update was applied, the last checkpoint is intact")
         }
         optimizer.update(policy, step: update, learningRate: learningRate, parallel: parallel)
-        return Outcome(gradientNorm: gradientNorm, metrics: metrics, secondsInMPI: reducer?.secondsInMPI ?? 0)
+        if let shards = zero?.shards, let communicator = gradientSum.communicator {
+            try timingMPI(&secondsInMPI) { try communicator.allGather(policy.parameters, ranges: shards.ranges) }
+        }
+        return Outcome(gradientNorm: gradientNorm, metrics: metrics, secondsInMPI: secondsInMPI)
     }
 
-    /// A fresh reducer for this update's gradient sum; nil when gradients are not summed.
+    /// A fresh reducer for one gradient sum; nil when gradients are not summed.
     private func makeReducer() -> GradientReducer? {
+        let result: GradientReducer.Result = zero?.shards.map { shards in
+            .sharded(shards, release: zero?.stage == .gradients ? policy.releaseGradients : nil)
+        } ?? .replicated
         switch gradientSum {
         case .none:
             return nil
         case .blocking(let communicator):
-            return GradientReducer(communicator: communicator, gradients: policy.gradients, bucketCapMB: 0)
+            return GradientReducer(communicator: communicator, gradients: policy.gradients, bucketCapMB: 0, result: result)
         case .overlapped(let communicator, let bucketCapMB, let testsWhileComputing):
             return GradientReducer(communicator: communicator, gradients: policy.gradients, bucketCapMB: bucketCapMB,
-                                   testsWhileComputing: testsWhileComputing)
+                                   result: result, testsWhileComputing: testsWhileComputing)
         }
     }
+
+    /// How many reductions ZeRO-2 runs: the most micro-batches any rank has this update (ranks learn each other's
+    /// counts from an all-reduce, since the last step of an epoch can leave some ranks fewer or none).
+    private func reductionRounds(_ ownCount: Int, secondsInMPI: inout Double) throws -> Int {
+        guard let communicator = gradientSum.communicator, communicator.size > 1 else { return ownCount }
+        var counts = [Double](repeating: 0, count: communicator.size)
+        counts[communicator.rank] = Double(ownCount)
+        try timingMPI(&secondsInMPI) { try counts.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) } }
+        return Int(counts.max()!)
+    }
+
+    /// ‖g‖₂ of the summed gradient. Sharded, each rank has the block sums of squares of its shard, which starts on a
+    /// block boundary; an all-reduce of every rank's sums in their block positions (all other entries zero, so each
+    /// sum arrives exactly) gives every rank the block sums of the whole buffer, added in the order the replicated
+    /// norm adds them.
+    private func globalNorm(secondsInMPI: inout Double) throws -> Double {
+        let gradients = policy.gradients.baseAddress!
+        guard let shards = zero?.shards else {
+            return gradientNorm(gradients, count: policy.parameterCount, parallel: parallel)
+        }
+        let owned = optimizer.range
+        let ownSums = blockSumsOfSquares(gradients + owned.lowerBound, count: owned.count, parallel: parallel)
+        guard let communicator = gradientSum.communicator else { return ownSums.reduce(0, +).squareRoot() }
+        var sums = [Double](repeating: 0, count: (policy.parameterCount + gradientNormBlock - 1) / gradientNormBlock)
+        let firstBlock = shards[communicator.rank].lowerBound / gradientNormBlock
+        sums.replaceSubrange(firstBlock ..< firstBlock + ownSums.count, with: ownSums)
+        try timingMPI(&secondsInMPI) { try sums.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) } }
+        return sums.reduce(0, +).squareRoot()
+    }
+
+    /// Runs `body` and adds its wall-clock time to `seconds`.
+    private func timingMPI(_ seconds: inout Double, _ body: () throws -> Void) rethrows {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        try body()
+    }
+}
+
+/// DeepSpeed's ZeRO stages (`zero_stage`, as DeepSpeed and OpenRLHF name it): which of the gradients and the AdamW
+/// state each rank keeps whole.
+public enum ZeroStage: String, CaseIterable, Sendable {
+    /// 0: every rank holds all gradients and both moments and updates every parameter; gradients are all-reduced.
+    case replicated = "0"
+    /// 1: each rank holds the moments of its shard only: gradients are reduce-scattered during the last backward, each
+    /// rank updates its shard, and the parameters are all-gathered.
+    case optimizerStates = "1"
+    /// 2: as 1, and the gradients too: every micro-batch's buckets are reduce-scattered as soon as they are final and
+    /// everything outside the rank's shard is released at once.
+    case gradients = "2"
+}
+
+/// The ZeRO stage in effect on a run's ranks and the shard of the flat buffers each rank owns: the parameters whose
+/// summed gradients and optimizer state it keeps, and which it updates.
+public struct ZeroSharding: Sendable {
+    /// The stage asked for, or `.replicated` on a single rank, where there is nothing to shard.
+    public let stage: ZeroStage
+    public let rank: Int
+    public let ranks: Int
+    public let parameterCount: Int
+    /// Every rank's shard: contiguous, balanced, starting on `gradientNormBlock` boundaries; nil at stage 0.
+    public let shards: BufferShards?
+
+    public init(_ stage: ZeroStage, parameterCount: Int, rank: Int, ranks: Int) {
+        self.stage = ranks > 1 ? stage : .replicated
+        self.rank = rank
+        self.ranks = ranks
+        self.parameterCount = parameterCount
+        shards = self.stage == .replicated
+            ? nil : BufferShards(count: parameterCount, ranks: ranks, alignment: gradientNormBlock)
+    }
+
+    /// What each rank's optimizer covers, in rank order: its shard, or with stage 0 the whole buffer on every rank.
+    public var ownedRanges: [Range<Int>] {
+        shards?.ranges ?? Array(repeating: 0 ..< parameterCount, count: ranks)
+    }
+
+    /// This rank's entry of `ownedRanges`.
+    public var ownedRange: Range<Int> { shards?[rank] ?? 0 ..< parameterCount }
 }

@@ -8,7 +8,7 @@ import TestSupport
     let binary = productsDirectory.appendingPathComponent("dpo-dist")
 
     /// A fresh folder with a small preference file and a config for a tiny model.
-    private func workspace() throws -> URL {
+    func workspace() throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dpo-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let subjects = ["cats", "rivers", "stars", "trains", "maps", "bees", "clocks", "ships", "roses", "kites", "owls", "drums"]
@@ -48,7 +48,7 @@ import TestSupport
         return folder
     }
 
-    private func train(_ ranks: Int?, _ arguments: [String], timeout: Double = 300) -> ProcessResult {
+    func train(_ ranks: Int?, _ arguments: [String], timeout: Double = 300) -> ProcessResult {
         let fullArguments = ["train"] + arguments
         if let ranks {
             let (launcher, launcherArguments) = mpirunCommand(ranks: ranks, executable: binary, arguments: fullArguments)
@@ -59,7 +59,7 @@ import TestSupport
 
     /// Relative differences of two weight sets, ‖a − b‖ / ‖b‖ (Euclidean): over all parameters as one vector,
     /// and the worst single tensor.
-    private func relativeDifferences(_ a: [String: [Float]], _ b: [String: [Float]]) throws -> (whole: Double, worstTensor: Double) {
+    func relativeDifferences(_ a: [String: [Float]], _ b: [String: [Float]]) throws -> (whole: Double, worstTensor: Double) {
         #expect(Set(a.keys) == Set(b.keys))
         var worstTensor = 0.0, totalDifference = 0.0, totalNorm = 0.0
         for (name, reference) in b {
