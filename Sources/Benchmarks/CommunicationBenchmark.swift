@@ -21,6 +21,10 @@ public enum CommunicationBenchmark {
         /// Measured steps per mode, after one warm-up step of each; 0 measures only the all-reduces.
         public var steps = 5
         public var bucketCapMB = 25.0
+        /// What each rank keeps of the optimizer state and gradients (`zero_stage`).
+        public var zeroStage = ZeroStage.replicated
+        /// The gradient sums measured, in this order each round.
+        public var modes = Mode.allCases
         public var threads = 1
         /// Float counts for the all-reduce comparison, and the timed calls of each (after one warm-up call).
         public var allReduceCounts: [Int] = []
@@ -46,6 +50,8 @@ public enum CommunicationBenchmark {
     public struct Result: Sendable {
         public var ranks: Int
         public var parameterCount: Int
+        /// The stage in effect (0 on one rank).
+        public var zeroStage: ZeroStage
         /// Median step seconds of each mode.
         public var medianStepSeconds: [Mode: Double]
         /// Median seconds per step spent inside the gradient sum's MPI calls (the progress reports and the final
@@ -62,7 +68,7 @@ public enum CommunicationBenchmark {
         }
 
         public var summary: String {
-            var lines = ["\(parameterCount) parameters, \(ranks) rank(s); median step seconds:"]
+            var lines = ["\(parameterCount) parameters, \(ranks) rank(s), zero_stage \(zeroStage.rawValue); median step seconds:"]
             for mode in Mode.allCases {
                 guard let seconds = medianStepSeconds[mode] else { continue }
                 let inMPI = medianSecondsInMPI[mode] ?? 0
@@ -82,11 +88,12 @@ public enum CommunicationBenchmark {
     public static func run(_ settings: Settings, communicator: Communicator) throws -> Result {
         let shape = BenchmarkShape(name: "communication", config: settings.model, pairs: settings.pairsPerRank,
                                    length: settings.sequenceLength, promptLength: settings.sequenceLength / 2)
-        let training = try RandomDPOTraining(shape, threads: settings.threads, ranks: communicator.size)
+        let training = try RandomDPOTraining(shape, threads: settings.threads, ranks: communicator.size,
+                                             rank: communicator.rank, zeroStage: settings.zeroStage)
         var samples: [Mode: [Double]] = [:]
         var samplesInMPI: [Mode: [Double]] = [:]
         for round in 0 ... settings.steps where settings.steps > 0 {
-            for mode in Mode.allCases {
+            for mode in settings.modes {
                 try communicator.barrier()
                 var secondsInMPI = 0.0
                 let timing = try time {
@@ -105,7 +112,7 @@ public enum CommunicationBenchmark {
             allReduceTimes.append((count, try medianAllReduceSeconds(count: count, repetitions: settings.allReduceRepetitions,
                                                                     communicator: communicator)))
         }
-        return Result(ranks: communicator.size, parameterCount: training.policy.parameterCount,
+        return Result(ranks: communicator.size, parameterCount: training.policy.parameterCount, zeroStage: training.zero.stage,
                       medianStepSeconds: samples.mapValues(median), medianSecondsInMPI: samplesInMPI.mapValues(median),
                       medianAllReduceSeconds: allReduceTimes)
     }

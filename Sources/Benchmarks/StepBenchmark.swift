@@ -36,6 +36,8 @@ final class RandomDPOTraining {
     let policy: any CausalLanguageModel
     let reference: any CausalLanguageModel
     let optimizer: AdamW
+    /// The ZeRO stage in effect and this rank's shard.
+    let zero: ZeroSharding
     let batch: SequenceBatch
     /// The loss is the mean over the pairs of all `ranks`, as in a data-parallel step.
     let normalization: LossNormalization
@@ -44,13 +46,15 @@ final class RandomDPOTraining {
     /// Updates run so far.
     private(set) var updates = 0
 
-    init(_ shape: BenchmarkShape, threads: Int, ranks: Int) throws {
+    /// This process is `rank` of `ranks`, which keep the optimizer state (and gradients) as `zeroStage` says.
+    init(_ shape: BenchmarkShape, threads: Int, ranks: Int, rank: Int = 0, zeroStage: ZeroStage = .replicated) throws {
         parallel = Parallel(threads: threads)
         policy = try makeCausalLanguageModel(config: shape.config, trainable: true, parallel: parallel)
         policy.initializeRandomly(seed: 1)
         reference = try makeCausalLanguageModel(config: shape.config, trainable: false, parallel: parallel)
         reference.copyParameters(from: policy)
-        optimizer = AdamW(for: policy, settings: AdamW.Settings())
+        zero = ZeroSharding(zeroStage, parameterCount: policy.parameterCount, rank: rank, ranks: ranks)
+        optimizer = AdamW(for: policy, settings: AdamW.Settings(), range: zero.ownedRange)
         batch = randomPreferenceBatch(shape)
         normalization = LossNormalization(pairs: ranks * shape.pairs, chosenTokens: ranks * shape.pairs * shape.scoredTokensPerRow)
     }
@@ -58,7 +62,7 @@ final class RandomDPOTraining {
     /// One optimizer update, the ranks' gradients summed as `gradientSum` says.
     func step(summing gradientSum: TrainingStep.GradientSum) throws -> TrainingStep.Outcome<PreferenceMetricSums> {
         updates += 1
-        let step = TrainingStep(policy: policy, optimizer: optimizer, gradientSum: gradientSum, maxGradNorm: 1,
+        let step = TrainingStep(policy: policy, optimizer: optimizer, gradientSum: gradientSum, zero: zero, maxGradNorm: 1,
                                 parallel: parallel)
         return try step.run([batch], update: updates, learningRate: 1e-5) { batch, gradientsReady in
             dpo.run(policy: policy, reference: .model(reference), batch: batch, normalization: normalization, train: true,

@@ -57,6 +57,12 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "With --communication: tokens per row (half prompt, half scored completion).")
     var length = 256
 
+    @Option(name: .long, help: "With --communication: zero_stage of the steps (0 replicated, 1 AdamW moments sharded, 2 gradients too).")
+    var zeroStage = ZeroStage.replicated
+
+    @Flag(name: .long, help: "With --communication: only the bucketed gradient sum that training runs (e.g. for launch/memory.sh).")
+    var bucketedOnly = false
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         guard steps >= 1, repeats >= 1 else { throw ValidationError("--steps and --repeats must be at least 1") }
@@ -65,6 +71,7 @@ struct Bench: ParsableCommand {
             throw ValidationError("unknown --shape '\(unknown)'; known: \(BenchmarkShape.all.map(\.name).joined(separator: ", "))")
         }
         if let peakGflops, !(peakGflops > 0) { throw ValidationError("--peak-gflops must be positive") }
+
         guard layers >= 1, pairsPerRank >= 1, length >= 2 else {
             throw ValidationError("--layers and --pairs-per-rank must be at least 1 and --length at least 2")
         }
@@ -136,6 +143,11 @@ extension Bench {
         settings.pairsPerRank = pairsPerRank
         settings.sequenceLength = length
         settings.allReduceCounts = [ParameterLayout(config: model).parameterCount]
+        settings.zeroStage = zeroStage
+        if bucketedOnly {
+            settings.modes = [.bucketed]
+            settings.allReduceCounts = []
+        }
         let result = try CommunicationBenchmark.run(settings, communicator: communicator)
         if communicator.rank == 0 {
             print(result.summary)
@@ -143,3 +155,6 @@ extension Bench {
         communicator.finalize()
     }
 }
+
+/// `--zero-stage 0|1|2`.
+extension ZeroStage: ExpressibleByArgument {}
