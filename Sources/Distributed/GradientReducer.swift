@@ -14,7 +14,10 @@ import MPI
 /// Replicated, each bucket is all-reduced, and the sum of each element is the same single MPI reduction as with one
 /// blocking all-reduce, just issued per bucket. Sharded (ZeRO), each bucket is reduce-scattered so that every rank
 /// receives only the sum of the part of the bucket in its own shard, which is moved to its place in the buffer; with a
-/// `release` hook the rest of the bucket is handed back at once (ZeRO-2 keeps no other gradients).
+/// `release` hook the rest of the bucket is handed back at once (ZeRO-2 keeps no other gradients). At most
+/// `shardedBucketsInFlight` reduce-scatters run at once, as DeepSpeed's double-buffered ZeRO-2 buckets: Open MPI's
+/// non-blocking reduce-scatter holds two bucket-sized temporaries from its start to its end, and a bucket's gradients
+/// can only be released once it is done, so unbounded buckets in flight would cost what sharding saves.
 public final class GradientReducer {
     /// What the sum leaves in each rank's buffer.
     public enum Result {
@@ -34,6 +37,8 @@ public final class GradientReducer {
     private let overlapsBackward: Bool
     /// Elements of each bucket reported final so far.
     private var readyCounts: [Int]
+    /// Reduce-scatters that may run at once; starting another first waits for the oldest.
+    static let shardedBucketsInFlight = 2
     /// Buckets `0 ..< startedBuckets` have been started.
     private var startedBuckets = 0
     /// Started collectives that have not completed yet, with their bucket's index.
@@ -100,7 +105,7 @@ public final class GradientReducer {
                 try communicator.allReduceSum(gradients)
                 return
             }
-            try startBuckets(upTo: buckets.count)
+            completed = try startBuckets(upTo: buckets.count)
             for (bucket, operation) in pending {
                 try operation.wait()
                 completed.append(bucket)
@@ -122,12 +127,11 @@ public final class GradientReducer {
         var completed: [Int] = []
         do {
             try timingMPI {
-                try startBuckets(upTo: readyPrefix)
+                completed = try startBuckets(upTo: readyPrefix)
                 if testsWhileComputing {
-                    for (bucket, operation) in pending where try operation.isComplete() {
-                        completed.append(bucket)
-                    }
-                    pending.removeAll { completed.contains($0.bucket) }
+                    let tested = try pending.filter { try $0.operation.isComplete() }.map(\.bucket)
+                    pending.removeAll { tested.contains($0.bucket) }
+                    completed += tested
                 }
             }
         } catch {
@@ -143,7 +147,10 @@ public final class GradientReducer {
         try body()
     }
 
-    private func startBuckets(upTo end: Int) throws {
+    /// Starts buckets `startedBuckets ..< end` in order; returns the buckets it waited for to stay within
+    /// `shardedBucketsInFlight`.
+    private func startBuckets(upTo end: Int) throws -> [Int] {
+        var waited: [Int] = []
         while startedBuckets < end {
             let bucket = buckets[startedBuckets]
             let slice = UnsafeMutableBufferPointer(rebasing: gradients[bucket])
@@ -151,10 +158,16 @@ public final class GradientReducer {
             case .replicated:
                 pending.append((startedBuckets, try communicator.startAllReduceSum(slice)))
             case .sharded(let shards, _):
+                while pending.count >= Self.shardedBucketsInFlight {
+                    let oldest = pending.removeFirst()
+                    try oldest.operation.wait()
+                    waited.append(oldest.bucket)
+                }
                 pending.append((startedBuckets, try communicator.startReduceScatterSum(slice, counts: shards.counts(in: bucket))))
             }
             startedBuckets += 1
         }
+        return waited
     }
 
     /// For a sharded sum, once bucket `index` is done: moves this rank's part of it from the bucket's start (where the
