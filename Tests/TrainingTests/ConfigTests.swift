@@ -31,6 +31,15 @@ import Testing
         #expect(config.ddpBucketCapMB == 25)
     }
 
+    /// `zero_stage` takes DeepSpeed's stage numbers; the default shards the AdamW moments (stage 1).
+    @Test func zeroStageDefaultsToOneAndTakesTheStageNumbers() throws {
+        #expect(try ConfigLoader.load(file: try writeTemporary("max_length: 512\n"), overrides: []).zeroStage == .optimizerStates)
+        let stages = try ["0", "1", "2"].map { try ConfigLoader.load(file: nil, overrides: ["--zero_stage", $0]).zeroStage }
+        #expect(stages == [.replicated, .optimizerStates, .gradients])
+        let message = try #require(error(file: try writeTemporary("zero_stage: 3\n")))
+        #expect(message.contains("`zero_stage` must be one of 0, 1, 2"), "\(message)")
+    }
+
     @Test func fileThenCommandLineOverrides() throws {
         let path = try writeTemporary("""
             beta: 0.25
