@@ -1,10 +1,12 @@
 import DPO
+import Diagnostics
 import Foundation
 import PreferenceData
 import Yams
 
-/// A configuration problem, always naming the key and where its value came from.
-public struct ConfigError: Error, CustomStringConvertible, Equatable {
+/// A configuration problem, always naming the key and where its value came from. Every rank reads the same file and
+/// command line, so every rank raises it identically.
+public struct ConfigError: IdenticalOnEveryRank, CustomStringConvertible, Equatable {
     public var description: String
     public init(_ description: String) { self.description = description }
 }

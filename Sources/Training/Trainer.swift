@@ -54,7 +54,7 @@ public final class Trainer {
         let chatTemplate = { try source.chatTemplate(named: config.chatTemplate) }
         let policy = try makeCausalLanguageModel(config: source.modelConfig, trainable: true, parallel: parallel)
         self.policy = policy
-        try communicator.onRankZero { try source.initialize(policy, seed: config.seed) }
+        try communicator.runOnRankZero { try source.initialize(policy, seed: config.seed) }
         // Every rank starts from rank 0's weights: only rank 0 needs to read the model folder.
         try communicator.broadcast(UnsafeMutableRawBufferPointer(policy.parameters), root: 0)
 
@@ -208,11 +208,11 @@ public final class Trainer {
     /// A fresh run refuses a folder that holds an earlier run — its checkpoints (a later `--resume` would pick those
     /// up), its final model or its metrics — unless `overwrite_output_dir` says to replace it.
     private func prepareOutputDirectory(resume: Bool) throws {
-        try communicator.onRankZero {
+        try communicator.runOnRankZero {
             do {
                 try FileManager.default.createDirectory(at: outputDir, withIntermediateDirectories: true)
             } catch {
-                throw ConfigError("`output_dir` \(outputDir.path): cannot create it: \(error.localizedDescription)")
+                throw RunError.input("`output_dir` \(outputDir.path): cannot create it: \(error.localizedDescription)")
             }
             outputLock = try OutputDirectoryLock(outputDir: outputDir)
             guard !resume else { return }
@@ -223,7 +223,7 @@ public final class Trainer {
             guard !earlier.isEmpty || !earlierFiles.isEmpty else { return }
             guard config.overwriteOutputDir else {
                 let what = earlier.last.map { "checkpoint-\($0.step)" } ?? earlierFiles.joined(separator: ", ")
-                throw ConfigError("`output_dir` \(outputDir.path) already holds \(what) of an earlier run: "
+                throw RunError.input("`output_dir` \(outputDir.path) already holds \(what) of an earlier run: "
                     + "continue it with --resume, choose another output_dir, or set overwrite_output_dir: true to replace it")
             }
             for checkpoint in earlier {

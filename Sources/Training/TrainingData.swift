@@ -69,7 +69,7 @@ extension TrainingData {
                              tokenize: ([PairTexts]) -> ([Example], dropped: Int)) throws -> Self {
         let template = chatTemplate ?? {
             guard let name = config.chatTemplate else {
-                throw ConfigError("the data is conversational and no chat template is known: set `chat_template` to one "
+                throw RunError.input("the data is conversational and no chat template is known: set `chat_template` to one "
                     + "of \(ChatTemplate.builtInNames.joined(separator: ", "))")
             }
             return try ChatTemplate.builtIn(named: name)
@@ -85,7 +85,7 @@ extension TrainingData {
         }
         let (train, dropped) = try examples(config.trainDataset, key: "train_dataset", builtIn: DemoData.train)
         guard !train.isEmpty else {
-            throw ConfigError("`train_dataset` \(config.trainDataset): every example's prompt fills `max_length` "
+            throw RunError.input("`train_dataset` \(config.trainDataset): every example's prompt fills `max_length` "
                 + "\(config.maxLength), so all were dropped")
         }
         let eval = try config.evalDataset.map { try examples($0, key: "eval_dataset", builtIn: DemoData.heldOut).0 } ?? []
@@ -98,7 +98,7 @@ extension TrainingData {
         do {
             template = file.format.isConversational ? try chatTemplate() : nil
         } catch {
-            throw ConfigError("`\(key)` \(file.path) is \(file.format), which needs a chat template: \(error)")
+            throw RunError.input("`\(key)` \(file.path) is \(file.format), which needs a chat template: \(error)")
         }
         return try file.pairTexts(eosToken: tokenizer.eosToken, chatTemplate: template)
     }

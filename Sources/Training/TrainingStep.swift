@@ -64,7 +64,7 @@ public struct TrainingStep {
         let gradientNorm = clipGradientNorm(policy.gradients.baseAddress!, count: policy.parameterCount,
                                             maxNorm: maxGradNorm, parallel: parallel)
         guard gradientNorm.isFinite else {
-            throw ConfigError("step \(update): the gradient is not finite (NaN or infinity); lower `learning_rate` or "
+            throw RunError.diverged(step: update, what: "the gradient is not finite (NaN or infinity); lower `learning_rate` or "
                 + "`max_grad_norm`, or check the data — no update was applied, the last checkpoint is intact")
         }
         optimizer.update(policy, step: update, learningRate: learningRate, parallel: parallel)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Diagnostics
 import Foundation
 import MPI
 import Training
@@ -51,16 +52,17 @@ struct RunOptions: ParsableArguments {
         }
     }
 
-    /// Input errors (config, data, resume mismatch) are found identically on every rank before any
-    /// collective call, so rank 0 reports them and every rank exits cleanly. Anything else may be
-    /// rank-local: report it with the rank and abort the whole job rather than let other ranks hang.
+    /// An error every rank raises identically (`IdenticalOnEveryRank`: config, data, model, resume mismatch,
+    /// divergence, a rank-0 failure already shared) is printed once by rank 0 and every rank exits cleanly. Anything
+    /// else may be rank-local: that rank reports it with its number and aborts the whole job rather than let the
+    /// other ranks hang.
     private func fail(_ error: Error, communicator: Communicator) -> Never {
-        let isInputError = TrainingErrors.isInputError(error)
-        if communicator.rank == 0 || !isInputError {
-            let prefix = communicator.size > 1 && !isInputError ? "error (rank \(communicator.rank)): " : "error: "
+        let identical = error is any IdenticalOnEveryRank
+        if communicator.rank == 0 || !identical {
+            let prefix = communicator.size > 1 && !identical ? "error (rank \(communicator.rank)): " : "error: "
             FileHandle.standardError.write(Data((prefix + "\(error)\n").utf8))
         }
-        if isInputError || communicator.size == 1 {
+        if identical || communicator.size == 1 {
             communicator.finalize()
             Foundation.exit(1)
         }

@@ -286,6 +286,22 @@ import TestSupport
         #expect(result.stderr.contains("cannot create it"), "\(result.stderr)")
     }
 
+    /// A resume mismatch is a typed run error every rank raises alike: printed once, every rank exits 1 on its own.
+    @Test(.enabled(if: mpirunAvailable))
+    func resumeMismatchUnderMPIIsReportedOnce() throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        let output = folder.appendingPathComponent("out").path
+        let first = train(2, ["--config", config, "--output_dir", output, "--max_steps", "2"], timeout: 120)
+        #expect(first.status == 0, "\(first.stderr)")
+        let changed = train(2, ["--config", config, "--output_dir", output, "--max_steps", "4", "--resume", "--seed", "8"],
+                            timeout: 120)
+        #expect(changed.status == 1, "\(changed.stderr)")
+        let mentions = changed.stderr.components(separatedBy: "cannot resume checkpoint-2: this run changed `seed` (7 → 8)").count - 1
+        #expect(mentions == 1, "\(changed.stderr)")
+        #expect(!changed.stderr.contains("MPI_ABORT"), "\(changed.stderr)")
+    }
+
     @Test(.enabled(if: mpirunAvailable))
     func badInputUnderMPIFailsOnceWithoutHanging() throws {
         let folder = try workspace()
