@@ -13,13 +13,11 @@ public final class KeyValueCache {
 
     private let storage: UnsafeMutableBufferPointer<Float>
 
-    /// Throws `ModelError.invalidKeyValueCache` when `capacity` is not positive or exceeds the model's positions
-    /// (or Mistral's sliding window, which every sequence must fit in).
+    /// Throws `ModelError.invalidKeyValueCache` when `capacity` is not positive or exceeds `config.contextLength`.
     init(config: ModelConfig, capacity: Int) throws {
         guard capacity > 0 else { throw ModelError.invalidKeyValueCache("capacity must be positive (got \(capacity))") }
-        let limit = min(config.maxPositions, config.slidingWindow ?? .max)
-        guard capacity <= limit else {
-            throw ModelError.invalidKeyValueCache("capacity \(capacity) exceeds the model's \(limit) positions")
+        guard capacity <= config.contextLength else {
+            throw ModelError.invalidKeyValueCache("capacity \(capacity) exceeds the model's \(config.contextLength) positions")
         }
         self.config = config
         self.capacity = capacity
