@@ -93,6 +93,8 @@ let package = Package(
         .target(name: "DPO", dependencies: ["Model"]),
         // AdamW over the flat parameter buffer and the learning-rate schedule
         .target(name: "Optimization", dependencies: ["Kernels", "Model"]),
+        // sampling from a model: logits processors, stopping, the KV-cached generation loop
+        .target(name: "Generation", dependencies: ["Model", "SeededRandom"]),
         // data and checkpoint formats
         .target(name: "PreferenceData", dependencies: ["SeededRandom"]),
         .target(name: "Checkpoint"),
@@ -116,6 +118,8 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "SeededRandom"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint", "SeededRandom"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DPOTests", dependencies: ["DPO", "Model"]),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Model", "Checkpoint", "SeededRandom"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "PreferenceDataTests", dependencies: ["PreferenceData", "SeededRandom"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MPITests", dependencies: ["MPI", "TestSupport"]),
