@@ -100,13 +100,14 @@ let package = Package(
         .target(name: "Checkpoint"),
         // the one place that joins them
         .target(name: "Training", dependencies: [
-            "MPI", "Distributed", "Diagnostics", "Kernels", "Model", "DPO", "Optimization", "PreferenceData", "Checkpoint",
+            "MPI", "Distributed", "Diagnostics", "Kernels", "Model", "DPO", "Optimization", "Generation", "PreferenceData",
+            "Checkpoint",
             .product(name: "Yams", package: "Yams"),
         ]),
         // kernel, training-step and communication timings behind `dpo-dist bench`
         .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "Optimization", "Training", "MPI", "SeededRandom"]),
         .executableTarget(name: "dpo-dist", dependencies: [
-            "Training", "Benchmarks",
+            "Training", "Benchmarks", "Generation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
