@@ -87,29 +87,29 @@ public struct TextGenerator {
 
         let decodeStart = clock.now
         var sequence = prompt
-        var stopReason: StopReason
         while true {
             for processor in processors { processor.apply(to: &logits, sequence: sequence) }
             let token = choice.next(logits)
             sequence.append(token)
-            if settings.eosTokenIDs.contains(token) {
-                stopReason = .endOfSequence
-            } else if stopStrings.areCompleted(by: sequence, decode: decode) {
-                stopReason = .stopString
-            } else if sequence.count - prompt.count == settings.maxNewTokens {
-                stopReason = .maxNewTokens
-            } else if cache.count == cache.capacity {
-                stopReason = .contextFull
-            } else {
-                logits = try model.logits(continuing: [token], cache: cache, allPositions: false)
-                timing.decodeTokens += 1
-                continue
+            if let stopReason = stopReason(after: token, sequence: sequence, completionLength: sequence.count - prompt.count,
+                                           cache: cache) {
+                timing.decodeSeconds = Self.seconds(clock.now - decodeStart)
+                return Generation(promptIDs: prompt, completionIDs: Array(sequence[prompt.count...]),
+                                  stopReason: stopReason, timing: timing)
             }
-            break
+            logits = try model.logits(continuing: [token], cache: cache, allPositions: false)
+            timing.decodeTokens += 1
         }
-        timing.decodeSeconds = Self.seconds(clock.now - decodeStart)
-        return Generation(promptIDs: prompt, completionIDs: Array(sequence[prompt.count...]), stopReason: stopReason,
-                          timing: timing)
+    }
+
+    /// Why generation ends with `token`, the newest of `sequence`, in transformers' order of checks; nil to go on.
+    private func stopReason(after token: Int32, sequence: [Int32], completionLength: Int,
+                            cache: KeyValueCache) -> StopReason? {
+        if settings.eosTokenIDs.contains(token) { return .endOfSequence }
+        if stopStrings.areCompleted(by: sequence, decode: decode) { return .stopString }
+        if completionLength == settings.maxNewTokens { return .maxNewTokens }
+        if cache.count == cache.capacity { return .contextFull }
+        return nil
     }
 
     private static func seconds(_ duration: Duration) -> Double {

@@ -49,25 +49,27 @@ public struct GeneratedCompletion: Sendable {
 public final class GenerationJob {
     public let settings: GenerationSettings
     public let threads: Int
-    public let promptCount: Int
     private let source: ModelSource
     private let generator: TextGenerator
     private let prompts: [(prompt: Prompt, text: String, ids: [Int32])]
 
+    /// Reads the settings and prompts before the weights, so that their errors come without waiting for a large model.
     public init(_ request: GenerationRequest) throws {
         source = try ModelSource(folder: request.modelNameOrPath)
+        var settings = try Self.settings(of: source, folder: request.modelNameOrPath)
+        request.overrides(&settings)
+        try settings.validate()
+        self.settings = settings
+        prompts = try Self.tokenizedPrompts(request, source: source, contextLength: source.modelConfig.contextLength)
         threads = request.threads > 0 ? request.threads : ProcessInfo.processInfo.activeProcessorCount
         let model = try makeCausalLanguageModel(config: source.modelConfig, trainable: false,
                                                 parallel: Parallel(threads: threads))
         try loadWeights(from: URL(fileURLWithPath: request.modelNameOrPath), into: model)
-        var settings = try Self.settings(of: source, folder: request.modelNameOrPath)
-        request.overrides(&settings)
-        self.settings = settings
         let tokenizer = source.tokenizer
         generator = try TextGenerator(model: model, settings: settings) { tokenizer.decode($0) }
-        prompts = try Self.tokenizedPrompts(request, source: source, contextLength: source.modelConfig.contextLength)
-        promptCount = prompts.count
     }
+
+    public var promptCount: Int { prompts.count }
 
     /// The folder's generation_config.json over transformers' defaults; without an EOS id there, config.json's,
     /// else the tokenizer's.
@@ -90,21 +92,14 @@ public final class GenerationJob {
     /// `apply_chat_template(…, tokenize=True)` does (without them).
     private static func tokenizedPrompts(_ request: GenerationRequest, source: ModelSource,
                                          contextLength: Int) throws -> [(prompt: Prompt, text: String, ids: [Int32])] {
-        let file: PromptFile?
-        let prompts: [Prompt]
+        let (file, prompts): (PromptFile?, [Prompt])
         switch request.prompts {
         case .text(let text): (file, prompts) = (nil, [.text(text)])
         case .file(let path):
-            file = try PreferenceDataset.loadPrompts(path: path)
-            prompts = file!.prompts
+            let loaded = try PreferenceDataset.loadPrompts(path: path)
+            (file, prompts) = (loaded, loaded.prompts)
         }
-        let needsTemplate = prompts.contains { if case .messages = $0 { return true } else { return false } }
-        let template: ChatTemplate?
-        do {
-            template = needsTemplate ? try source.chatTemplate(named: request.chatTemplate) : nil
-        } catch {
-            throw ConfigError("\(error) (for generate: `--chat_template NAME`)")
-        }
+        var template: ChatTemplate?
         return try prompts.enumerated().map { index, prompt in
             func problem(_ text: String) -> Error {
                 guard let file else { return ConfigError("--prompt: \(text)") }
@@ -115,10 +110,12 @@ public final class GenerationJob {
             case .text(let prompt):
                 (text, ids) = (prompt, source.tokenizer.encode(prompt, addSpecialTokens: true))
             case .messages(let messages):
+                let chatTemplate = try template ?? Self.chatTemplate(source, named: request.chatTemplate)
+                template = chatTemplate
                 do {
-                    text = try template!.render(messages, addGenerationPrompt: true)
+                    text = try chatTemplate.render(messages, addGenerationPrompt: true)
                 } catch {
-                    throw problem("chat template \(template!.origin) failed on this conversation: \(error)")
+                    throw problem("chat template \(chatTemplate.origin) failed on this conversation: \(error)")
                 }
                 ids = source.tokenizer.encode(text, addSpecialTokens: false)
             }
@@ -127,6 +124,15 @@ public final class GenerationJob {
                 throw problem("\(GenerationError.promptTooLong(tokens: ids.count, limit: contextLength))")
             }
             return (prompt, text, ids)
+        }
+    }
+
+    /// The built-in template `name`, else the model's own; its errors say how to name a built-in one here.
+    private static func chatTemplate(_ source: ModelSource, named name: String?) throws -> ChatTemplate {
+        do {
+            return try source.chatTemplate(named: name)
+        } catch {
+            throw ConfigError("\(error) (for generate: `--chat_template NAME`)")
         }
     }
 
