@@ -153,10 +153,11 @@ public final class GenerationJob {
 }
 
 extension GeneratedCompletion {
-    /// `{"prompt", "completion", "completion_ids"}` on one line, in that order, the prompt as given (text or messages).
+    /// `{"prompt", "completion", "completion_ids"}` on one line, in that order, the prompt as given (text or messages,
+    /// each `{"content", "role"}`).
     public var jsonLine: String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         func json(_ value: some Encodable) -> String {
             // Strings, message lists and id lists always encode.
             String(decoding: try! encoder.encode(value), as: UTF8.self)

@@ -7,12 +7,15 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Continue prompts with a model folder or a run's final model (greedy or sampled, with a KV cache).",
         discussion: """
-            --prompt text is tokenized as is, as `tokenizer(text)` does. --prompts reads JSONL (or a JSON array) with a
-            "prompt" per record: a string, or a list of {"role", "content"} messages rendered with the chat template
-            and its generation prompt; {"messages": [...]} records are rendered the same way. The model's
-            generation_config.json sets the defaults (EOS ids, do_sample, …) as in transformers; options given here
-            win. Generation stops after an EOS token, a stop string, --max_new_tokens tokens or a full context.
-            Prints each prompt and its completion, then the prefill and decode tokens/s; with --json one line per
+            --prompt text is tokenized as is, as `tokenizer(text)` does. --prompts reads JSONL (or a JSON array) with \
+            a "prompt" per record: a string, or a list of {"role", "content"} messages rendered with the chat \
+            template and its generation prompt; {"messages": [...]} records are rendered the same way.
+
+            The model's generation_config.json sets the defaults (EOS ids, do_sample, …) as in transformers; options \
+            given here win. Generation stops after an EOS token, a stop string, --max_new_tokens tokens or a full \
+            context.
+
+            Prints each prompt and its completion, then the prefill and decode tokens/s; with --json one line per \
             prompt: {"prompt", "completion", "completion_ids"}.
             """)
 
