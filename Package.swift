@@ -93,18 +93,21 @@ let package = Package(
         .target(name: "DPO", dependencies: ["Model"]),
         // AdamW over the flat parameter buffer and the learning-rate schedule
         .target(name: "Optimization", dependencies: ["Kernels", "Model"]),
+        // sampling from a model: logits processors, stopping, the KV-cached generation loop
+        .target(name: "Generation", dependencies: ["Model", "SeededRandom"]),
         // data and checkpoint formats
         .target(name: "PreferenceData", dependencies: ["SeededRandom"]),
         .target(name: "Checkpoint"),
         // the one place that joins them
         .target(name: "Training", dependencies: [
-            "MPI", "Distributed", "Diagnostics", "Kernels", "Model", "DPO", "Optimization", "PreferenceData", "Checkpoint",
+            "MPI", "Distributed", "Diagnostics", "Kernels", "Model", "DPO", "Optimization", "Generation", "PreferenceData",
+            "Checkpoint",
             .product(name: "Yams", package: "Yams"),
         ]),
         // kernel, training-step and communication timings behind `dpo-dist bench`
         .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "Optimization", "Training", "MPI", "SeededRandom"]),
         .executableTarget(name: "dpo-dist", dependencies: [
-            "Training", "Benchmarks", "Diagnostics",
+            "Training", "Benchmarks", "Diagnostics", "Generation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -116,6 +119,8 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "SeededRandom"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint", "SeededRandom"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DPOTests", dependencies: ["DPO", "Model"]),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Model", "Checkpoint", "SeededRandom"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "PreferenceDataTests", dependencies: ["PreferenceData", "SeededRandom"], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MPITests", dependencies: ["MPI", "TestSupport"]),
