@@ -217,6 +217,8 @@ enum ConfigKeys {
     struct Entry {
         /// Accepts a YAML sequence, passed to `apply` comma-joined like the command-line form.
         var takesList = false
+        /// The key's current value, for the resolved config file; nil for a key that sets nothing (`removed`).
+        var value: ((TrainingConfig) -> ConfigValue)? = nil
         var apply: (inout TrainingConfig, String?) throws -> Void
     }
 
@@ -284,7 +286,7 @@ enum ConfigKeys {
     }
 
     static func string(_ field: WritableKeyPath<TrainingConfig, String>) -> Entry {
-        Entry { config, value in
+        Entry(value: { .text($0[keyPath: field]) }) { config, value in
             let text = try required(value)
             guard !text.isEmpty else { throw ValueProblem(message: "must not be empty") }
             config[keyPath: field] = text
@@ -292,7 +294,7 @@ enum ConfigKeys {
     }
 
     static func optionalString(_ field: WritableKeyPath<TrainingConfig, String?>) -> Entry {
-        Entry { config, value in
+        Entry(value: { $0[keyPath: field].map(ConfigValue.text) ?? .null }) { config, value in
             config[keyPath: field] = (value?.isEmpty ?? true) || value == "none" ? nil : value
         }
     }
@@ -303,7 +305,7 @@ enum ConfigKeys {
     }
 
     static func optionalChoice(_ field: WritableKeyPath<TrainingConfig, String?>, among names: [String]) -> Entry {
-        Entry { config, value in
+        Entry(value: { $0[keyPath: field].map(ConfigValue.text) ?? .null }) { config, value in
             if let value, !names.contains(value) {
                 throw ValueProblem(message: "must be one of \(names.joined(separator: ", ")), got \"\(value)\"")
             }
@@ -312,7 +314,7 @@ enum ConfigKeys {
     }
 
     static func bool(_ field: WritableKeyPath<TrainingConfig, Bool>) -> Entry {
-        Entry { config, value in
+        Entry(value: { .bool($0[keyPath: field]) }) { config, value in
             switch try required(value).lowercased() {
             case "true", "yes", "on", "1": config[keyPath: field] = true
             case "false", "no", "off", "0": config[keyPath: field] = false
@@ -322,11 +324,13 @@ enum ConfigKeys {
     }
 
     static func int(_ field: WritableKeyPath<TrainingConfig, Int>, min: Int) -> Entry {
-        Entry { config, value in config[keyPath: field] = try parseInt(try required(value), min: min) }
+        Entry(value: { .integer($0[keyPath: field]) }) { config, value in
+            config[keyPath: field] = try parseInt(try required(value), min: min)
+        }
     }
 
     static func optionalInt(_ field: WritableKeyPath<TrainingConfig, Int?>, min: Int) -> Entry {
-        Entry { config, value in
+        Entry(value: { $0[keyPath: field].map(ConfigValue.integer) ?? .null }) { config, value in
             config[keyPath: field] = try value.map { try parseInt($0, min: min) }
         }
     }
@@ -341,13 +345,13 @@ enum ConfigKeys {
 
     static func double(_ field: WritableKeyPath<TrainingConfig, Double>,
                        min: Double? = nil, above: Double? = nil, max: Double? = nil) -> Entry {
-        Entry { config, value in
+        Entry(value: { .real($0[keyPath: field]) }) { config, value in
             config[keyPath: field] = try parseDouble(try required(value), min: min, above: above, max: max)
         }
     }
 
     static func optionalDouble(_ field: WritableKeyPath<TrainingConfig, Double?>, min: Double, max: Double) -> Entry {
-        Entry { config, value in
+        Entry(value: { $0[keyPath: field].map(ConfigValue.real) ?? .null }) { config, value in
             config[keyPath: field] = try value.map { try parseDouble($0, min: min, max: max) }
         }
     }
@@ -365,7 +369,9 @@ enum ConfigKeys {
 
     static func choice<Value: RawRepresentable & CaseIterable>(
         _ field: WritableKeyPath<TrainingConfig, Value>) -> Entry where Value.RawValue == String {
-        Entry { config, value in config[keyPath: field] = try parseChoice(try required(value)) }
+        Entry(value: { .text($0[keyPath: field].rawValue) }) { config, value in
+            config[keyPath: field] = try parseChoice(try required(value))
+        }
     }
 
     private static func parseChoice<Value: RawRepresentable & CaseIterable>(_ text: String) throws -> Value
@@ -380,14 +386,15 @@ enum ConfigKeys {
     /// A list: a YAML sequence, or comma-separated values (`--loss_type sigmoid,sft`).
     static func list<Element>(_ field: WritableKeyPath<TrainingConfig, [Element]>,
                               element: @escaping (String) throws -> Element) -> Entry {
-        Entry(takesList: true) { config, value in
+        Entry(takesList: true, value: { .list($0[keyPath: field].map(ConfigValue.item)) }) { config, value in
             config[keyPath: field] = try parseList(try required(value), element: element)
         }
     }
 
     static func optionalList<Element>(_ field: WritableKeyPath<TrainingConfig, [Element]?>,
                                       element: @escaping (String) throws -> Element) -> Entry {
-        Entry(takesList: true) { config, value in
+        Entry(takesList: true, value: { $0[keyPath: field].map { .list($0.map(ConfigValue.item)) } ?? .null }) {
+            config, value in
             config[keyPath: field] = try value.map { try parseList($0, element: element) }
         }
     }

@@ -104,6 +104,7 @@ public final class Trainer {
     /// Trains to the end of the plan (from the latest checkpoint when `resume`), saving and logging on the way.
     public func train(resume: Bool) throws -> TrainingReport {
         try prepareOutputDirectory(resume: resume)
+        try communicator.runOnRankZero { try writeResolvedConfig(to: outputDir) }
         if resume {
             completedSteps = try restoreLatestCheckpoint()
             say("resumed from checkpoint-\(completedSteps) in \(outputDir.path)")

@@ -57,6 +57,7 @@ extension Trainer {
         let state = currentState()
         let saved = try directory.save(step: completedSteps) { folder in
             try source.writeFolder(of: policy, to: folder)
+            try writeResolvedConfig(to: folder)
             try SafeTensorsFile.write([
                 ("exp_avg", [policy.parameterCount], UnsafeBufferPointer(optimizer.firstMoment)),
                 ("exp_avg_sq", [policy.parameterCount], UnsafeBufferPointer(optimizer.secondMoment)),

@@ -154,6 +154,41 @@ import Testing
         #expect(error(file: list)?.contains("must be a mapping") == true)
     }
 
+    /// The resolved config a run saves reads back as the same configuration: the defaults, the demo's, and one where
+    /// every key but `sync_ref_model` (which excludes `precompute_ref_log_probs`) differs from its default, with text
+    /// that YAML would otherwise read as something else (`null`, `true`, `a: b`, `~`).
+    @Test func resolvedConfigLoadsBackToTheSameConfig() throws {
+        let everyKeyChanged = try ConfigLoader.load(file: nil, overrides: [
+            "--model_name_or_path", "models/a: b", "--train_dataset", "true", "--eval_dataset", "data/held out.jsonl",
+            "--max_length", "96", "--chat_template", "chatml", "--truncation_mode", "keep_end",
+            "--model.n_layer", "3", "--model.n_head", "2", "--model.n_embd", "24", "--model.n_positions", "96",
+            "--beta", "0.25", "--label_smoothing", "0.1", "--loss_type", "sigmoid,sft,robust", "--loss_weights", "1,0.5,1e-7",
+            "--reference_free", "true", "--f_divergence_type", "alpha_divergence", "--f_alpha_divergence_coef", "0.3",
+            "--discopop_tau", "0.07", "--ld_alpha", "0.4", "--use_weighting", "true", "--precompute_ref_log_probs", "true",
+            "--precompute_ref_batch_size", "3", "--precompute_ref_cache_dir", "null", "--ref_model_mixup_alpha", "0.5",
+            "--ref_model_sync_steps", "7", "--learning_rate", "3e-7", "--weight_decay", "0.01", "--adam_beta1", "0.8",
+            "--adam_beta2", "0.99", "--adam_epsilon", "1e-6", "--max_grad_norm", "0.5", "--lr_scheduler_type", "cosine",
+            "--warmup_steps", "2", "--warmup_ratio", "0.2", "--per_device_train_batch_size", "3",
+            "--per_device_eval_batch_size", "5", "--gradient_accumulation_steps", "4", "--num_train_epochs", "1.5",
+            "--max_steps", "11", "--seed", "9", "--train_sampling_strategy", "sequential", "--output_dir", "~",
+            "--overwrite_output_dir", "true", "--logging_steps", "2", "--save_steps", "3", "--save_total_limit", "1",
+            "--eval_steps", "4", "--threads", "1", "--ddp_bucket_cap_mb", "0.5",
+        ])
+        #expect(everyKeyChanged.precomputeRefCacheDir == nil)
+        var withCacheDir = everyKeyChanged
+        withCacheDir.precomputeRefCacheDir = "null"
+        for config in [try ConfigLoader.load(file: nil, overrides: []), everyKeyChanged, withCacheDir, TrainingConfig()] {
+            let yaml = try ConfigLoader.resolvedYAML(of: config)
+            #expect(try ConfigLoader.load(file: try writeTemporary(yaml), overrides: []) == config, "\(yaml)")
+            for key in ConfigKeys.table.keys where key != "max_prompt_length" {
+                let name = key.split(separator: ".").last.map(String.init) ?? key
+                #expect(yaml.contains("\n\(name):") || yaml.contains(" \(name):"), "\(key) missing from\n\(yaml)")
+            }
+        }
+        let yaml = try ConfigLoader.resolvedYAML(of: withCacheDir)
+        #expect(yaml.contains("loss_type: [sigmoid, sft, robust]") && yaml.contains("model:\n  n_embd: 24\n"), "\(yaml)")
+    }
+
     @Test func editDistanceBasics() {
         #expect(editDistance("", "abc") == 3)
         #expect(editDistance("beta", "beta") == 0)
