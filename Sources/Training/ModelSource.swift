@@ -2,6 +2,7 @@ import Foundation
 import Checkpoint
 import Kernels
 import Model
+import MPI
 import PreferenceData
 
 /// Where a run's model comes from: a Hugging Face folder (`model_name_or_path`: config.json, safetensors
@@ -75,13 +76,17 @@ struct ModelSource {
         self.folder = folder
     }
 
-    /// The model's initial weights: read from the folder, or drawn from `seed` for the built-in model.
-    func initialize(_ model: any CausalLanguageModel, seed: Int) throws {
-        if let folder {
-            try loadWeights(from: folder, into: model)
-        } else {
-            model.initializeRandomly(seed: UInt64(seed))
+    /// Puts the model's weights into `model` on every rank: rank 0 reads them from the folder (or draws the built-in
+    /// model's from `seed`) and broadcasts them, so only rank 0 needs to read the model folder.
+    func load(into model: any CausalLanguageModel, seed: Int, communicator: Communicator) throws {
+        try communicator.runOnRankZero {
+            if let folder {
+                try loadWeights(from: folder, into: model)
+            } else {
+                model.initializeRandomly(seed: UInt64(seed))
+            }
         }
+        try communicator.broadcast(UnsafeMutableRawBufferPointer(model.parameters), root: 0)
     }
 
     /// The chat template for conversational data: the built-in one named by `chat_template`, else the model's own.

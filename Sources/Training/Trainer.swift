@@ -54,9 +54,7 @@ public final class Trainer {
         let chatTemplate = { try source.chatTemplate(named: config.chatTemplate) }
         let policy = try makeCausalLanguageModel(config: source.modelConfig, trainable: true, parallel: parallel)
         self.policy = policy
-        try communicator.runOnRankZero { try source.initialize(policy, seed: config.seed) }
-        // Every rank starts from rank 0's weights: only rank 0 needs to read the model folder.
-        try communicator.broadcast(UnsafeMutableRawBufferPointer(policy.parameters), root: 0)
+        try source.load(into: policy, seed: config.seed, communicator: communicator)
 
         func sayDropped(_ count: Int, _ examples: String) {
             if count > 0 {
@@ -175,8 +173,7 @@ public final class Trainer {
     }
 
     private func evaluationRecord() throws -> MetricsRecord {
-        let metrics = try evaluate(.eval)
-        var record = MetricsRecord(metrics.means.map { ("eval_" + $0.name, $0.value) })
+        var record = MetricsRecord(try evaluate(.eval).evalMeans)
         record.fields.insert(("step", Double(completedSteps)), at: 0)
         record.fields.append(("epoch", Double(completedSteps) / Double(plan.stepsPerEpoch)))
         return record
@@ -190,13 +187,7 @@ public final class Trainer {
     /// Metrics of the policy on the training or the held-out examples, in micro-batches of
     /// `per_device_eval_batch_size` dealt over all ranks.
     func evaluate(_ split: DataSplit) throws -> MetricWindow {
-        let count = split == .train ? task.trainCount : task.evalCount
-        let microBatches = chunks(Array(0..<count), size: config.perDeviceEvalBatchSize).map(Array.init)
-        var metrics = MetricWindow(names: task.metricNames)
-        for microBatch in communicator.share(of: microBatches) {
-            metrics.add(task.evaluate(microBatch, of: split))
-        }
-        return try metrics.allReduced(communicator)
+        try task.metrics(on: split, batchSize: config.perDeviceEvalBatchSize, communicator: communicator)
     }
 
     private func evaluateSplits() throws -> SplitMetrics {

@@ -1,4 +1,6 @@
+import Distributed
 import Model
+import MPI
 
 /// What a run trains: DPO on preference pairs, or SFT on prompt/completion sequences. The trainer owns everything the
 /// two share — the policy, the step plan, the optimizer step, logging, evaluation and checkpoints — and asks the task
@@ -75,6 +77,18 @@ extension TrainingTask {
     /// The metrics of the policy on the examples at `indices` of `split`.
     func evaluate(_ indices: [Int], of split: DataSplit) -> MicroBatchMetrics {
         runMicroBatch(indices, .evaluate(split))
+    }
+
+    /// The metrics of the policy on all of `split`, in micro-batches of `batchSize` dealt over the ranks and summed
+    /// over them (every rank must call it): what training logs as `eval_*` and `dpo-dist eval` prints.
+    func metrics(on split: DataSplit, batchSize: Int, communicator: Communicator) throws -> MetricWindow {
+        let count = split == .train ? trainCount : evalCount
+        let microBatches = chunks(Array(0..<count), size: batchSize).map(Array.init)
+        var metrics = MetricWindow(names: metricNames)
+        for microBatch in communicator.share(of: microBatches) {
+            metrics.add(evaluate(microBatch, of: split))
+        }
+        return try metrics.allReduced(communicator)
     }
 }
 
