@@ -98,10 +98,12 @@ let package = Package(
         // data and checkpoint formats
         .target(name: "PreferenceData", dependencies: ["SeededRandom"]),
         .target(name: "Checkpoint"),
+        // a run folder's summary.json and the report page (`dpo-dist report`): read back what runs wrote
+        .target(name: "RunReport"),
         // the one place that joins them
         .target(name: "Training", dependencies: [
             "MPI", "Distributed", "Diagnostics", "Kernels", "Model", "DPO", "Optimization", "Generation", "PreferenceData",
-            "Checkpoint",
+            "Checkpoint", "RunReport",
             .product(name: "Yams", package: "Yams"),
         ]),
         // kernel, training-step and communication timings behind `dpo-dist bench`

@@ -102,7 +102,7 @@ public final class Trainer {
     /// Trains to the end of the plan (from the latest checkpoint when `resume`), saving and logging on the way.
     public func train(resume: Bool) throws -> TrainingReport {
         try prepareOutputDirectory(resume: resume)
-        try communicator.runOnRankZero { try writeResolvedConfig(to: outputDir) }
+        try communicator.runOnRankZero { try startRunFiles() }
         if resume {
             completedSteps = try restoreLatestCheckpoint()
             say("resumed from checkpoint-\(completedSteps) in \(outputDir.path)")
@@ -139,7 +139,9 @@ public final class Trainer {
         }
         try saveFinalModel()
         let after = try evaluateSplits()
-        return TrainingReport(steps: completedSteps, before: before, after: after, metrics: task.summaryMetrics)
+        let report = TrainingReport(steps: completedSteps, before: before, after: after, metrics: task.summaryMetrics)
+        try communicator.runOnRankZero { try writeSummary(of: report) }
+        return report
     }
 
     /// One optimizer update (`TrainingStep`) on this rank's share of the step's micro-batches. Adds the micro-batches'

@@ -9,7 +9,7 @@ struct DPODist: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dpo-dist",
         abstract: "Distributed Direct Preference Optimization on CPUs, one process or many under mpirun.",
-        subcommands: [Train.self, SFT.self, Generate.self, Bench.self])
+        subcommands: [Train.self, SFT.self, Eval.self, Generate.self, Bench.self])
 
     /// Console output goes out line by line even when stdout is a file or a pipe (batch jobs, nohup, tee), so the log
     /// is live and survives a kill; C stdio would otherwise buffer it in 4 KiB blocks.
@@ -32,13 +32,7 @@ struct RunOptions: ParsableArguments {
 
     /// Loads the config and trains; errors end every rank cleanly (see `fail`).
     func run(_ objective: Trainer.Objective, demoOverrides: [String] = []) throws {
-        let communicator: Communicator
-        do {
-            communicator = try Communicator.world()
-        } catch {
-            FileHandle.standardError.write(Data("error: cannot start MPI: \(error)\n".utf8))
-            throw ExitCode(2)
-        }
+        let communicator = try Self.startMPI()
         do {
             let trainingConfig = try ConfigLoader.load(file: config, overrides: overrides, demoOverrides: demoOverrides)
             let trainer = try Trainer(objective: objective, config: trainingConfig, communicator: communicator) { print($0) }
@@ -48,7 +42,17 @@ struct RunOptions: ParsableArguments {
             }
             communicator.finalize()
         } catch {
-            fail(error, communicator: communicator)
+            Self.fail(error, communicator: communicator)
+        }
+    }
+
+    /// MPI's world communicator (one process without mpirun); exit code 2 when MPI cannot start.
+    static func startMPI() throws -> Communicator {
+        do {
+            return try Communicator.world()
+        } catch {
+            FileHandle.standardError.write(Data("error: cannot start MPI: \(error)\n".utf8))
+            throw ExitCode(2)
         }
     }
 
@@ -56,7 +60,7 @@ struct RunOptions: ParsableArguments {
     /// divergence, a rank-0 failure already shared) is printed once by rank 0 and every rank exits cleanly. Anything
     /// else may be rank-local: that rank reports it with its number and aborts the whole job rather than let the
     /// other ranks hang.
-    private func fail(_ error: Error, communicator: Communicator) -> Never {
+    static func fail(_ error: Error, communicator: Communicator) -> Never {
         let identical = error is any IdenticalOnEveryRank
         if communicator.rank == 0 || !identical {
             let prefix = communicator.size > 1 && !identical ? "error (rank \(communicator.rank)): " : "error: "

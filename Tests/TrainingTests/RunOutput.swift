@@ -4,15 +4,18 @@ import Checkpoint
 
 /// Reading what a `dpo-dist` run wrote into its output folder.
 enum RunOutput {
+    /// Every record of `metrics.jsonl`, in order, with its numeric fields.
+    static func allRecords(in output: URL) throws -> [[String: Double]] {
+        try String(contentsOf: output.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n").map {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+            return object.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+        }
+    }
+
     /// The training records of `metrics.jsonl` (those with a loss), by step.
     static func records(in output: URL) throws -> [Int: [String: Double]] {
-        var records: [Int: [String: Double]] = [:]
-        for line in try String(contentsOf: output.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n") {
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            guard let step = object["step"] as? Int, object["loss"] != nil else { continue }
-            records[step] = object.compactMapValues { ($0 as? NSNumber)?.doubleValue }
-        }
-        return records
+        try allRecords(in: output).filter { $0["loss"] != nil && $0["step"] != nil }
+            .reduce(into: [:]) { $0[Int($1["step"]!)] = $1 }
     }
 
     /// The logged training loss by step.
