@@ -276,6 +276,7 @@ enum ConfigKeys {
         "eval_steps": optionalInt(\.evalSteps, min: 1),
         "threads": int(\.threads, min: 0),
         "ddp_bucket_cap_mb": double(\.ddpBucketCapMB, min: 0),
+        "nonfinite_policy": choice(\.nonfinitePolicy),
     ]
 
     private static func required(_ value: String?) throws -> String {

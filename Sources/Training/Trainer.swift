@@ -34,6 +34,8 @@ public final class Trainer {
     private var outputLock: OutputDirectoryLock?
     /// Optimizer updates completed so far.
     private(set) var completedSteps = 0
+    /// Updates skipped for a non-finite gradient (`nonfinite_policy: skip`), logged as `skipped_steps`.
+    private(set) var skippedSteps = 0
     /// Non-padding tokens processed by all ranks since the run began (TRL's cumulative `num_tokens`).
     var tokensSeen = 0.0
     let say: (String) -> Void
@@ -155,12 +157,26 @@ public final class Trainer {
     }
 
     /// One optimizer update (`TrainingStep`) on this rank's share of the step's micro-batches. Adds the micro-batches'
-    /// metrics to `metrics` and returns the global gradient norm before clipping.
-    func runStep(_ step: Int, metrics: inout MetricWindow) throws -> Double {
+    /// metrics to `metrics` and returns the global gradient norm before clipping, or nil when `nonfinite_policy: skip`
+    /// skipped the update of a non-finite gradient. Weights that the update made non-finite end the run before anything
+    /// is saved, so no checkpoint or final model ever holds them.
+    func runStep(_ step: Int, metrics: inout MetricWindow) throws -> Double? {
         let microBatches = plan.microBatches(step: step)
-        // Which rank runs a micro-batch changes nothing: its weight is fixed by the step.
-        let outcome = try task.train(communicator.share(of: microBatches), ofStep: microBatches, update: step + 1,
+        let outcome: TrainingStep.Outcome<MicroBatchMetrics>
+        do {
+            // Which rank runs a micro-batch changes nothing: its weight is fixed by the step.
+            outcome = try task.train(communicator.share(of: microBatches), ofStep: microBatches, update: step + 1,
                                      learningRate: schedule.rate(at: step), with: trainingStep)
+        } catch RunError.diverged(let update, let what) where config.nonfinitePolicy == .skip {
+            skippedSteps += 1
+            say("step \(update): update skipped (nonfinite_policy: skip, \(skippedSteps) so far): \(what)")
+            return nil
+        }
+        guard allFinite(policy.parameters.baseAddress!, count: policy.parameterCount, parallel: parallel) else {
+            throw RunError.diverged(step: step + 1, what: "the update made weights non-finite (±inf or NaN) although "
+                + "the gradient was finite: lower `learning_rate` or `weight_decay`; nothing of this step was saved, "
+                + "the newest checkpoint in output_dir is intact")
+        }
         for microBatchMetrics in outcome.metrics {
             metrics.add(microBatchMetrics)
         }
@@ -170,10 +186,15 @@ public final class Trainer {
 
     // MARK: Metrics
 
-    private func trainRecord(_ window: MetricWindow, gradNorm: Double, seconds: Double) throws -> MetricsRecord {
+    private func trainRecord(_ window: MetricWindow, gradNorm: Double?, seconds: Double) throws -> MetricsRecord {
         let global = try window.allReduced(communicator)
         var record = MetricsRecord(global.means)
-        record.fields.append(("grad_norm", gradNorm))
+        if let gradNorm {
+            record.fields.append(("grad_norm", gradNorm))
+        }
+        if config.nonfinitePolicy == .skip {
+            record.fields.append(("skipped_steps", Double(skippedSteps)))
+        }
         // As transformers 5 logs it: the rate this step's update used.
         record.fields.append(("learning_rate", schedule.rate(at: completedSteps - 1)))
         record.fields.append(("epoch", Double(completedSteps) / Double(plan.stepsPerEpoch)))

@@ -1,4 +1,5 @@
 import Foundation
+import Kernels
 import Checkpoint
 import Distributed
 import Model
@@ -52,6 +53,7 @@ extension Trainer {
     /// with `from_pretrained`), the optimizer moments, the task's own buffers (a TR-DPO reference that has drifted
     /// from the initial weights) and the trainer state.
     func saveCheckpoint() throws {
+        try checkOptimizerStateFinite()
         guard communicator.rank == 0 else { return }
         let directory = CheckpointDirectory(outputDir: outputDir)
         let state = currentState()
@@ -75,6 +77,24 @@ extension Trainer {
         say("saved \(saved.path)")
     }
 
+    /// Every rank: the AdamW moments are finite (a huge finite gradient can overflow the second moment while the
+    /// weights are still finite), or the run stops before a checkpoint holding them is written. Weights are checked
+    /// after every update (`runStep`).
+    private func checkOptimizerStateFinite() throws {
+        let finite = [optimizer.firstMoment, optimizer.secondMoment].allSatisfy {
+            allFinite($0.baseAddress!, count: $0.count, parallel: parallel)
+        }
+        var bad: [Double] = [finite ? 0 : 1]
+        if communicator.size > 1 {
+            try bad.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+        }
+        guard bad[0] == 0 else {
+            throw RunError.diverged(step: completedSteps, what: "the optimizer's moment estimates are not finite, so "
+                + "checkpoint-\(completedSteps) was not written: lower `learning_rate` or `max_grad_norm`; the newest "
+                + "checkpoint in output_dir is intact")
+        }
+    }
+
     /// Rank 0 reads the latest checkpoint and broadcasts it; every rank returns its step.
     func restoreLatestCheckpoint() throws -> Int {
         var position = (step: 0, tokensSeen: 0.0)
@@ -84,8 +104,14 @@ extension Trainer {
         }
         try withUnsafeMutableBytes(of: &position) { try communicator.broadcast($0, root: 0) }
         tokensSeen = position.tokensSeen
-        for buffer in [policy.parameters, optimizer.firstMoment, optimizer.secondMoment] + task.checkpointBuffers.map(\.buffer) {
+        let buffers = [policy.parameters, optimizer.firstMoment, optimizer.secondMoment] + task.checkpointBuffers.map(\.buffer)
+        for buffer in buffers {
             try communicator.broadcast(UnsafeMutableRawBufferPointer(buffer), root: 0)
+        }
+        // Every rank holds the same values now, so every rank finds this alike.
+        guard buffers.allSatisfy({ allFinite($0.baseAddress!, count: $0.count, parallel: parallel) }) else {
+            throw RunError.input("checkpoint-\(position.step) in \(outputDir.path) holds non-finite values (it was not "
+                + "written by this version of dpo-dist, which never saves them): resume from an earlier checkpoint")
         }
         return position.step
     }

@@ -93,6 +93,13 @@ public struct TrainingConfig: Sendable, Equatable {
     /// in buckets of this size, each started as soon as the last backward of a step has finished it; 0 = one blocking
     /// all-reduce of the whole buffer after the backward.
     public var ddpBucketCapMB = 25.0
+    /// Ours: what a step whose summed gradient is not finite does: `stop` the run (nothing of the step is applied), or
+    /// `skip` its update, count it and go on. Weights made non-finite by an update always stop the run.
+    public var nonfinitePolicy = NonfinitePolicy.stop
+
+    public enum NonfinitePolicy: String, Sendable, CaseIterable {
+        case stop, skip
+    }
 
     public init() {}
 }

@@ -356,6 +356,32 @@ import TestSupport
         #expect(try RunOutput.losses(in: stopped) == RunOutput.losses(in: straight))
     }
 
+    /// Weights an update makes infinite stop the run before anything is saved; `nonfinite_policy: skip` skips the
+    /// updates of non-finite gradients instead, counts them and ends with finite weights.
+    @Test func nonFiniteValuesAreNeverSaved() throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        let infinite = folder.appendingPathComponent("infinite")
+        let exploded = train(nil, ["--config", config, "--output_dir", infinite.path, "--max_steps", "4", "--save_steps", "1",
+                                   "--learning_rate", "1e38", "--weight_decay", "10"])
+        #expect(exploded.status == 1)
+        #expect(exploded.stderr.contains("step 2: the update made weights non-finite"), "\(exploded.stderr)")
+        let saved = try FileManager.default.contentsOfDirectory(atPath: infinite.path).filter { $0.hasPrefix("checkpoint-") }
+        #expect(saved == ["checkpoint-1"])
+        #expect(try RunOutput.tensors(in: infinite.appendingPathComponent("checkpoint-1")).values.allSatisfy {
+            $0.allSatisfy(\.isFinite)
+        })
+
+        let skipping = folder.appendingPathComponent("skipping")
+        let skipped = train(nil, ["--config", config, "--output_dir", skipping.path, "--max_steps", "5",
+                                  "--learning_rate", "1e20", "--nonfinite_policy", "skip"])
+        #expect(skipped.status == 0, "\(skipped.stderr)")
+        #expect(skipped.stdout.contains("step 3: update skipped (nonfinite_policy: skip, 1 so far)"), "\(skipped.stdout)")
+        let log = try String(contentsOf: skipping.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+        #expect(log.split(separator: "\n").last?.contains(#""step": 5, "skipped_steps": 3.0"#) == true, "\(log)")
+        #expect(try RunOutput.tensors(in: skipping).values.allSatisfy { $0.allSatisfy(\.isFinite) })
+    }
+
     /// A problem only rank 0 sees (it alone creates output_dir) must end every rank, not leave rank 1 waiting.
     @Test(.enabled(if: mpirunAvailable))
     func rankZeroOnlyFailureEndsAllRanks() throws {
