@@ -107,7 +107,7 @@ let package = Package(
         // kernel, training-step and communication timings behind `dpo-dist bench`
         .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "Optimization", "Training", "MPI", "SeededRandom"]),
         .executableTarget(name: "dpo-dist", dependencies: [
-            "Training", "Benchmarks", "Diagnostics", "Generation",
+            "Training", "Benchmarks", "Diagnostics", "Distributed", "Generation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

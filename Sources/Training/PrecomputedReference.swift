@@ -133,6 +133,13 @@ struct Fingerprint {
         length &+= UInt64(bytes.count)
     }
 
+    /// The fingerprint of one text.
+    static func of(_ text: String) -> String {
+        var fingerprint = Fingerprint()
+        fingerprint.add(Array(text.utf8))
+        return fingerprint.hex
+    }
+
     mutating func add(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { add($0) }
     }

@@ -53,11 +53,17 @@ public final class Trainer {
         self.parallel = parallel
         outputDir = URL(fileURLWithPath: config.outputDir)
 
-        let source = try ModelSource(config: config)
+        // Inputs are read by every rank; a failure on any rank (a file missing on one node) ends them all alike.
+        let source = try communicator.onEveryRank { try ModelSource(config: config) }
         self.source = source
         let chatTemplate = { try source.chatTemplate(named: config.chatTemplate) }
         let policy = try makeCausalLanguageModel(config: source.modelConfig, trainable: true, parallel: parallel)
         self.policy = policy
+        // Before the first collective that depends on them (the weights' broadcast has the model's size).
+        try communicator.checkAgreement([
+            ("the resolved config", Fingerprint.of("\(config)")),
+            ("the model (config.json and parameter count)", Fingerprint.of("\(source.modelConfig) \(policy.parameterCount)")),
+        ])
         try communicator.runOnRankZero { try source.initialize(policy, seed: config.seed) }
         // Every rank starts from rank 0's weights: only rank 0 needs to read the model folder.
         try communicator.broadcast(UnsafeMutableRawBufferPointer(policy.parameters), root: 0)
@@ -69,12 +75,18 @@ public final class Trainer {
         }
         switch objective {
         case .dpo:
-            let data = try TrainingData.pairs(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            let data = try communicator.onEveryRank {
+                try TrainingData.pairs(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            }
+            try communicator.checkAgreement([("the data (every token id)", data.fingerprint { [$0.chosen, $0.rejected] })])
             sayDropped(data.droppedTrainExamples, "training pairs")
             task = try DPOTask(config: config, source: source, policy: policy, data: data,
                                communicator: communicator, parallel: parallel, say: say)
         case .sft:
-            let data = try TrainingData.completions(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            let data = try communicator.onEveryRank {
+                try TrainingData.completions(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            }
+            try communicator.checkAgreement([("the data (every token id)", data.fingerprint { [$0] })])
             sayDropped(data.droppedTrainExamples, "examples")
             task = SFTTask(padTokenID: source.tokenizer.padTokenID, policy: policy, data: data)
         }

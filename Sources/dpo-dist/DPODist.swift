@@ -1,5 +1,6 @@
 import ArgumentParser
 import Diagnostics
+import Distributed
 import Foundation
 import MPI
 import Training
@@ -40,7 +41,10 @@ struct RunOptions: ParsableArguments {
             throw ExitCode(2)
         }
         do {
-            let trainingConfig = try ConfigLoader.load(file: config, overrides: overrides, demoOverrides: demoOverrides)
+            // Every rank reads the config; a rank that cannot (a file missing on its node) ends all of them alike.
+            let trainingConfig = try communicator.onEveryRank {
+                try ConfigLoader.load(file: config, overrides: overrides, demoOverrides: demoOverrides)
+            }
             let trainer = try Trainer(objective: objective, config: trainingConfig, communicator: communicator) { print($0) }
             let outcome = try trainer.train(resume: resume)
             if communicator.rank == 0 {

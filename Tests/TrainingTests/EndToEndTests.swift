@@ -382,6 +382,51 @@ import TestSupport
         #expect(try RunOutput.tensors(in: skipping).values.allSatisfy { $0.allSatisfy(\.isFinite) })
     }
 
+    /// Two ranks launched as two mpirun app contexts (`-n 1 … : -n 1 …`), each in its own working directory with its
+    /// own arguments: how a test gives ranks different inputs.
+    private func trainTwoRanks(_ first: (folder: URL, arguments: [String]),
+                               _ second: (folder: URL, arguments: [String])) -> ProcessResult {
+        let (launcher, prefix) = mpirunCommand(ranks: 1, executable: binary, arguments: [])
+        let options = Array(prefix.prefix { $0 != "-n" })
+        let context = { (app: (folder: URL, arguments: [String])) in
+            ["-n", "1", "-wdir", app.folder.path, self.binary.path, "train"] + app.arguments
+        }
+        return runProcess(launcher, arguments: options + context(first) + [":"] + context(second), timeout: 60)
+    }
+
+    /// An input error seen by rank 1 alone (its node lacks the data file) ends the whole job quickly with that rank's
+    /// message; ranks given different settings or data are refused, naming what differs.
+    @Test(.enabled(if: mpirunAvailable))
+    func oneRanksInputErrorAndDisagreeingRanksEndTheJob() throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        let (withData, withoutData) = (folder.appendingPathComponent("a"), folder.appendingPathComponent("b"))
+        for place in [withData, withoutData] {
+            try FileManager.default.createDirectory(at: place, withIntermediateDirectories: true)
+        }
+        try FileManager.default.copyItem(at: folder.appendingPathComponent("pairs.jsonl"),
+                                         to: withData.appendingPathComponent("pairs.jsonl"))
+        let common = ["--config", config, "--train_dataset", "pairs.jsonl", "--max_steps", "2",
+                      "--output_dir", folder.appendingPathComponent("out").path]
+        let started = Date()
+        let missing = trainTwoRanks((withData, common), (withoutData, common))
+        #expect(missing.status == 1 && Date().timeIntervalSince(started) < 30, "\(missing.stderr)")
+        #expect(missing.stderr.contains("rank 1 of 2: ") && missing.stderr.contains("pairs.jsonl"), "\(missing.stderr)")
+        #expect(missing.stderr.components(separatedBy: "error").count - 1 == 1, "\(missing.stderr)")
+
+        let settings = trainTwoRanks((withData, common + ["--beta", "0.1"]), (withData, common + ["--beta", "0.2"]))
+        #expect(settings.status == 1)
+        #expect(settings.stderr.contains("the ranks disagree: the resolved config of rank(s) 1 differs from rank 0's"),
+                "\(settings.stderr)")
+
+        let other = String(try String(contentsOf: withData.appendingPathComponent("pairs.jsonl"), encoding: .utf8)
+            .split(separator: "\n").reversed().joined(separator: "\n")) + "\n"
+        try other.write(to: withoutData.appendingPathComponent("pairs.jsonl"), atomically: true, encoding: .utf8)
+        let data = trainTwoRanks((withData, common), (withoutData, common))
+        #expect(data.status == 1)
+        #expect(data.stderr.contains("the data (every token id) of rank(s) 1 differs from rank 0's"), "\(data.stderr)")
+    }
+
     /// A problem only rank 0 sees (it alone creates output_dir) must end every rank, not leave rank 1 waiting.
     @Test(.enabled(if: mpirunAvailable))
     func rankZeroOnlyFailureEndsAllRanks() throws {
