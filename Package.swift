@@ -90,6 +90,7 @@ let package = Package(
         .target(name: "Model", dependencies: ["Kernels", "SeededRandom"], swiftSettings: optimizedNumerics),
         .target(name: "DPO", dependencies: ["Model"]),
         // data and checkpoint formats
+        .target(name: "JSON", dependencies: ["Diagnostics"]),
         .target(name: "PreferenceData", dependencies: ["SeededRandom"]),
         .target(name: "Checkpoint"),
         // the one place that joins them
@@ -109,6 +110,7 @@ let package = Package(
         // Helpers shared by test targets: locating built executables, running processes, mpirun command lines.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
 
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "SeededRandom"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint", "SeededRandom"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DPOTests", dependencies: ["DPO", "Model"]),
