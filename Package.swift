@@ -91,7 +91,7 @@ let package = Package(
         .target(name: "DPO", dependencies: ["Model"]),
         // data and checkpoint formats
         .target(name: "JSON", dependencies: ["Diagnostics"]),
-        .target(name: "PreferenceData", dependencies: ["SeededRandom"]),
+        .target(name: "PreferenceData", dependencies: ["JSON", "SeededRandom"]),
         .target(name: "Checkpoint"),
         // the one place that joins them
         .target(name: "Training", dependencies: [
