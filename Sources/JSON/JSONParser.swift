@@ -8,7 +8,10 @@ extension JSONValue {
     /// Parses one complete JSON document: UTF-8 text, optionally after a byte-order mark, with nothing but whitespace
     /// after the value. `file` names the document in the `JSONError`, which gives the line and column of the problem.
     public static func parse(_ bytes: UnsafeRawBufferPointer, file: String) throws -> JSONValue {
-        var parser = JSONParser(bytes: bytes, file: file)
+        guard let start = bytes.baseAddress, !bytes.isEmpty else {
+            throw JSONError(file: file, problem: .malformed(line: 1, column: 1, reason: "unexpected end of the input"))
+        }
+        var parser = JSONParser(start.assumingMemoryBound(to: UInt8.self), count: bytes.count, file: file)
         return try parser.document()
     }
 
@@ -26,30 +29,38 @@ private let newline: UInt8 = 0x0A
 
 /// A recursive-descent parser over the raw bytes: one pass, no copies of unescaped strings.
 private struct JSONParser {
-    let bytes: UnsafeRawBufferPointer
+    /// The text, as a typed pointer rather than a buffer because its subscript is inlined even in debug builds.
+    let bytes: UnsafePointer<UInt8>
+    let count: Int
     let file: String
     /// Where the text starts (after a byte-order mark); lines and columns count from here.
     let start: Int
     var position: Int
 
-    init(bytes: UnsafeRawBufferPointer, file: String) {
+    init(_ bytes: UnsafePointer<UInt8>, count: Int, file: String) {
         self.bytes = bytes
+        self.count = count
         self.file = file
-        start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        start = UnsafeBufferPointer(start: bytes, count: count).starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
         position = start
+    }
+
+    /// The bytes in `range`.
+    func slice(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: bytes + range.lowerBound, count: range.count)
     }
 
     mutating func document() throws -> JSONValue {
         let value = try value(depth: 0)
         skipWhitespace()
-        guard position == bytes.count else { throw error("unexpected text after the JSON value") }
+        guard position == count else { throw error("unexpected text after the JSON value") }
         return value
     }
 
     /// A malformed-JSON error at the current position.
     func error(_ reason: String) -> JSONError {
         var (line, column) = (1, 1)
-        for byte in bytes[start..<min(position, bytes.count)] {
+        for byte in slice(start..<min(position, count)) {
             if byte == newline {
                 (line, column) = (line + 1, 1)
             } else if byte & 0xC0 != 0x80 {  // not a UTF-8 continuation byte
@@ -64,7 +75,7 @@ private struct JSONParser {
     }
 
     mutating func skipWhitespace() {
-        while position < bytes.count {
+        while position < count {
             switch bytes[position] {
             case 0x20, 0x0A, 0x0D, 0x09: position += 1
             default: return
@@ -75,7 +86,7 @@ private struct JSONParser {
     /// True (and consumes it) if the next non-blank byte is `byte`.
     mutating func consume(_ byte: UInt8) -> Bool {
         skipWhitespace()
-        guard position < bytes.count, bytes[position] == byte else { return false }
+        guard position < count, bytes[position] == byte else { return false }
         position += 1
         return true
     }
@@ -83,14 +94,14 @@ private struct JSONParser {
     mutating func expect(_ byte: UInt8) throws {
         guard !consume(byte) else { return }
         let expected = "expected '\(Character(Unicode.Scalar(byte)))'"
-        throw error(position < bytes.count ? "\(expected), found \(describe(bytes[position]))"
+        throw error(position < count ? "\(expected), found \(describe(bytes[position]))"
                                           : "\(expected), found the end of the input")
     }
 
     /// A value whose enclosing containers are `depth` deep.
     mutating func value(depth: Int) throws -> JSONValue {
         skipWhitespace()
-        guard position < bytes.count else { throw error("unexpected end of the input") }
+        guard position < count else { throw error("unexpected end of the input") }
         switch bytes[position] {
         case openBrace: return try object(depth: depth + 1)
         case openBracket: return try array(depth: depth + 1)
@@ -105,7 +116,7 @@ private struct JSONParser {
 
     mutating func literal(_ text: StaticString) throws {
         let expected = UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount)
-        guard bytes.count - position >= expected.count,
+        guard count - position >= expected.count,
               expected.indices.allSatisfy({ bytes[position + $0] == expected[$0] }) else {
             throw error("expected '\(text)'")
         }
@@ -119,7 +130,7 @@ private struct JSONParser {
         if consume(closeBrace) { return .object(JSONObject(members)) }
         repeat {
             skipWhitespace()
-            guard position < bytes.count, bytes[position] == quote else { throw error("expected a string key") }
+            guard position < count, bytes[position] == quote else { throw error("expected a string key") }
             let key = try string()
             try expect(colon)
             members.append((key, try value(depth: depth)))
@@ -141,7 +152,7 @@ private struct JSONParser {
     }
 
     func isDigit(at index: Int) -> Bool {
-        index < bytes.count && (zero...nine).contains(bytes[index])
+        index < count && (zero...nine).contains(bytes[index])
     }
 
     mutating func skipDigits() {
@@ -160,20 +171,20 @@ private struct JSONParser {
         guard isDigit(at: position) else { throw invalid() }
         if bytes[position] == zero { position += 1 } else { skipDigits() }
         var isInteger = true
-        if position < bytes.count, bytes[position] == dot {
+        if position < count, bytes[position] == dot {
             isInteger = false
             position += 1
             guard isDigit(at: position) else { throw invalid() }
             skipDigits()
         }
-        if position < bytes.count, bytes[position] | 0x20 == 0x65 {  // e or E
+        if position < count, bytes[position] | 0x20 == 0x65 {  // e or E
             isInteger = false
             position += 1
-            if position < bytes.count, bytes[position] == plus || bytes[position] == minus { position += 1 }
+            if position < count, bytes[position] == plus || bytes[position] == minus { position += 1 }
             guard isDigit(at: position) else { throw invalid() }
             skipDigits()
         }
-        let text = String(decoding: bytes[numberStart..<position], as: UTF8.self)
+        let text = String(decoding: slice(numberStart..<position), as: UTF8.self)
         if isInteger, let integer = Int(text) { return .integer(integer) }
         guard let number = Double(text), number.isFinite else {
             position = numberStart
@@ -188,23 +199,23 @@ private struct JSONParser {
         position += 1
         let contentStart = position
         // Most strings have no escapes: find the closing quote and take the bytes as they are.
-        while position < bytes.count {
+        while position < count {
             let byte = bytes[position]
             if byte == quote {
                 position += 1
-                return try validated(UnsafeRawBufferPointer(rebasing: bytes[contentStart..<position - 1]), opening)
+                return try validated(slice(contentStart..<position - 1), opening)
             }
             if byte == backslash || byte < 0x20 { break }
             position += 1
         }
-        var utf8 = [UInt8](bytes[contentStart..<position])
+        var utf8 = [UInt8](slice(contentStart..<position))
         while true {
-            guard position < bytes.count else { throw error("unterminated string") }
+            guard position < count else { throw error("unterminated string") }
             let byte = bytes[position]
             switch byte {
             case quote:
                 position += 1
-                return try utf8.withUnsafeBytes { try validated($0, opening) }
+                return try utf8.withUnsafeBufferPointer { try validated($0, opening) }
             case backslash:
                 try escape(into: &utf8)
             case 0..<0x20:
@@ -217,7 +228,7 @@ private struct JSONParser {
     }
 
     /// The text of a string's bytes, or an error at its opening quote if they are not UTF-8.
-    mutating func validated(_ utf8: UnsafeRawBufferPointer, _ opening: Int) throws -> String {
+    mutating func validated(_ utf8: UnsafeBufferPointer<UInt8>, _ opening: Int) throws -> String {
         guard let text = String(validating: utf8, as: UTF8.self) else {
             position = opening
             throw error("the string is not valid UTF-8")
@@ -229,7 +240,7 @@ private struct JSONParser {
     mutating func escape(into utf8: inout [UInt8]) throws {
         let backslashPosition = position
         position += 1
-        guard position < bytes.count else { throw error("unterminated string") }
+        guard position < count else { throw error("unterminated string") }
         let escape = bytes[position]
         position += 1
         switch escape {
@@ -242,7 +253,7 @@ private struct JSONParser {
         case 0x75:  // u
             var code = try hex4()
             if (0xD800..<0xDC00).contains(code) {
-                guard bytes.count - position >= 2, bytes[position] == backslash, bytes[position + 1] == 0x75 else {
+                guard count - position >= 2, bytes[position] == backslash, bytes[position + 1] == 0x75 else {
                     position = backslashPosition
                     throw error("unpaired UTF-16 surrogate")
                 }
@@ -268,7 +279,7 @@ private struct JSONParser {
     mutating func hex4() throws -> UInt32 {
         var code: UInt32 = 0
         for _ in 0..<4 {
-            guard position < bytes.count, let digit = hexDigitValue(bytes[position]) else {
+            guard position < count, let digit = hexDigitValue(bytes[position]) else {
                 throw error("invalid \\u escape (it needs four hexadecimal digits)")
             }
             code = code << 4 | digit
