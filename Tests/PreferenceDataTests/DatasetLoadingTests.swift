@@ -125,6 +125,25 @@ private let secondExample = PreferenceExample(prompt: "Hi \"there\"", chosen: "H
         #expect(error.description.hasSuffix(#", line 2: field "\#(field)" \#(problem)"#))
     }
 
+    /// Message lists decode role and content as written; multimodal content (a list of parts) is rejected saying so.
+    @Test func chatMessagesDecodeFromJSON() throws {
+        let directory = try TemporaryDirectory()
+        let completions = #""chosen": [{"role": "assistant", "content": "A"}], "rejected": [{"role": "assistant", "content": "B"}]"#
+        let path = try directory.write("chat.jsonl", #"{"prompt": [{"role": "system", "content": "Be brief."}, "#
+                                       + #"{"role": "user", "content": "Grüße 👋"}], "# + completions + "}")
+        let file = try PreferenceDataset.load(path: path)
+        guard case .conversational(let examples) = file.records else {
+            Issue.record("expected conversational records, got \(file.records)")
+            return
+        }
+        #expect(examples.map(\.prompt) == [[ChatMessage(role: "system", content: "Be brief."),
+                                            ChatMessage(role: "user", content: "Grüße 👋")]])
+
+        let parts = try loadError("parts.jsonl", #"{"prompt": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "#
+                                  + completions + "}")
+        #expect(parts.problem.contains("list of parts"))
+    }
+
     @Test func nonObjectLineIsRejected() throws {
         let error = try loadError("scalar.jsonl", "\"just a string\"\n")
         #expect(error.location == .line(1))

@@ -10,24 +10,6 @@ public struct ChatMessage: Codable, Equatable, Sendable {
         self.role = role
         self.content = content
     }
-
-    private enum CodingKeys: String, CodingKey { case role, content }
-
-    /// Decodes `{"role", "content"}` with string content. Multimodal content (a list of parts such as
-    /// `[{"type": "text", "text": …}]`) is rejected with a message saying so, rather than a generic type mismatch.
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        role = try container.decode(String.self, forKey: .role)
-        if (try? container.decode([JSONPart].self, forKey: .content)) != nil {
-            throw DecodingError.dataCorruptedError(
-                forKey: .content, in: container,
-                debugDescription: "message content is a list of parts; only plain string content is supported")
-        }
-        content = try container.decode(String.self, forKey: .content)
-    }
-
-    /// Any JSON object, to recognize a list-of-parts content.
-    private struct JSONPart: Decodable {}
 }
 
 /// A model's chat template: renders a list of messages into the exact text that transformers'
