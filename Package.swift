@@ -91,11 +91,13 @@ let package = Package(
         .target(name: "DPO", dependencies: ["Model"]),
         // data and checkpoint formats
         .target(name: "JSON", dependencies: ["Diagnostics"]),
-        .target(name: "PreferenceData", dependencies: ["JSON", "SeededRandom"]),
+        .target(name: "Tokenizers", dependencies: ["JSON"]),
+        .target(name: "ChatTemplate", dependencies: ["JSON"]),
+        .target(name: "PreferenceData", dependencies: ["JSON", "Tokenizers", "ChatTemplate", "SeededRandom"]),
         .target(name: "Checkpoint"),
         // the one place that joins them
         .target(name: "Training", dependencies: [
-            "MPI", "Kernels", "Model", "DPO", "PreferenceData", "Checkpoint",
+            "MPI", "Kernels", "Model", "DPO", "PreferenceData", "Tokenizers", "ChatTemplate", "Checkpoint", "SeededRandom",
             .product(name: "Yams", package: "Yams"),
         ]),
         // kernel and DPO-step timings behind `dpo-dist bench`
@@ -109,15 +111,25 @@ let package = Package(
         .executableTarget(name: "mpi-check", dependencies: ["MPI"]),
         // Helpers shared by test targets: locating built executables, running processes, mpirun command lines.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // The tokenizer folders (and what the `tokenizers` library made of them) that TokenizersTests and
+        // PreferenceDataTests both use.
+        .target(name: "TokenizerFixtures", dependencies: ["Tokenizers"], path: "Tests/TokenizerFixtures",
+                resources: [.copy("Fixtures")]),
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "SeededRandom"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint", "SeededRandom"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DPOTests", dependencies: ["DPO", "Model"]),
-        .testTarget(name: "PreferenceDataTests", dependencies: ["PreferenceData", "SeededRandom"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TokenizerFixtures"]),
+        .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PreferenceDataTests", dependencies: [
+            "PreferenceData", "Tokenizers", "ChatTemplate", "SeededRandom", "TestSupport", "TokenizerFixtures",
+        ], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MPITests", dependencies: ["MPI", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoint", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: [
+            "Training", "Checkpoint", "DPO", "Kernels", "Model", "MPI", "PreferenceData", "Tokenizers", "TestSupport",
+        ], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

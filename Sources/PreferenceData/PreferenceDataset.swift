@@ -1,4 +1,5 @@
 import Foundation
+import ChatTemplate
 import JSON
 
 /// One preference triple in TRL's "standard" format: a prompt, the preferred completion and the dispreferred one.

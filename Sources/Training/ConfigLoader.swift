@@ -1,5 +1,6 @@
 import Foundation
 import PreferenceData
+import ChatTemplate
 import Yams
 
 /// A configuration problem, always naming the key and where its value came from.

@@ -3,6 +3,8 @@ import Checkpoint
 import Kernels
 import Model
 import PreferenceData
+import Tokenizers
+import ChatTemplate
 
 /// Where a run's model comes from: a Hugging Face folder (`model_name_or_path`: config.json, safetensors
 /// weights, tokenizer files) or the built-in GPT-2-architecture model with the byte-level tokenizer, shaped by

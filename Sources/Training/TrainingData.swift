@@ -1,5 +1,7 @@
 import PreferenceData
 import Model
+import ChatTemplate
+import Tokenizers
 
 /// The tokenized pairs of a run and how they become model batches: the bridge from PreferenceData to Model.
 struct TrainingData {

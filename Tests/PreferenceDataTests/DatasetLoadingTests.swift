@@ -1,28 +1,8 @@
 import Foundation
 import Testing
 @testable import PreferenceData
-
-/// A fresh temporary directory per test, removed when the value goes away.
-final class TemporaryDirectory {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("DataTests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-
-    func write(_ name: String, _ text: String) throws -> String {
-        try write(name, Data(text.utf8))
-    }
-
-    func write(_ name: String, _ bytes: Data) throws -> String {
-        let file = url.appendingPathComponent(name)
-        try bytes.write(to: file)
-        return file.path
-    }
-}
+import TestSupport
+import ChatTemplate
 
 /// Writes `text` to a file called `name`, loads it, and returns the DataError that loading must throw.
 private func loadError(_ name: String, _ text: String) throws -> DataError {

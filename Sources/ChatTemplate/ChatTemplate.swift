@@ -119,7 +119,7 @@ public struct ChatTemplate: Sendable {
     /// being cut back to what all three renderings share, for templates that render it differently).
     /// The prompt must end with a user (or tool) message.
     public func renderPreference(prompt: [ChatMessage], chosen: [ChatMessage],
-                                 rejected: [ChatMessage]) throws -> PreferenceExample {
+                                 rejected: [ChatMessage]) throws -> (prompt: String, chosen: String, rejected: String) {
         guard let lastRole = prompt.last?.role else {
             throw ChatTemplateError(.configuration, "the prompt conversation is empty")
         }
@@ -136,8 +136,7 @@ public struct ChatTemplate: Sendable {
             shared += 1
         }
         func text(_ scalars: ArraySlice<Unicode.Scalar>) -> String { String(String.UnicodeScalarView(scalars)) }
-        return PreferenceExample(prompt: text(promptText[..<shared]), chosen: text(chosenText[shared...]),
-                                 rejected: text(rejectedText[shared...]))
+        return (text(promptText[..<shared]), text(chosenText[shared...]), text(rejectedText[shared...]))
     }
 
     // MARK: reading tokenizer files

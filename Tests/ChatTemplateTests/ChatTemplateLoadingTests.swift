@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import PreferenceData
+@testable import ChatTemplate
+import TestSupport
 
 /// Writes `config` as tokenizer_config.json (plus optional extra files) in a fresh directory.
 private func tokenizerDirectory(config: String, files: [String: String] = [:]) throws -> TemporaryDirectory {

@@ -105,6 +105,9 @@ public struct HuggingFaceTokenizer: Tokenizer {
         return try field.string("content")
     }
 
+    /// The configured `eos_token` name (its initializer requires one, so the decoded id is only a formality).
+    public var eosToken: String { specialTokenNames.eos ?? decode([eosTokenID]) }
+
     /// Text to ids without the post-processor's special tokens (see the type's documentation).
     public func encode(_ text: String) -> [Int32] {
         pipeline.encode(text, addSpecialTokens: false)
