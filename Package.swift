@@ -87,7 +87,7 @@ let package = Package(
         .target(name: "CPUFeatures"),
         .target(name: "GEMMAVX512", exclude: runtimeAVX512 ? [] : avx512GEMMSources, swiftSettings: avx512GEMMSettings),
         .target(name: "Kernels", dependencies: ["CPUFeatures", "GEMMAVX512"], swiftSettings: kernelsSettings),
-        .target(name: "Model", dependencies: ["Kernels", "SeededRandom"], swiftSettings: optimizedNumerics),
+        .target(name: "Model", dependencies: ["Kernels", "SeededRandom", "JSON"], swiftSettings: optimizedNumerics),
         .target(name: "DPO", dependencies: ["Model"]),
         // data and checkpoint formats
         .target(name: "JSON", dependencies: ["Diagnostics"]),
@@ -97,7 +97,7 @@ let package = Package(
         .target(name: "Checkpoint"),
         // the one place that joins them
         .target(name: "Training", dependencies: [
-            "MPI", "Kernels", "Model", "DPO", "PreferenceData", "Tokenizers", "ChatTemplate", "Checkpoint", "SeededRandom",
+            "MPI", "Kernels", "Model", "DPO", "PreferenceData", "Tokenizers", "ChatTemplate", "Checkpoint", "SeededRandom", "JSON",
             .product(name: "Yams", package: "Yams"),
         ]),
         // kernel and DPO-step timings behind `dpo-dist bench`
@@ -118,7 +118,7 @@ let package = Package(
 
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "SeededRandom"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint", "SeededRandom"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint", "SeededRandom", "JSON"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DPOTests", dependencies: ["DPO", "Model"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TokenizerFixtures"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate", "TestSupport"], resources: [.copy("Fixtures")]),

@@ -5,7 +5,8 @@
 /// `Int`, `.double` for every other, so that a value written back reads `5` or `5.0` as it did, as in Python's `json`.
 /// Equality is exact: strings and keys compare by their UTF-8 bytes, not by Swift's canonical equivalence, and
 /// `.integer(1)` differs from `.double(1)`.
-public enum JSONValue: Equatable, Sendable {
+public enum JSONValue: Equatable, Sendable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral,
+                        ExpressibleByFloatLiteral, ExpressibleByBooleanLiteral {
     case null
     case bool(Bool)
     case integer(Int)
@@ -13,6 +14,11 @@ public enum JSONValue: Equatable, Sendable {
     case string(String)
     case array([JSONValue])
     case object(JSONObject)
+
+    public init(stringLiteral text: String) { self = .string(text) }
+    public init(integerLiteral number: Int) { self = .integer(number) }
+    public init(floatLiteral number: Double) { self = .double(number) }
+    public init(booleanLiteral flag: Bool) { self = .bool(flag) }
 
     /// A short name of the value's kind for error messages ("a string", "an object", …).
     public var kindName: String {
@@ -72,6 +78,11 @@ public struct JSONObject: Equatable, Sendable, ExpressibleByDictionaryLiteral {
                 members.append((key, newValue))
             }
         }
+    }
+
+    /// Sets every member of `other`, replacing the value of a member with the same key.
+    public mutating func merge(_ other: JSONObject) {
+        for member in other.members { self[member.key] = member.value }
     }
 
     public static func == (left: JSONObject, right: JSONObject) -> Bool {
