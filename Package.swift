@@ -94,7 +94,7 @@ let package = Package(
         .target(name: "Tokenizers", dependencies: ["JSON"]),
         .target(name: "ChatTemplate", dependencies: ["JSON"]),
         .target(name: "PreferenceData", dependencies: ["JSON", "Tokenizers", "ChatTemplate", "SeededRandom"]),
-        .target(name: "Checkpoint"),
+        .target(name: "Checkpoint", dependencies: ["JSON"]),
         // the one place that joins them
         .target(name: "Training", dependencies: [
             "MPI", "Kernels", "Model", "DPO", "PreferenceData", "Tokenizers", "ChatTemplate", "Checkpoint", "SeededRandom", "JSON",
