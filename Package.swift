@@ -128,7 +128,7 @@ let package = Package(
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MPITests", dependencies: ["MPI", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: [
-            "Training", "Checkpoint", "DPO", "Kernels", "Model", "MPI", "PreferenceData", "Tokenizers", "TestSupport",
+            "Training", "Checkpoint", "DPO", "JSON", "Kernels", "Model", "MPI", "PreferenceData", "Tokenizers", "TestSupport",
         ], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
