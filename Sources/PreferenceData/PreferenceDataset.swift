@@ -3,7 +3,7 @@ import ChatTemplate
 import JSON
 
 /// One preference triple in TRL's "standard" format: a prompt, the preferred completion and the dispreferred one.
-public struct PreferenceExample: Codable, Equatable, Sendable {
+public struct PreferenceExample: Equatable, Sendable {
     public var prompt: String
     public var chosen: String
     public var rejected: String
