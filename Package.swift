@@ -78,6 +78,9 @@ let package = Package(
     targets: [
         // The marker protocol for input errors that every rank raises identically (below every layer that reads input).
         .target(name: "Diagnostics"),
+        // One JSON value type, parser and writer for every file read or written (config.json, tokenizer and
+        // chat-template files, safetensors headers, checkpoint state, metrics, datasets).
+        .target(name: "JSON", dependencies: ["Diagnostics"]),
         // C shim → MPI wrapper
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "MPIShim", dependencies: ["COpenMPI"]),
@@ -90,20 +93,21 @@ let package = Package(
         .target(name: "Model", dependencies: ["Kernels", "SeededRandom", "JSON"], swiftSettings: optimizedNumerics),
         .target(name: "DPO", dependencies: ["Model"]),
         // data and checkpoint formats
-        .target(name: "JSON", dependencies: ["Diagnostics"]),
         .target(name: "Tokenizers", dependencies: ["JSON"]),
         .target(name: "ChatTemplate", dependencies: ["JSON"]),
         .target(name: "PreferenceData", dependencies: ["JSON", "Tokenizers", "ChatTemplate", "SeededRandom"]),
         .target(name: "Checkpoint", dependencies: ["JSON"]),
         // the one place that joins them
         .target(name: "Training", dependencies: [
-            "MPI", "Kernels", "Model", "DPO", "PreferenceData", "Tokenizers", "ChatTemplate", "Checkpoint", "SeededRandom", "JSON",
+            "MPI", "Kernels", "Model", "DPO", "PreferenceData", "Checkpoint",
+            "Tokenizers", "ChatTemplate", "JSON", "SeededRandom",
             .product(name: "Yams", package: "Yams"),
         ]),
         // kernel and DPO-step timings behind `dpo-dist bench`
         .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "SeededRandom"]),
         .executableTarget(name: "dpo-dist", dependencies: [
             "Training", "Benchmarks",
+            "Kernels", "Model", "MPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -119,7 +123,7 @@ let package = Package(
         .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "SeededRandom"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint", "SeededRandom", "JSON"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DPOTests", dependencies: ["DPO", "Model"]),
+        .testTarget(name: "DPOTests", dependencies: ["DPO", "Model", "Kernels"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TokenizerFixtures"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PreferenceDataTests", dependencies: [
