@@ -90,13 +90,13 @@ let package = Package(
         .target(name: "CPUFeatures"),
         .target(name: "GEMMAVX512", exclude: runtimeAVX512 ? [] : avx512GEMMSources, swiftSettings: avx512GEMMSettings),
         .target(name: "Kernels", dependencies: ["CPUFeatures", "GEMMAVX512"], swiftSettings: kernelsSettings),
-        .target(name: "Model", dependencies: ["Kernels", "SeededRandom", "JSON"], swiftSettings: optimizedNumerics),
+        .target(name: "Model", dependencies: ["Kernels", "SeededRandom", "JSON", "Diagnostics"], swiftSettings: optimizedNumerics),
         .target(name: "DPO", dependencies: ["Model"]),
         // data and checkpoint formats
-        .target(name: "Tokenizers", dependencies: ["JSON"]),
-        .target(name: "ChatTemplate", dependencies: ["JSON"]),
-        .target(name: "PreferenceData", dependencies: ["JSON", "Tokenizers", "ChatTemplate", "SeededRandom"]),
-        .target(name: "Checkpoint", dependencies: ["JSON"]),
+        .target(name: "Tokenizers", dependencies: ["JSON", "Diagnostics"]),
+        .target(name: "ChatTemplate", dependencies: ["JSON", "Diagnostics"]),
+        .target(name: "PreferenceData", dependencies: ["JSON", "Tokenizers", "ChatTemplate", "SeededRandom", "Diagnostics"]),
+        .target(name: "Checkpoint", dependencies: ["JSON", "Diagnostics"]),
         // the one place that joins them
         .target(name: "Training", dependencies: [
             "MPI", "Kernels", "Model", "DPO", "PreferenceData", "Checkpoint",

@@ -1,3 +1,4 @@
+import Diagnostics
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,7 +7,7 @@ import Darwin
 
 /// A problem with the contents of a safetensors file (reading) or with the tensors handed to the writer.
 /// Every case names the file and, where one is involved, the tensor.
-public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
+public enum SafeTensorsError: Error, IdenticalOnEveryRank, Equatable, CustomStringConvertible {
     /// The file is shorter than the 8-byte header-length prefix.
     case fileTooSmall(file: String, size: Int)
     /// The header length prefix is larger than the rest of the file or than `SafeTensorsFile.maximumHeaderLength`.

@@ -1,4 +1,5 @@
 import Foundation
+import Diagnostics
 import JSON
 
 /// The weights of a Hugging Face model folder: one `model.safetensors`, or the shards that
@@ -91,7 +92,7 @@ public struct ModelWeights: Sendable {
 }
 
 /// Problems with a model folder's set of weight files (problems inside one file are `SafeTensorsError`s).
-public enum WeightsError: Error, CustomStringConvertible, Equatable {
+public enum WeightsError: Error, IdenticalOnEveryRank, CustomStringConvertible, Equatable {
     case noWeights(folder: String, hasPyTorchWeights: Bool)
     case invalidIndex(index: String, reason: String)
     case missingShard(index: String, shard: String)

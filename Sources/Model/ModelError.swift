@@ -1,6 +1,8 @@
+import Diagnostics
+
 /// Errors of the Model target: bad configuration (ours or config.json's), bad batches, and Hugging Face tensors that
 /// do not fit the layout.
-public enum ModelError: Error, Equatable, CustomStringConvertible {
+public enum ModelError: Error, IdenticalOnEveryRank, Equatable, CustomStringConvertible {
     case invalidConfig(String)
     /// config.json names a model class / model_type we do not implement.
     case unsupportedArchitecture(String)

@@ -1,5 +1,6 @@
 import Foundation
 import ChatTemplate
+import Diagnostics
 import JSON
 
 /// One preference triple in TRL's "standard" format: a prompt, the preferred completion and the dispreferred one.
@@ -17,7 +18,7 @@ public struct PreferenceExample: Equatable, Sendable {
 
 /// A problem with a dataset file, phrased so that the user can find and fix it:
 /// it names the file, the 1-based line (JSONL) or the array index (JSON), the field and what is wrong.
-public struct DataError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct DataError: Error, IdenticalOnEveryRank, CustomStringConvertible, Equatable, Sendable {
     /// Where in the file the problem is.
     public enum Location: Equatable, Sendable, CustomStringConvertible {
         /// 1-based line of a JSONL file.

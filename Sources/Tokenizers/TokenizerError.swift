@@ -1,8 +1,9 @@
+import Diagnostics
 import JSON
 
 /// A problem with a tokenizer folder, phrased so that the user can find it: the file, the JSON key path inside it
 /// (e.g. `pre_tokenizer.pretokenizers[1].type`) when there is one, and what is wrong.
-public struct TokenizerError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct TokenizerError: Error, IdenticalOnEveryRank, CustomStringConvertible, Equatable, Sendable {
     public let file: String
     public let key: String?
     public let problem: String
