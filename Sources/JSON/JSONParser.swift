@@ -197,34 +197,30 @@ private struct JSONParser {
     mutating func string() throws -> String {
         let opening = position
         position += 1
-        let contentStart = position
-        // Most strings have no escapes: find the closing quote and take the bytes as they are.
+        // The text between escapes is copied a run at a time; a string without escapes is not copied at all.
+        var runStart = position
+        var decoded: [UInt8] = []
+        var hasEscapes = false
         while position < count {
             let byte = bytes[position]
             if byte == quote {
+                let end = position
                 position += 1
-                return try validated(slice(contentStart..<position - 1), opening)
-            }
-            if byte == backslash || byte < 0x20 { break }
-            position += 1
-        }
-        var utf8 = [UInt8](slice(contentStart..<position))
-        while true {
-            guard position < count else { throw error("unterminated string") }
-            let byte = bytes[position]
-            switch byte {
-            case quote:
-                position += 1
-                return try utf8.withUnsafeBufferPointer { try validated($0, opening) }
-            case backslash:
-                try escape(into: &utf8)
-            case 0..<0x20:
+                guard hasEscapes else { return try validated(slice(runStart..<end), opening) }
+                decoded.append(contentsOf: slice(runStart..<end))
+                return try decoded.withUnsafeBufferPointer { try validated($0, opening) }
+            } else if byte == backslash {
+                hasEscapes = true
+                decoded.append(contentsOf: slice(runStart..<position))
+                try escape(into: &decoded)
+                runStart = position
+            } else if byte < 0x20 {
                 throw error("control character \(describe(byte)) inside a string")
-            default:
-                utf8.append(byte)
+            } else {
                 position += 1
             }
         }
+        throw error("unterminated string")
     }
 
     /// The text of a string's bytes, or an error at its opening quote if they are not UTF-8.
