@@ -151,6 +151,11 @@ public enum PreferenceDataset {
         } else {
             records = .standard(try fields.map { record in
                 let fields = record.fields
+                if case .text(let prompt)? = fields.prompt, case .text(let chosen)? = fields.chosen,
+                   case .text(let rejected)? = fields.rejected {
+                    return PreferenceExample(prompt: prompt, chosen: chosen, rejected: rejected)
+                }
+                // Without a prompt the split is by code point, as Python indexes strings.
                 let (prompt, chosen, rejected) = try withPrompt(
                     fields.prompt?.scalars, chosen: fields.chosen?.scalars ?? [],
                     rejected: fields.rejected?.scalars ?? [], file: path, location: record.location) { $0 == " " }
