@@ -27,7 +27,7 @@ private let openBrace: UInt8 = 0x7B, closeBrace: UInt8 = 0x7D, openBracket: UInt
 private let minus: UInt8 = 0x2D, plus: UInt8 = 0x2B, dot: UInt8 = 0x2E, zero: UInt8 = 0x30, nine: UInt8 = 0x39
 private let newline: UInt8 = 0x0A
 
-/// A recursive-descent parser over the raw bytes: one pass, no copies of unescaped strings.
+/// A recursive-descent parser over the raw bytes, in one pass.
 private struct JSONParser {
     /// The text, as a typed pointer rather than a buffer because its subscript is inlined even in debug builds.
     let bytes: UnsafePointer<UInt8>
