@@ -85,6 +85,8 @@ let package = Package(
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "MPIShim", dependencies: ["COpenMPI"]),
         .target(name: "MPI", dependencies: ["MPIShim"]),
+        // what ranks do together above the wrapper: gradient sums overlapping backward, dealing work, rank-0-only work
+        .target(name: "Distributed", dependencies: ["MPI", "Diagnostics"]),
         // kernels → model → DPO loss
         .target(name: "SeededRandom"),
         .target(name: "CPUFeatures"),
@@ -92,6 +94,8 @@ let package = Package(
         .target(name: "Kernels", dependencies: ["CPUFeatures", "GEMMAVX512"], swiftSettings: kernelsSettings),
         .target(name: "Model", dependencies: ["Kernels", "SeededRandom", "JSON", "Diagnostics"], swiftSettings: optimizedNumerics),
         .target(name: "DPO", dependencies: ["Model"]),
+        // AdamW over the flat parameter buffer and the learning-rate schedule
+        .target(name: "Optimization", dependencies: ["Kernels", "Model"]),
         // data and checkpoint formats
         .target(name: "Tokenizers", dependencies: ["JSON", "Diagnostics"]),
         .target(name: "ChatTemplate", dependencies: ["JSON", "Diagnostics"]),
@@ -99,14 +103,14 @@ let package = Package(
         .target(name: "Checkpoint", dependencies: ["JSON", "Diagnostics"]),
         // the one place that joins them
         .target(name: "Training", dependencies: [
-            "MPI", "Kernels", "Model", "DPO", "PreferenceData", "Checkpoint",
-            "Tokenizers", "ChatTemplate", "JSON", "SeededRandom",
+            "MPI", "Distributed", "Diagnostics", "Kernels", "Model", "DPO", "Optimization", "PreferenceData", "Checkpoint",
+            "Tokenizers", "ChatTemplate", "JSON",
             .product(name: "Yams", package: "Yams"),
         ]),
-        // kernel and DPO-step timings behind `dpo-dist bench`
-        .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "SeededRandom"]),
+        // kernel, training-step and communication timings behind `dpo-dist bench`
+        .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "Optimization", "Training", "MPI", "SeededRandom"]),
         .executableTarget(name: "dpo-dist", dependencies: [
-            "Training", "Benchmarks",
+            "Training", "Benchmarks", "Diagnostics",
             "Kernels", "Model", "MPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -131,8 +135,12 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MPITests", dependencies: ["MPI", "TestSupport"]),
+        .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Diagnostics", "MPI"]),
+        .testTarget(name: "OptimizationTests", dependencies: ["Optimization", "Kernels", "Model"]),
+        .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Model", "MPI"]),
         .testTarget(name: "TrainingTests", dependencies: [
-            "Training", "Checkpoint", "DPO", "JSON", "Kernels", "Model", "MPI", "PreferenceData", "Tokenizers", "TestSupport",
+            "Training", "Checkpoint", "DPO", "Diagnostics", "JSON", "Kernels", "Model", "Optimization", "PreferenceData",
+            "Tokenizers", "TestSupport",
         ], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

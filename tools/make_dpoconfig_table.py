@@ -19,7 +19,8 @@ DIFFERENT = {
     "learning_rate": "same default (1e-6); the built-in demo config uses 1e-3 for its tiny model",
     "train_sampling_strategy": "`random` is our own seeded permutation (same on every platform), not torch's; `sequential` is identical",
     "seed": "seeds the built-in model's initialisation and our data order; TRL's seeds torch",
-    "loss_type": "all TRL losses except `bco_pair`, `aot`, `aot_unpaired`, `discopop`, `sigmoid_norm`; `sigmoid` also honours `label_smoothing` (TRL 1.16 ignores it there)",
+    "loss_type": "all of TRL's loss types; `sigmoid` also honours `label_smoothing` (TRL 1.16 ignores it there)",
+    "use_weighting": "same; also with `sft`, which TRL 1.16 stops on (an in-place product on an expanded tensor): we weight it by the micro-batch's mean pair weight, as TRL's code means to",
     "label_smoothing": "also applies to `sigmoid` (conservative DPO), as TRL ≤ 0.2x did",
     "max_length": "same; must fit the model's positions",
     "logging_steps": "same default (10); metrics are means of micro-batch means over the window, gathered from all ranks",
@@ -45,8 +46,6 @@ REASONS = [
     (("label_smoothing_factor", "neftune_noise_alpha"), "not implemented"),
     (("disable_dropout",), "dpo-dist has no dropout: always as with `disable_dropout: true`"),
     (("padding_free", "pad_to_multiple_of", "pad_token"), "batches are right-padded to their longest row; the pad token comes from the tokenizer (EOS when it has none)"),
-    (("precompute_ref_batch_size",), "precomputation uses `per_device_eval_batch_size`"),
-    (("ld_alpha", "f_divergence_type", "f_alpha_divergence_coef", "use_weighting", "discopop_tau"), "not implemented (LD-DPO, f-divergences, WPO weighting, DiscoPOP)"),
 ]
 
 

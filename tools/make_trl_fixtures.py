@@ -9,7 +9,9 @@ collator cuts them), one has a prompt that alone fills `max_length` (TRL drops i
 chosen text already ends with the EOS text (TRL does not add a second one).
 
 DPOTrainer then trains on CPU in float32 for 10 optimizer steps (2 pairs per micro-batch, 2 micro-batches per step,
-sequential sampling, every step logged), once for each of the loss types sigmoid, ipo and hinge.
+sequential sampling, every step logged), once for each run of RUNS: the loss types sigmoid, ipo and hinge, then the
+other loss types and the loss options (f-divergences, LD-DPO, WPO, a precomputed reference), each changing a few
+DPOConfig keys of the same setup.
 
 Written to the fixture directory:
   tokenizer/                    tokenizer.json and tokenizer_config.json (PreTrainedTokenizerFast.save_pretrained)
@@ -20,9 +22,11 @@ Written to the fixture directory:
   initial_logps.json            at the initial weights: every kept pair's summed chosen/rejected completion log-probs
                                 (TRL's own reference forward), and one collated batch in full (input_ids,
                                 attention_mask, completion_mask, per-token log-probs)
-  run_<loss>.json               per optimizer step: the pairs of each micro-batch in order (raw row numbers in
-                                pairs.jsonl) and every metric TRL logged
-  final_<loss>.safetensors      the policy weights after the 10 steps (same tensor names as model/)
+  run_<name>.json               the run's DPOConfig keys beyond TRAINING_SETTINGS (`settings`) and per optimizer
+                                step: the pairs of each micro-batch in order (raw row numbers in pairs.jsonl) and
+                                every metric TRL logged
+  final_<loss>.safetensors      the policy weights after the 10 steps (same tensor names as model/), for the runs of
+                                LOSS_TYPES only, to keep the fixtures small (the other runs are compared by their logs)
 
 Example order: each raw row carries an `example_index` column that survives TRL's preprocessing; a collator wrapper
 returns it with the batch and `compute_loss` takes it out before TRL sees the batch, recording it under the optimizer
@@ -30,7 +34,10 @@ step being accumulated. So the recorded order is exactly what each micro-batch c
 
 Run with the oracle interpreter (no network). `--check` trains every run a second time and fails unless the logs and
 final weights are bit-identical:
-    /tmp/oracle/venv/bin/python tools/make_trl_fixtures.py [--out DIR] [--check]
+    /tmp/oracle/venv/bin/python tools/make_trl_fixtures.py [--out DIR] [--check] [--runs NAME ...]
+`--runs` trains only the named runs of RUNS, into the fixture directory that is already in DIR (its model and
+tokenizer), and leaves every other file as it is: a new run joins the fixtures without rewriting the old ones, whose
+last digits depend on the CPU that made them (another CPU's torch kernels round differently, about 1e-7 relative).
 `--compare-two-processes` writes nothing: it trains the sigmoid run under `torchrun --nproc_per_node 2` (gloo) with one
 pair per process and micro-batch, and prints per step how far its logs are from the 1-process fixture in DIR.
 """
@@ -70,6 +77,25 @@ MAX_LENGTH = 40
 MODEL_SHAPE = dict(n_layer=2, n_head=2, n_embd=32, n_positions=64)
 MODEL_SEED = 1234
 LOSS_TYPES = ("sigmoid", "ipo", "hinge")
+# Every run: its name (run_<name>.json) and the DPOConfig keys it sets besides TRAINING_SETTINGS. Non-default option
+# values exercise their key: label smoothing for the aot losses, a τ other than the default for discopop. WPO is run
+# without sft: TRL 1.16 scales sft's expanded batch loss in place there and stops with a RuntimeError.
+RUNS = {
+    **{loss_type: {"loss_type": [loss_type]} for loss_type in LOSS_TYPES},
+    "sigmoid_norm": {"loss_type": ["sigmoid_norm"]},
+    "bco_pair": {"loss_type": ["bco_pair"]},
+    "aot": {"loss_type": ["aot"], "label_smoothing": 0.1},
+    "aot_unpaired": {"loss_type": ["aot_unpaired"], "label_smoothing": 0.1},
+    "discopop": {"loss_type": ["discopop"], "discopop_tau": 0.2},
+    "forward_kl": {"loss_type": ["sigmoid"], "f_divergence_type": "forward_kl"},
+    "js_divergence": {"loss_type": ["ipo"], "f_divergence_type": "js_divergence"},
+    "alpha_divergence": {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, 0.5],
+                         "f_divergence_type": "alpha_divergence", "f_alpha_divergence_coef": 0.3},
+    "ld_alpha": {"loss_type": ["sigmoid", "sft"], "ld_alpha": 0.5},
+    "use_weighting": {"loss_type": ["sigmoid", "ipo"], "loss_weights": [1.0, 0.1], "use_weighting": True},
+    "precomputed_ld_alpha": {"loss_type": ["sigmoid"], "ld_alpha": 0.3, "precompute_ref_log_probs": True,
+                             "precompute_ref_batch_size": 3},
+}
 INITIAL_LOGPS_BATCH_SIZE = 4
 
 # Settings of every run. Non-default values are chosen to exercise something: a learning rate large enough to move a
@@ -201,23 +227,22 @@ class OrderRecordingDPOTrainer(DPOTrainer):
         return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
 
 
-def dpo_config(output_dir: str, loss_type: str) -> DPOConfig:
-    return DPOConfig(output_dir=output_dir, loss_type=[loss_type], use_cpu=True, bf16=False,
-                     gradient_checkpointing=False, report_to="none", save_strategy="no", dataloader_num_workers=0,
-                     **TRAINING_SETTINGS)
+def dpo_config(output_dir: str, run: str) -> DPOConfig:
+    return DPOConfig(output_dir=output_dir, use_cpu=True, bf16=False, gradient_checkpointing=False, report_to="none",
+                     save_strategy="no", dataloader_num_workers=0, **TRAINING_SETTINGS, **RUNS[run])
 
 
-def make_trainer(model_dir: Path, tokenizer, loss_type: str, output_dir: str) -> OrderRecordingDPOTrainer:
+def make_trainer(model_dir: Path, tokenizer, run: str, output_dir: str) -> OrderRecordingDPOTrainer:
     model = GPT2LMHeadModel.from_pretrained(model_dir, dtype=torch.float32)
-    return OrderRecordingDPOTrainer(model=model, args=dpo_config(output_dir, loss_type), train_dataset=raw_dataset(),
+    return OrderRecordingDPOTrainer(model=model, args=dpo_config(output_dir, run), train_dataset=raw_dataset(),
                                     processing_class=tokenizer)
 
 
-def train(model_dir: Path, tokenizer, loss_type: str):
+def train(model_dir: Path, tokenizer, run: str):
     """Trains one run; returns its per-step records, the train_loss summary and the final state dict."""
     make_deterministic()
     with tempfile.TemporaryDirectory() as output_dir:
-        trainer = make_trainer(model_dir, tokenizer, loss_type, output_dir)
+        trainer = make_trainer(model_dir, tokenizer, run, output_dir)
         result = trainer.train()
     logs = {entry["step"]: entry for entry in trainer.state.log_history if "loss" in entry}
     steps = []
@@ -291,14 +316,14 @@ def write_json(path: Path, value) -> None:
     path.write_text(json.dumps(value, indent=1) + "\n")
 
 
-def assert_identical(loss_type: str, first, second) -> None:
+def assert_identical(run: str, first, second) -> None:
     (steps_a, loss_a, weights_a), (steps_b, loss_b, weights_b) = first, second
     if steps_a != steps_b or loss_a != loss_b:
-        raise SystemExit(f"{loss_type}: a rerun logged different numbers")
+        raise SystemExit(f"{run}: a rerun logged different numbers")
     for name, tensor in weights_a.items():
         if not torch.equal(tensor, weights_b[name]):
-            raise SystemExit(f"{loss_type}: a rerun ended with different weights in {name}")
-    print(f"{loss_type}: rerun is bit-identical")
+            raise SystemExit(f"{run}: a rerun ended with different weights in {name}")
+    print(f"{run}: rerun is bit-identical")
 
 
 def compare_two_processes(out: Path) -> None:
@@ -332,6 +357,7 @@ def main() -> None:
     parser.add_argument("--compare-two-processes", action="store_true",
                         help="compare a 2-process run with the fixture in --out instead of writing fixtures")
     parser.add_argument("--two-process-worker", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--runs", nargs="+", choices=list(RUNS), help="train only these runs into the existing --out")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     transformers.logging.set_verbosity_error()
@@ -344,28 +370,32 @@ def main() -> None:
         return two_process_worker(args.out, args.two_process_worker)
 
     out = args.out
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
-    tokenizer = build_tokenizer()
-    tokenizer.save_pretrained(out / "tokenizer")
-    build_model(tokenizer).save_pretrained(out / "model")
     model_dir = out / "model"
-    with open(out / "pairs.jsonl", "w") as file:
-        for prompt, chosen, rejected in PAIRS:
-            file.write(json.dumps({"prompt": prompt, "chosen": chosen, "rejected": rejected}) + "\n")
-
-    write_json(out / "tokenized.json", tokenized_record(model_dir, tokenizer))
-    write_json(out / "initial_logps.json", initial_logps_record(model_dir, tokenizer))
-    for loss_type in LOSS_TYPES:
-        run = train(model_dir, tokenizer, loss_type)
+    if args.runs:
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(out / "tokenizer")
+    else:
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        tokenizer = build_tokenizer()
+        tokenizer.save_pretrained(out / "tokenizer")
+        build_model(tokenizer).save_pretrained(model_dir)
+        with open(out / "pairs.jsonl", "w") as file:
+            for prompt, chosen, rejected in PAIRS:
+                file.write(json.dumps({"prompt": prompt, "chosen": chosen, "rejected": rejected}) + "\n")
+        write_json(out / "tokenized.json", tokenized_record(model_dir, tokenizer))
+        write_json(out / "initial_logps.json", initial_logps_record(model_dir, tokenizer))
+    for name in args.runs or RUNS:
+        run = train(model_dir, tokenizer, name)
         if args.check:
-            assert_identical(loss_type, run, train(model_dir, tokenizer, loss_type))
+            assert_identical(name, run, train(model_dir, tokenizer, name))
         steps, training_loss, weights = run
-        write_json(out / f"run_{loss_type}.json", {"loss_type": loss_type, "train_loss": training_loss, "steps": steps})
-        tied = {name for name in weights if name == "lm_head.weight"}
-        safetensors.torch.save_file({name: t.contiguous() for name, t in weights.items() if name not in tied},
-                                    str(out / f"final_{loss_type}.safetensors"))
+        write_json(out / f"run_{name}.json", {"settings": RUNS[name], "train_loss": training_loss, "steps": steps})
+        if name in LOSS_TYPES:
+            tied = {key for key in weights if key == "lm_head.weight"}
+            safetensors.torch.save_file({key: t.contiguous() for key, t in weights.items() if key not in tied},
+                                        str(out / f"final_{name}.safetensors"))
+        print(f"{name}: trained")
     total = sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
     print(f"wrote {out} ({total / 1024:.0f} KiB)")
 

@@ -12,9 +12,9 @@ public struct Timing: Codable, Sendable {
 }
 
 /// Runs `body` once and returns its wall and CPU time.
-func time(_ body: () -> Void) -> Timing {
+func time(_ body: () throws -> Void) rethrows -> Timing {
     let (wallStart, cpuStart) = (clockSeconds(CLOCK_MONOTONIC), clockSeconds(CLOCK_PROCESS_CPUTIME_ID))
-    body()
+    try body()
     return Timing(wallSeconds: clockSeconds(CLOCK_MONOTONIC) - wallStart,
                   cpuSeconds: clockSeconds(CLOCK_PROCESS_CPUTIME_ID) - cpuStart)
 }

@@ -1,7 +1,9 @@
 import DPO
 import Kernels
 import Model
+import Optimization
 import SeededRandom
+import Training
 
 /// Median wall and CPU time of full DPO optimizer steps on one shape.
 public struct StepResult: Codable, Sendable {
@@ -15,36 +17,54 @@ public struct StepResult: Codable, Sendable {
     public let steps: [Timing]
 }
 
-/// Times `steps` optimizer steps (after `warmup` untimed ones) exactly as the trainer runs one on a single rank
-/// (Trainer.runStep without MPI): zero the gradients, reference forward + policy forward/backward of the
-/// chosen+rejected batch (`DPOStep`), gradient norm, clipping to norm 1, AdamW over the flat parameter buffer.
-/// Weights are GPT-2's random initialization and the tokens random; neither affects the time.
-public func benchmarkSteps(_ shape: BenchmarkShape, threads: Int, steps: Int, warmup: Int) -> StepResult {
-    let parallel = Parallel(threads: threads)
-    let policy = DecoderModel(config: shape.config, trainable: true, parallel: parallel)
-    policy.initializeRandomly(seed: 1)
-    let reference = DecoderModel(config: shape.config, trainable: false, parallel: parallel)
-    reference.copyParameters(from: policy)
-    let optimizer = FlatAdamW(parameterCount: policy.parameterCount)
-    defer { optimizer.deallocate() }
-    let batch = randomPreferenceBatch(shape)
-    let dpo = DPOStep(loss: DPOLoss(beta: 0.1))
-
-    func step(_ number: Int) {
-        policy.zeroGradients()
-        _ = dpo.run(policy: policy, reference: .model(reference), batch: batch,
-                    normalization: LossNormalization(pairs: shape.pairs, chosenTokens: shape.pairs * shape.scoredTokensPerRow),
-                    train: true)
-        _ = clipGradientNorm(policy.gradients.baseAddress!, count: policy.parameterCount, maxNorm: 1, parallel: parallel)
-        optimizer.update(policy, step: number, parallel: parallel)
-    }
-
-    for number in 0 ..< warmup { step(number + 1) }
-    let timings = (0 ..< steps).map { number in time { step(warmup + number + 1) } }
+/// Times `steps` optimizer steps (after `warmup` untimed ones) of `RandomDPOTraining` on one rank, without MPI.
+public func benchmarkSteps(_ shape: BenchmarkShape, threads: Int, steps: Int, warmup: Int) throws -> StepResult {
+    let training = try RandomDPOTraining(shape, threads: threads, ranks: 1)
+    for _ in 0 ..< warmup { _ = try training.step(summing: .none) }
+    let timings = try (0 ..< steps).map { _ in try time { _ = try training.step(summing: .none) } }
     let seconds = median(timings.map(\.wallSeconds))
     return StepResult(shape: shape.name, threads: threads, tokensPerStep: shape.tokensPerStep, medianStepSeconds: seconds,
                       medianCPUSeconds: median(timings.map(\.cpuSeconds)),
                       tokensPerSecond: Double(shape.tokensPerStep) / seconds, steps: timings)
+}
+
+/// What both step benchmarks time: the trainer's `TrainingStep` of DPO (sigmoid loss, β = 0.1, clipping to norm 1,
+/// AdamW at 1e-5) on one micro-batch of `shape` per rank — reference forward, policy forward and backward of the
+/// chosen+rejected rows (`DPOStep`), the gradient sum, norm, clipping, update. Weights are GPT-2's random
+/// initialization and the tokens random; neither affects the time.
+final class RandomDPOTraining {
+    let policy: any CausalLanguageModel
+    let reference: any CausalLanguageModel
+    let optimizer: AdamW
+    let batch: SequenceBatch
+    /// The loss is the mean over the pairs of all `ranks`, as in a data-parallel step.
+    let normalization: LossNormalization
+    let dpo = DPOStep(loss: DPOLoss(beta: 0.1))
+    let parallel: Parallel
+    /// Updates run so far.
+    private(set) var updates = 0
+
+    init(_ shape: BenchmarkShape, threads: Int, ranks: Int) throws {
+        parallel = Parallel(threads: threads)
+        policy = try makeCausalLanguageModel(config: shape.config, trainable: true, parallel: parallel)
+        policy.initializeRandomly(seed: 1)
+        reference = try makeCausalLanguageModel(config: shape.config, trainable: false, parallel: parallel)
+        reference.copyParameters(from: policy)
+        optimizer = AdamW(for: policy, settings: AdamW.Settings())
+        batch = randomPreferenceBatch(shape)
+        normalization = LossNormalization(pairs: ranks * shape.pairs, chosenTokens: ranks * shape.pairs * shape.scoredTokensPerRow)
+    }
+
+    /// One optimizer update, the ranks' gradients summed as `gradientSum` says.
+    func step(summing gradientSum: TrainingStep.GradientSum) throws -> TrainingStep.Outcome<PreferenceMetricSums> {
+        updates += 1
+        let step = TrainingStep(policy: policy, optimizer: optimizer, gradientSum: gradientSum, maxGradNorm: 1,
+                                parallel: parallel)
+        return try step.run([batch], update: updates, learningRate: 1e-5) { batch, gradientsReady in
+            dpo.run(policy: policy, reference: .model(reference), batch: batch, normalization: normalization, train: true,
+                    gradientsReady: gradientsReady)
+        }
+    }
 }
 
 /// Rows 0..<pairs are prompt+chosen, pairs..<2·pairs prompt+rejected; every row is full length with random tokens
@@ -55,29 +75,4 @@ func randomPreferenceBatch(_ shape: BenchmarkShape) -> SequenceBatch {
     let tokens = (0 ..< rows * shape.length).map { _ in Int32(random.next() % UInt64(shape.config.vocabSize)) }
     let scoreMask = (0 ..< rows * shape.length).map { UInt8($0 % shape.length >= shape.promptLength ? 1 : 0) }
     return SequenceBatch(count: rows, length: shape.length, tokens: tokens, scoreMask: scoreMask)
-}
-
-/// AdamW moments over the whole flat parameter buffer (one weight decay for all tensors: the per-tensor grouping
-/// of the trainer changes no timing).
-private struct FlatAdamW {
-    let firstMoment, secondMoment: UnsafeMutableBufferPointer<Float>
-
-    init(parameterCount: Int) {
-        firstMoment = .allocate(capacity: parameterCount)
-        firstMoment.initialize(repeating: 0)
-        secondMoment = .allocate(capacity: parameterCount)
-        secondMoment.initialize(repeating: 0)
-    }
-
-    func update(_ model: DecoderModel, step: Int, parallel: Parallel) {
-        adamWUpdate(parameters: model.parameters.baseAddress!, gradients: model.gradients.baseAddress!,
-                    firstMoment: firstMoment.baseAddress!, secondMoment: secondMoment.baseAddress!,
-                    count: model.parameterCount, step: step,
-                    settings: AdamWSettings(learningRate: 1e-5, weightDecay: 0), parallel: parallel)
-    }
-
-    func deallocate() {
-        firstMoment.deallocate()
-        secondMoment.deallocate()
-    }
 }

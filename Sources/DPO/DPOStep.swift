@@ -12,8 +12,8 @@ public struct DPOStep {
     public enum Reference {
         /// A forward pass of the frozen reference model (keeps no activations).
         case model(any CausalLanguageModel)
-        /// Summed completion log-probs of every row of the batch, computed before training
-        /// (`precompute_ref_log_probs`), so no reference model needs to be in memory.
+        /// Completion log-prob sums of every row of the batch as the loss reads them (`DPOLoss.completionLogProbSums`),
+        /// computed before training (`precompute_ref_log_probs`), so no reference model needs to be in memory.
         case precomputed([Float])
     }
 
@@ -30,30 +30,32 @@ public struct DPOStep {
                     gradientsReady: ((Range<Int>) -> Void)? = nil) -> PreferenceMetricSums {
         precondition(batch.count % 2 == 0, "a DPO batch has chosen and rejected rows for every pair")
         let pairs = batch.count / 2
-        let referenceLogProbSums: [Float]
+        let referenceLogProbSums: [Double]
         switch reference {
-        case _ where loss.referenceFree: referenceLogProbSums = [Float](repeating: 0, count: batch.count)
-        case .model(let model): referenceLogProbSums = model.score(batch, training: false).logProbSums
+        case _ where loss.referenceFree: referenceLogProbSums = [Double](repeating: 0, count: batch.count)
+        case .model(let model): referenceLogProbSums = loss.completionLogProbSums(model.score(batch, training: false))
         case .precomputed(let values):
             precondition(values.count == batch.count, "one precomputed reference log-prob per row")
-            referenceLogProbSums = values
+            referenceLogProbSums = values.map(Double.init)
         }
         let policyScores = policy.score(batch, training: train)
-        let gradientScale = 1 / Double(normalization.pairs)
-
-        var sums = PreferenceMetricSums()
-        var dLogProbSums = [Float](repeating: 0, count: batch.count)
-        for pair in 0..<pairs {
+        let tails = loss.verboseTailSums(policyScores)
+        let results = loss.evaluate((0..<pairs).map { pair in
             let chosen = pair, rejected = pair + pairs
-            let result = loss.evaluate(PairLogProbs(
+            return PairLogProbs(
                 policyChosen: Double(policyScores.logProbSums[chosen]),
                 policyRejected: Double(policyScores.logProbSums[rejected]),
-                referenceChosen: Double(referenceLogProbSums[chosen]),
-                referenceRejected: Double(referenceLogProbSums[rejected]),
-                chosenTokens: policyScores.tokenCounts[chosen], rejectedTokens: policyScores.tokenCounts[rejected]),
-                meanChosenTokens: normalization.meanChosenTokens)
-            sums.add(result, chosenLogProb: Double(policyScores.logProbSums[chosen]),
-                     rejectedLogProb: Double(policyScores.logProbSums[rejected]))
+                referenceChosen: referenceLogProbSums[chosen], referenceRejected: referenceLogProbSums[rejected],
+                chosenTokens: policyScores.tokenCounts[chosen], rejectedTokens: policyScores.tokenCounts[rejected],
+                policyChosenTail: tails[chosen], policyRejectedTail: tails[rejected],
+                chosenLogSumSquaredProbs: policyScores.logSumSquaredProbSums[chosen],
+                rejectedLogSumSquaredProbs: policyScores.logSumSquaredProbSums[rejected])
+        }, meanChosenTokens: normalization.meanChosenTokens)
+
+        var sums = PreferenceMetricSums()
+        for (pair, result) in results.enumerated() {
+            let chosen = pair, rejected = pair + pairs
+            sums.add(result)
             let chosenTokens = Double(max(1, policyScores.tokenCounts[chosen]))
             let rejectedTokens = Double(max(1, policyScores.tokenCounts[rejected]))
             if Double(policyScores.logProbSums[chosen]) / chosenTokens
@@ -66,12 +68,28 @@ public struct DPOStep {
             sums.rejectedTokens += Double(policyScores.tokenCounts[rejected])
             sums.entropySum += policyScores.entropySums[chosen] + policyScores.entropySums[rejected]
             sums.chosenCorrectTokens += Double(policyScores.correctTokenCounts[chosen])
-            dLogProbSums[chosen] = Float(result.dPolicyChosen * gradientScale)
-            dLogProbSums[rejected] = Float(result.dPolicyRejected * gradientScale)
         }
         if train {
-            policy.backward(dLogProbSums: dLogProbSums, gradientsReady: gradientsReady)
+            policy.backward(dTokenLogProbs: tokenGradients(results, scores: policyScores,
+                                                           scale: 1 / Double(normalization.pairs)),
+                            gradientsReady: gradientsReady)
         }
         return sums
+    }
+
+    /// The gradient of every scored token, row by row: its row's ∂loss/∂sum, plus ∂loss/∂tail past the pair's shared
+    /// length (LD-DPO), times `scale`.
+    private func tokenGradients(_ results: [PairLoss], scores: SequenceScores, scale: Double) -> [Float] {
+        var gradients: [Float] = []
+        gradients.reserveCapacity(scores.tokenLogProbs.count)
+        for (row, shared) in loss.sharedLengths(scores).enumerated() {
+            let result = results[row % results.count], isChosen = row < results.count
+            let dSum = isChosen ? result.dPolicyChosen : result.dPolicyRejected
+            let dTail = isChosen ? result.dPolicyChosenTail : result.dPolicyRejectedTail
+            for token in 0..<scores.tokenCounts[row] {
+                gradients.append(Float((token < shared ? dSum : dSum + dTail) * scale))
+            }
+        }
+        return gradients
     }
 }

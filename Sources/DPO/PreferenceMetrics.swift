@@ -35,14 +35,14 @@ public struct PreferenceMetricSums: Sendable, Equatable {
         \.entropySum, \.chosenCorrectTokens,
     ]
 
-    public mutating func add(_ pair: PairLoss, chosenLogProb: Double, rejectedLogProb: Double) {
+    public mutating func add(_ pair: PairLoss) {
         pairs += 1
         loss += pair.loss
         chosenRewards += pair.chosenReward
         rejectedRewards += pair.rejectedReward
         if pair.chosenReward > pair.rejectedReward { correct += 1 }
-        chosenLogProbs += chosenLogProb
-        rejectedLogProbs += rejectedLogProb
+        chosenLogProbs += pair.chosenLogProb
+        rejectedLogProbs += pair.rejectedLogProb
     }
 
     /// The sums in a fixed order.
@@ -61,7 +61,9 @@ public struct PreferenceMetricSums: Sendable, Equatable {
         lhs = PreferenceMetricSums(values: zip(lhs.values, rhs.values).map(+))
     }
 
-    /// Means under TRL's metric names, in TRL's order. Empty when no pair was seen.
+    /// Means under TRL's metric names, in TRL's order, then ours: `prefers_chosen`, the share of pairs whose chosen
+    /// completion the policy finds more likely per token (informative before training, when every reward is zero).
+    /// Empty when no pair was seen.
     public var means: [(name: String, value: Double)] {
         guard pairs > 0 else { return [] }
         return [
@@ -76,6 +78,14 @@ public struct PreferenceMetricSums: Sendable, Equatable {
             ("logits/rejected", rejectedTokens > 0 ? rejectedLogitSum / rejectedTokens : 0),
             ("entropy", chosenTokens + rejectedTokens > 0 ? entropySum / (chosenTokens + rejectedTokens) : 0),
             ("mean_token_accuracy", chosenTokens > 0 ? chosenCorrectTokens / chosenTokens : 0),
+            ("prefers_chosen", chosenMoreLikely / pairs),
         ]
     }
+
+    /// The names of `means`, in order, known before any pair is seen.
+    public static let metricNames: [String] = {
+        var sums = PreferenceMetricSums()
+        sums.pairs = 1
+        return sums.means.map(\.name)
+    }()
 }

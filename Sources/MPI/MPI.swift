@@ -99,13 +99,6 @@ public final class Communicator: @unchecked Sendable {
         try perform("MPI_Allreduce(float, sum)") { dpo_mpi_allreduce_sum_float(base, buffer.count) }
     }
 
-    /// Element-wise mean over all ranks, in place: the sum divided by `size`.
-    public func allReduceAverage(_ buffer: UnsafeMutableBufferPointer<Float>) throws {
-        try allReduceSum(buffer)
-        let ranks = Float(size)
-        for index in buffer.indices { buffer[index] /= ranks }
-    }
-
     /// Sums `buffer` element-wise over all ranks, in place, in double precision (for metric sums).
     public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Double>) throws {
         guard let base = buffer.baseAddress else { return }

@@ -94,7 +94,7 @@ final class ActivationStore {
     let headInput = ScratchBuffer()
     let headNormed = ScratchBuffer(), headMean = ScratchBuffer(), headRstd = ScratchBuffer()
     let headLogProbs = ScratchBuffer(), headLogSumExp = ScratchBuffer(), headLogitSums = ScratchBuffer()
-    let headEntropies = ScratchBuffer()
+    let headEntropies = ScratchBuffer(), headLogSumSquaredProbs = ScratchBuffer()
     /// Index of each scored row's largest logit.
     var headArgmaxes: [Int32] = []
     /// Logits (and in backward their gradient) of one chunk of rows [chunkRows, vocab].
@@ -139,7 +139,7 @@ final class ActivationStore {
     func prepareHead(scoredRows: Int, chunkRows: Int, forBackward: Bool) {
         let C = config.channels
         for buffer in [headInput, headNormed] { buffer.reserve(scoredRows * C) }
-        for buffer in [headMean, headRstd, headLogProbs, headLogSumExp, headLogitSums, headEntropies] {
+        for buffer in [headMean, headRstd, headLogProbs, headLogSumExp, headLogitSums, headEntropies, headLogSumSquaredProbs] {
             buffer.reserve(scoredRows)
         }
         headArgmaxes = [Int32](repeating: 0, count: scoredRows)

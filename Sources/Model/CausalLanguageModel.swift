@@ -30,6 +30,9 @@ public protocol CausalLanguageModel: AnyObject {
     /// again, in the order they are finished: disjoint ranges that together cover the whole buffer. A caller can
     /// start communicating a range while the rest of the backward still runs (see `GradientReducer`).
     func backward(dLogProbSums: [Float], gradientsReady: ((Range<Int>) -> Void)?)
+    /// The same for Σ_i dTokenLogProbs[i] · tokenLogProbs[i], one weight per scored token in the order of
+    /// `SequenceScores.tokenLogProbs`: tokens of one sequence may weigh differently (LD-DPO).
+    func backward(dTokenLogProbs: [Float], gradientsReady: ((Range<Int>) -> Void)?)
     /// Full logits [count·length, vocab], row-major (tests and debugging: materializes the whole matrix).
     func logits(_ batch: SequenceBatch) -> [Float]
 

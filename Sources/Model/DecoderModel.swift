@@ -102,6 +102,7 @@ public final class DecoderModel: CausalLanguageModel {
                     logSoftmaxGatherForward(logProbs: a.headLogProbs.pointer + start, logSumExp: a.headLogSumExp.pointer + start,
                                             logitSums: a.headLogitSums.pointer + start,
                                             entropies: a.headEntropies.pointer + start, argmaxes: argmaxes.baseAddress! + start,
+                                            logSumSquaredProbs: a.headLogSumSquaredProbs.pointer + start,
                                             logits: a.chunkLogits.pointer, targets: targets.baseAddress! + start,
                                             rows: rows, vocab: V, parallel: parallel)
                 }
@@ -115,9 +116,11 @@ public final class DecoderModel: CausalLanguageModel {
             scores.tokenCounts[sequence] += 1
             scores.meanLogitSums[sequence] += Double(a.headLogitSums.pointer[i]) / Double(V)
             scores.entropySums[sequence] += Double(a.headEntropies.pointer[i])
+            scores.logSumSquaredProbSums[sequence] += Double(a.headLogSumSquaredProbs.pointer[i])
             if a.headArgmaxes[i] == scored.targets[i] { scores.correctTokenCounts[sequence] += 1 }
         }
         scores.logProbSums = logProbSums.map(Float.init)
+        scores.tokenLogProbs = Array(UnsafeBufferPointer(start: a.headLogProbs.pointer, count: scored.count))
         if training { pendingBackward = (batch, scored) }
         return scores
     }
@@ -239,14 +242,23 @@ public final class DecoderModel: CausalLanguageModel {
 
     // MARK: Backward
 
-    /// Finishes, in this order: the untied LM head, the final norm, the blocks from last to first, then the embeddings
-    /// (a tied head's gradient is only final there, after the token embedding's own backward).
     public func backward(dLogProbSums: [Float], gradientsReady: ((Range<Int>) -> Void)?) {
         guard let (batch, scored) = pendingBackward else {
             preconditionFailure("backward(dLogProbSums:) needs a preceding score(_:training: true) on this model")
         }
         precondition(dLogProbSums.count == batch.count,
                      "backward got \(dLogProbSums.count) gradients for a batch of \(batch.count) sequences")
+        backward(dTokenLogProbs: scored.sequences.map { dLogProbSums[$0] }, gradientsReady: gradientsReady)
+    }
+
+    /// Finishes, in this order: the untied LM head, the final norm, the blocks from last to first, then the embeddings
+    /// (a tied head's gradient is only final there, after the token embedding's own backward).
+    public func backward(dTokenLogProbs: [Float], gradientsReady: ((Range<Int>) -> Void)?) {
+        guard let (batch, scored) = pendingBackward else {
+            preconditionFailure("backward(dTokenLogProbs:) needs a preceding score(_:training: true) on this model")
+        }
+        precondition(dTokenLogProbs.count == scored.count,
+                     "backward got \(dTokenLogProbs.count) gradients for \(scored.count) scored tokens")
         // With nothing scored every gradient is exactly zero.
         guard scored.count > 0 else {
             gradientsReady?(0 ..< parameterCount)
@@ -257,7 +269,7 @@ public final class DecoderModel: CausalLanguageModel {
         a.prepareBackward()
 
         // LM head, chunk by chunk: recompute the logits, get dlogits, backprop into the head weight and the final norm's output.
-        for (i, sequence) in scored.sequences.enumerated() { a.headDLogProbs.pointer[i] = dLogProbSums[sequence] }
+        a.headDLogProbs.pointer.update(from: dTokenLogProbs, count: scored.count)
         a.dHeadNormed.zero(scored.count * C)
         scored.targets.withUnsafeBufferPointer { targets in
             forEachHeadChunk(scoredRows: scored.count) { start, rows in

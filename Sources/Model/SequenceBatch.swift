@@ -54,21 +54,29 @@ public struct SequenceScores: Sendable, Equatable {
     public var entropySums: [Double]
     /// Number of positions whose largest logit is the target token (numerator of TRL's `mean_token_accuracy`).
     public var correctTokenCounts: [Int]
+    /// Σ of log Σ_v p_v² of the predicted distribution (TRL's `log_sum_sq_probs`, behind WPO's weights).
+    public var logSumSquaredProbSums: [Double]
+    /// The log-prob of every scored token: sequence by sequence, `tokenCounts[b]` of them in position order (the
+    /// per-token values behind `logProbSums`, for LD-DPO's split; what `backward(dTokenLogProbs:)` differentiates).
+    public var tokenLogProbs: [Float]
 
     public init(logProbSums: [Float], tokenCounts: [Int], meanLogitSums: [Double], entropySums: [Double],
-                correctTokenCounts: [Int]) {
+                correctTokenCounts: [Int], logSumSquaredProbSums: [Double], tokenLogProbs: [Float]) {
         self.logProbSums = logProbSums
         self.tokenCounts = tokenCounts
         self.meanLogitSums = meanLogitSums
         self.entropySums = entropySums
         self.correctTokenCounts = correctTokenCounts
+        self.logSumSquaredProbSums = logSumSquaredProbSums
+        self.tokenLogProbs = tokenLogProbs
     }
 
-    /// All zeros for `count` sequences.
+    /// All zeros for `count` sequences with nothing scored.
     public init(count: Int) {
         self.init(logProbSums: Array(repeating: 0, count: count), tokenCounts: Array(repeating: 0, count: count),
                   meanLogitSums: Array(repeating: 0, count: count), entropySums: Array(repeating: 0, count: count),
-                  correctTokenCounts: Array(repeating: 0, count: count))
+                  correctTokenCounts: Array(repeating: 0, count: count),
+                  logSumSquaredProbSums: Array(repeating: 0, count: count), tokenLogProbs: [])
     }
 }
 

@@ -28,37 +28,49 @@ public struct PreferenceRow: Equatable, Sendable {
     public var scoredTokens: Int { max(0, tokens.count - firstScoredPosition) }
 }
 
+/// A pair's prompt+chosen and prompt+rejected rows after truncation: what a DPO micro-batch is padded from.
+public struct PreferenceRows: Equatable, Sendable {
+    public var chosen: PreferenceRow
+    public var rejected: PreferenceRow
+
+    public init(chosen: PreferenceRow, rejected: PreferenceRow) {
+        self.chosen = chosen
+        self.rejected = rejected
+    }
+
+    /// Tokens of both rows without padding: what TRL's `num_tokens` counts (the attention mask).
+    public var tokenCount: Int { chosen.tokens.count + rejected.tokens.count }
+}
+
 extension TokenizedPair {
     /// The pair's prompt+chosen and prompt+rejected rows, each cut to `maxLength` on its own, as TRL's collator does:
     /// with `keep_end` the two rows can keep different amounts of prompt.
-    public func rows(maxLength: Int,
-                     truncationMode: TruncationMode) -> (chosen: PreferenceRow, rejected: PreferenceRow) {
-        (PreferenceRow(prompt: prompt, completion: chosen, maxLength: maxLength, truncationMode: truncationMode),
-         PreferenceRow(prompt: prompt, completion: rejected, maxLength: maxLength, truncationMode: truncationMode))
+    public func rows(maxLength: Int, truncationMode: TruncationMode) -> PreferenceRows {
+        PreferenceRows(
+            chosen: PreferenceRow(prompt: prompt, completion: chosen, maxLength: maxLength, truncationMode: truncationMode),
+            rejected: PreferenceRow(prompt: prompt, completion: rejected, maxLength: maxLength, truncationMode: truncationMode))
     }
 }
 
-/// Right-padded token rows with their score masks, row-major `[2·pairs, length]`.
-/// Rows `0..<pairs` are prompt+chosen of pair `i`; rows `pairs..<2·pairs` are prompt+rejected of pair `i − pairs`
-/// (TRL's concatenated layout). `scoreMask` is 1 exactly on the kept completion tokens (including a kept EOS) from
-/// position 1 on, and 0 on prompt tokens, padding and position 0.
-public struct PaddedPreferenceBatch: Equatable, Sendable {
-    public let pairs: Int
-    /// Tokens per row: the longest truncated row in the batch.
+extension TokenizedCompletion {
+    /// The example's prompt+completion row cut to `maxLength`, as TRL's SFT collator does.
+    public func row(maxLength: Int, truncationMode: TruncationMode) -> PreferenceRow {
+        PreferenceRow(prompt: prompt, completion: completion, maxLength: maxLength, truncationMode: truncationMode)
+    }
+}
+
+/// Right-padded token rows with their score masks, row-major `[rows, length]`. `scoreMask` is 1 exactly on the kept
+/// completion tokens (including a kept EOS) from position 1 on, and 0 on prompt tokens, padding and position 0.
+public struct PaddedRows: Equatable, Sendable {
+    public let rows: Int
+    /// Tokens per row: the longest row.
     public let length: Int
     public var tokens: [Int32]
     public var scoreMask: [UInt8]
-
-    /// Number of rows, `2 · pairs`.
-    public var rows: Int { 2 * pairs }
 }
 
-/// Lays out `pairs` as a `PaddedPreferenceBatch`: each row truncated (`TokenizedPair.rows`), then padded on the right
-/// with `padTokenID` to the longest row.
-public func padPreferenceBatch(_ pairs: [TokenizedPair], padTokenID: Int32, maxLength: Int,
-                               truncationMode: TruncationMode) -> PaddedPreferenceBatch {
-    let pairRows = pairs.map { $0.rows(maxLength: maxLength, truncationMode: truncationMode) }
-    let rows = pairRows.map(\.chosen) + pairRows.map(\.rejected)
+/// Lays out already truncated rows as `PaddedRows`, padded on the right with `padTokenID` to the longest.
+public func padRows(_ rows: [PreferenceRow], padTokenID: Int32) -> PaddedRows {
     let length = rows.map(\.tokens.count).max() ?? 0
     var tokens = [Int32](repeating: padTokenID, count: rows.count * length)
     var scoreMask = [UInt8](repeating: 0, count: rows.count * length)
@@ -69,5 +81,11 @@ public func padPreferenceBatch(_ pairs: [TokenizedPair], padTokenID: Int32, maxL
             scoreMask[rowStart + position] = 1
         }
     }
-    return PaddedPreferenceBatch(pairs: pairs.count, length: length, tokens: tokens, scoreMask: scoreMask)
+    return PaddedRows(rows: rows.count, length: length, tokens: tokens, scoreMask: scoreMask)
+}
+
+/// A preference batch in TRL's concatenated layout: rows `0..<P` are prompt+chosen of pair `i`, rows `P..<2P`
+/// prompt+rejected of pair `i − P`.
+public func padPreferenceBatch(_ pairs: [PreferenceRows], padTokenID: Int32) -> PaddedRows {
+    padRows(pairs.map(\.chosen) + pairs.map(\.rejected), padTokenID: padTokenID)
 }

@@ -19,14 +19,3 @@ public struct EpochOrder {
         return order
     }
 }
-
-/// This rank's contiguous part of a global batch. Parts are disjoint, cover the batch in order, and differ in size by at
-/// most one (the first `count % ranks` ranks get one extra element); with fewer elements than ranks some parts are empty.
-public func rankShard<T>(of globalBatch: [T], rank: Int, ranks: Int) -> ArraySlice<T> {
-    precondition(ranks > 0 && (0..<ranks).contains(rank), "rankShard: rank \(rank) is not in 0..<\(ranks)")
-    let baseSize = globalBatch.count / ranks
-    let ranksWithExtra = globalBatch.count % ranks
-    let start = globalBatch.startIndex + rank * baseSize + min(rank, ranksWithExtra)
-    let size = baseSize + (rank < ranksWithExtra ? 1 : 0)
-    return globalBatch[start..<(start + size)]
-}

@@ -25,7 +25,16 @@ public struct TokenizationSettings: Equatable, Sendable {
     /// TRL's dataset filter: with `keep_start`, a pair whose prompt alone fills `maxLength` would have every completion
     /// token cut, so it is dropped; nothing else is (an empty prompt is kept, and with `keep_end` everything is).
     public func keeps(_ pair: TokenizedPair) -> Bool {
-        truncationMode == .keepEnd || pair.prompt.count < maxLength
+        keeps(promptTokens: pair.prompt.count)
+    }
+
+    /// The same filter for an SFT example.
+    public func keeps(_ completion: TokenizedCompletion) -> Bool {
+        keeps(promptTokens: completion.prompt.count)
+    }
+
+    private func keeps(promptTokens: Int) -> Bool {
+        truncationMode == .keepEnd || promptTokens < maxLength
     }
 }
 
@@ -94,13 +103,36 @@ public struct TokenizedPair: Equatable, Sendable {
         let prompt = tokenizer.encode(texts.prompt, addSpecialTokens: texts.addSpecialTokens)
         let promptAndChosen = tokenizer.encode(texts.promptAndChosen, addSpecialTokens: texts.addSpecialTokens)
         let promptAndRejected = tokenizer.encode(texts.promptAndRejected, addSpecialTokens: texts.addSpecialTokens)
-        func commonPrefixLength(_ other: [Int32]) -> Int {
-            zip(prompt, other).prefix { $0 == $1 }.count
-        }
-        let promptLength = min(commonPrefixLength(promptAndChosen), commonPrefixLength(promptAndRejected))
+        let promptLength = sharedPromptLength(prompt, promptAndChosen, promptAndRejected)
         self.init(prompt: Array(prompt[..<promptLength]), chosen: Array(promptAndChosen[promptLength...]),
                   rejected: Array(promptAndRejected[promptLength...]))
     }
+}
+
+/// Token ids of one SFT example, untruncated: a prompt and the completion the loss is taken on (one row, cut to
+/// `max_length` by `row(maxLength:…)`).
+public struct TokenizedCompletion: Equatable, Sendable {
+    public var prompt: [Int32]
+    public var completion: [Int32]
+
+    public init(prompt: [Int32], completion: [Int32]) {
+        self.prompt = prompt
+        self.completion = completion
+    }
+
+    /// The pair tokenization with one completion: `promptAndCompletion` and `prompt` are encoded, the prompt is the
+    /// part of the prompt's ids that the full encoding starts with, and the completion is the rest.
+    public init(prompt: String, promptAndCompletion: String, addSpecialTokens: Bool, tokenizer: some Tokenizer) {
+        let promptIDs = tokenizer.encode(prompt, addSpecialTokens: addSpecialTokens)
+        let full = tokenizer.encode(promptAndCompletion, addSpecialTokens: addSpecialTokens)
+        let promptLength = sharedPromptLength(promptIDs, full)
+        self.init(prompt: Array(promptIDs[..<promptLength]), completion: Array(full[promptLength...]))
+    }
+}
+
+/// How many leading ids of `prompt` every one of `encodings` starts with.
+private func sharedPromptLength(_ prompt: [Int32], _ encodings: [Int32]...) -> Int {
+    encodings.map { encoding in zip(prompt, encoding).prefix { $0 == $1 }.count }.min() ?? prompt.count
 }
 
 /// Tokenizes every pair (`TokenizedPair.init(_:tokenizer:)`) and drops those `settings` does not keep

@@ -1,10 +1,13 @@
+import DPO
+import Diagnostics
 import Foundation
 import PreferenceData
 import ChatTemplate
 import Yams
 
-/// A configuration problem, always naming the key and where its value came from.
-public struct ConfigError: Error, CustomStringConvertible, Equatable {
+/// A configuration problem, always naming the key and where its value came from. Every rank reads the same file and
+/// command line, so every rank raises it identically.
+public struct ConfigError: IdenticalOnEveryRank, CustomStringConvertible, Equatable {
     public var description: String
     public init(_ description: String) { self.description = description }
 }
@@ -16,15 +19,28 @@ public struct ConfigError: Error, CustomStringConvertible, Equatable {
 /// (`model: {n_layer: 4}` is `model.n_layer`, overridable as `--model.n_layer 4`).
 public enum ConfigLoader {
     /// Defaults, then the file (if any), then the overrides, then the checks that involve several keys.
-    /// Without a file, the built-in demo configuration is the base.
-    public static func load(file: String?, overrides: [String]) throws -> TrainingConfig {
+    ///
+    /// Without a file, the built-in demo configuration (with `demoOverrides`, e.g. the SFT demo's own `output_dir`)
+    /// is the base — but only for the demo itself: when the overrides name a model or a dataset, TRL's defaults are the
+    /// base instead, so a run on the user's own data never inherits the demo's learning rate, schedule, evaluation set
+    /// or `overwrite_output_dir`. The demo's `overwrite_output_dir: true` also covers only the demo's own folder:
+    /// moving `output_dir` without saying `overwrite_output_dir` turns it off, so no earlier run is replaced unasked.
+    public static func load(file: String?, overrides: [String], demoOverrides: [String] = []) throws -> TrainingConfig {
         var config = TrainingConfig()
+        let commandLine = try parse(commandLine: overrides)
+        let given = Set(commandLine.map(\.key))
+        let isDemo = file == nil && given.isDisjoint(with: ["model_name_or_path", "train_dataset"])
         if let file {
             try apply(yamlFile: file, to: &config)
-        } else {
+        } else if isDemo {
             try apply(yaml: demoConfigYAML, source: "built-in demo config", to: &config)
+            try apply(try parse(commandLine: demoOverrides), to: &config)
         }
-        try apply(commandLine: overrides, to: &config)
+        let demoOutputDir = config.outputDir
+        try apply(commandLine, to: &config)
+        if isDemo, config.outputDir != demoOutputDir, !given.contains("overwrite_output_dir") {
+            config.overwriteOutputDir = false
+        }
         try validate(config)
         return config
     }
@@ -84,7 +100,16 @@ public enum ConfigLoader {
         }
     }
 
-    static func apply(commandLine arguments: [String], to config: inout TrainingConfig) throws {
+    /// One `--key value` (or `--key=value`) of the command line; `place` names it in errors.
+    struct Override {
+        var key: String
+        var value: String?
+        var place: String
+    }
+
+    /// Splits `--key value` / `--key=value` arguments; the value `null` clears an optional key.
+    static func parse(commandLine arguments: [String]) throws -> [Override] {
+        var overrides: [Override] = []
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
@@ -103,8 +128,19 @@ public enum ConfigLoader {
                 index += 1
                 value = arguments[index]
             }
-            try set(key, to: value == "null" ? nil : value, at: "command line --\(key)", in: &config)
+            overrides.append(Override(key: key, value: value == "null" ? nil : value, place: "command line --\(key)"))
             index += 1
+        }
+        return overrides
+    }
+
+    static func apply(commandLine arguments: [String], to config: inout TrainingConfig) throws {
+        try apply(try parse(commandLine: arguments), to: &config)
+    }
+
+    static func apply(_ overrides: [Override], to config: inout TrainingConfig) throws {
+        for override in overrides {
+            try set(override.key, to: override.value, at: override.place, in: &config)
         }
     }
 
@@ -158,6 +194,17 @@ extension ConfigLoader {
         if config.lossTypes.contains(.robust), config.labelSmoothing >= 0.5 {
             throw ConfigError("`loss_type` robust needs `label_smoothing` below 0.5 (it divides by 1 − 2·label_smoothing)")
         }
+        if config.useWeighting, let sorted = config.lossTypes.first(where: { [.aot, .aotUnpaired].contains($0) }) {
+            throw ConfigError("`use_weighting` cannot weight `loss_type` \(sorted.rawValue): it matches the pairs of a "
+                + "micro-batch by rank, so no loss belongs to one pair to weight (TRL refuses this too)")
+        }
+        let withoutFDivergence = config.lossTypes.filter { !$0.acceptsFDivergence }
+        if config.fDivergenceType != .reverseKL, !withoutFDivergence.isEmpty {
+            let accepting = DPOLossType.allCases.filter(\.acceptsFDivergence).map(\.rawValue)
+            throw ConfigError("`f_divergence_type` \(config.fDivergenceType.rawValue) does not apply to `loss_type` "
+                + withoutFDivergence.map(\.rawValue).joined(separator: ", ")
+                + ": only \(accepting.joined(separator: ", ")) have an f-divergence form; use reverse_kl with the others")
+        }
     }
 }
 
@@ -195,7 +242,13 @@ enum ConfigKeys {
         "loss_type": list(\.lossTypes, element: parseChoice),
         "loss_weights": optionalList(\.lossWeights, element: { try parseDouble($0, min: 0) }),
         "reference_free": bool(\.referenceFree),
+        "f_divergence_type": choice(\.fDivergenceType),
+        "f_alpha_divergence_coef": double(\.fAlphaDivergenceCoef),
+        "discopop_tau": double(\.discopopTau, above: 0),
+        "ld_alpha": optionalDouble(\.ldAlpha, min: 0, max: 1),
+        "use_weighting": bool(\.useWeighting),
         "precompute_ref_log_probs": bool(\.precomputeRefLogProbs),
+        "precompute_ref_batch_size": optionalInt(\.precomputeRefBatchSize, min: 1),
         "precompute_ref_cache_dir": optionalString(\.precomputeRefCacheDir),
         "sync_ref_model": bool(\.syncRefModel),
         "ref_model_mixup_alpha": double(\.refModelMixupAlpha, above: 0, max: 1),
@@ -291,6 +344,12 @@ enum ConfigKeys {
                        min: Double? = nil, above: Double? = nil, max: Double? = nil) -> Entry {
         Entry { config, value in
             config[keyPath: field] = try parseDouble(try required(value), min: min, above: above, max: max)
+        }
+    }
+
+    static func optionalDouble(_ field: WritableKeyPath<TrainingConfig, Double?>, min: Double, max: Double) -> Entry {
+        Entry { config, value in
+            config[keyPath: field] = try value.map { try parseDouble($0, min: min, max: max) }
         }
     }
 

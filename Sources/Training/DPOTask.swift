@@ -8,31 +8,32 @@ import Tokenizers
 /// DPO on preference pairs: the policy against a frozen (or TR-DPO-synced, or precomputed) reference.
 final class DPOTask: TrainingTask {
     let config: TrainingConfig
-    let tokenizer: any Tokenizer
+    let padTokenID: Int32
     let policy: any CausalLanguageModel
-    let trainPairs: [TokenizedPair]
-    let evalPairs: [TokenizedPair]
+    /// Each pair's two rows, already cut to `max_length`.
+    let trainPairs: [PreferenceRows]
+    let evalPairs: [PreferenceRows]
     /// The frozen reference model; nil when its log-probs were precomputed or the loss is reference-free.
     let referenceModel: (any CausalLanguageModel)?
     /// Reference log-probs of every pair computed before training (`precompute_ref_log_probs`).
     let precomputed: PrecomputedReference?
-    let step: DPOStep
+    let dpoStep: DPOStep
 
     /// Builds the reference from the policy's initial weights (or precomputes its log-probs over all ranks).
-    init(config: TrainingConfig, source: ModelSource, policy: any CausalLanguageModel, data: TrainingData,
+    init(config: TrainingConfig, source: ModelSource, policy: any CausalLanguageModel, data: TrainingData<PreferenceRows>,
          communicator: Communicator, parallel: Parallel, say: (String) -> Void) throws {
         self.config = config
-        tokenizer = source.tokenizer
+        let padTokenID = source.tokenizer.padTokenID
+        self.padTokenID = padTokenID
         self.policy = policy
         trainPairs = data.train
         evalPairs = data.eval
-        step = DPOStep(loss: config.dpoLoss)
+        dpoStep = DPOStep(loss: config.dpoLoss)
         let needsReference = !config.referenceFree
         if needsReference && config.precomputeRefLogProbs {
-            let tokenizer = source.tokenizer
             precomputed = try PrecomputedReference.load(
                 policy: policy, train: data.train, eval: data.eval, config: config, communicator: communicator,
-                batch: { TrainingData.sequenceBatch($0, tokenizer: tokenizer, config: config) }, say: say)
+                batch: { SequenceBatch(pairs: $0, padTokenID: padTokenID) }, say: say)
             referenceModel = nil
         } else {
             precomputed = nil
@@ -42,42 +43,47 @@ final class DPOTask: TrainingTask {
         }
     }
 
-    let metricNames = MetricWindow.preferenceNames
+    let metricNames = PreferenceMetricSums.metricNames
     let summaryMetrics: [(name: String, format: String)] = [
         ("prefers_chosen", ".3f"), ("rewards/accuracies", ".3f"), ("rewards/margins", ".4f"), ("loss", ".4f"),
     ]
     var trainCount: Int { trainPairs.count }
     var evalCount: Int { evalPairs.count }
 
-    func runMicroBatch(_ indices: [Int], of step: [[Int]], evaluation: Bool, train: Bool,
-                       gradientsReady: ((Range<Int>) -> Void)?) -> MicroBatchMetrics {
-        let set = evaluation ? evalPairs : trainPairs
-        let pairs = indices.map { set[$0] }
-        let sums = self.step.run(
-            policy: policy, reference: reference(for: indices, evaluation: evaluation),
-            batch: TrainingData.sequenceBatch(pairs, tokenizer: tokenizer, config: config),
-            normalization: normalization(pairs, microBatchesInStep: step.count), train: train,
-            gradientsReady: gradientsReady)
-        var means = sums.means.map(\.value)
-        means.append(sums.chosenMoreLikely / sums.pairs)
-        return MicroBatchMetrics(means: means, processedTokens: Double(TrainingData.tokenCount(pairs, config: config)))
+    /// TRL's weighting: each micro-batch's mean loss counts 1/M among the M micro-batches of its step, with the `sft`
+    /// term averaged over the micro-batch's own chosen tokens. Fixed by the step, not by the rank layout.
+    struct StepTotals {
+        /// M.
+        var microBatches: Int
     }
 
-    /// TRL's weighting: each micro-batch's mean loss counts 1/M among the M micro-batches of its step (with the
-    /// `sft` term averaged over the micro-batch's chosen tokens). Fixed by the step, not by the rank layout.
-    func normalization(_ pairs: [TokenizedPair], microBatchesInStep: Int) -> LossNormalization {
+    func totals(ofStep microBatches: [[Int]]) -> StepTotals {
+        StepTotals(microBatches: microBatches.count)
+    }
+
+    func runMicroBatch(_ indices: [Int], _ run: MicroBatchRun<StepTotals>) -> MicroBatchMetrics {
+        let pairs = indices.map { (run.split == .train ? trainPairs : evalPairs)[$0] }
+        // An evaluation accumulates no gradient, so its weight does not matter (the `sft` term's mean is the same).
+        let normalization = normalization(pairs, microBatchesInStep: run.totals?.microBatches ?? 1)
+        let sums = dpoStep.run(policy: policy, reference: reference(for: indices, of: run.split),
+                               batch: SequenceBatch(pairs: pairs, padTokenID: padTokenID), normalization: normalization,
+                               train: run.totals != nil, gradientsReady: run.gradientsReady)
+        return MicroBatchMetrics(means: sums.means, processedTokens: Double(pairs.reduce(0) { $0 + $1.tokenCount }))
+    }
+
+    func normalization(_ pairs: [PreferenceRows], microBatchesInStep: Int) -> LossNormalization {
         LossNormalization(pairs: microBatchesInStep * pairs.count,
-                          chosenTokens: microBatchesInStep * TrainingData.scoredChosenTokens(pairs, config: config))
+                          chosenTokens: microBatchesInStep * pairs.reduce(0) { $0 + $1.chosen.scoredTokens })
     }
 
     /// The reference log-probs of a micro-batch: the frozen model, or the precomputed values of its pairs
     /// (chosen rows first, then rejected rows, as in the batch).
-    func reference(for pairIndices: [Int], evaluation: Bool) -> DPOStep.Reference {
+    func reference(for pairIndices: [Int], of split: DataSplit) -> DPOStep.Reference {
         guard let precomputed else {
             // A reference-free loss never reads it; any model will do.
             return .model(referenceModel ?? policy)
         }
-        let table = evaluation ? precomputed.eval : precomputed.train
+        let table = split == .train ? precomputed.train : precomputed.eval
         return .precomputed(pairIndices.map { table[2 * $0] } + pairIndices.map { table[2 * $0 + 1] })
     }
 

@@ -1,4 +1,3 @@
-import DPO
 import MPI
 
 /// Metrics over a logging window or an evaluation, averaged as TRL averages them: every micro-batch contributes its
@@ -6,14 +5,6 @@ import MPI
 /// of those over all micro-batches of all ranks. With micro-batches of equal size this is the plain mean over pairs;
 /// a short last micro-batch of an epoch weighs as much as a full one, exactly as in TRL.
 struct MetricWindow {
-    /// DPO's metric names in logging order: TRL's, then ours (`prefers_chosen`: the policy gives the chosen completion
-    /// a higher mean per-token log-prob than the rejected one; unlike the rewards it is informative before training).
-    static let preferenceNames: [String] = {
-        var sums = PreferenceMetricSums()
-        sums.pairs = 1
-        return sums.means.map(\.name) + ["prefers_chosen"]
-    }()
-
     let names: [String]
     private var sums: [Double]
     private(set) var microBatches = 0.0
@@ -27,9 +18,9 @@ struct MetricWindow {
 
     /// Adds one micro-batch's means.
     mutating func add(_ microBatch: MicroBatchMetrics) {
-        precondition(microBatch.means.count == names.count, "a micro-batch reports one mean per metric")
+        precondition(microBatch.means.map(\.name) == names, "a micro-batch reports the window's metrics in its order")
         for (index, mean) in microBatch.means.enumerated() {
-            sums[index] += mean
+            sums[index] += mean.value
         }
         microBatches += 1
         processedTokens += microBatch.processedTokens

@@ -29,11 +29,12 @@ public struct MetricsRecord: Sendable {
 final class MetricsLog {
     private let handle: FileHandle
     let url: URL
+    static let fileName = "metrics.jsonl"
 
     /// Opens `<outputDir>/metrics.jsonl`. When resuming after `keepThroughStep`, records of later steps
     /// (written after the checkpoint by the interrupted run) are dropped so the file reads as one run.
     init(outputDir: URL, keepThroughStep: Int?) throws {
-        url = outputDir.appendingPathComponent("metrics.jsonl")
+        url = outputDir.appendingPathComponent(Self.fileName)
         var kept = Data()
         if let keepThroughStep, let existing = try? String(contentsOf: url, encoding: .utf8) {
             for line in existing.split(separator: "\n") where Self.step(of: line).map({ $0 <= keepThroughStep }) ?? false {

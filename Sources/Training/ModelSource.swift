@@ -39,19 +39,19 @@ struct ModelSource {
         let folder = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ConfigError("`model_name_or_path` \(path): no such folder (download the model first, e.g. "
+            throw RunError.input("`model_name_or_path` \(path): no such folder (download the model first, e.g. "
                 + "`huggingface-cli download HuggingFaceTB/SmolLM2-135M-Instruct --local-dir \(path)`)")
         }
         let configFile = folder.appendingPathComponent("config.json")
         guard let data = FileManager.default.contents(atPath: configFile.path) else {
-            throw ConfigError("\(configFile.path): missing; `model_name_or_path` must be a Hugging Face model folder")
+            throw RunError.input("\(configFile.path): missing; `model_name_or_path` must be a Hugging Face model folder")
         }
         // A JSONError names the file itself.
         let json = try JSONField.parse(data, file: configFile.path)
         do {
             modelConfig = try ModelConfig(huggingFaceConfig: json)
         } catch let error as ModelError {
-            throw ConfigError("\(configFile.path): \(error)")
+            throw RunError.input("\(configFile.path): \(error)")
         }
         specialTokenIDs = JSONObject(try json.members()
             .filter { ["bos_token_id", "eos_token_id", "pad_token_id", Self.byteTokenizerKey].contains($0.key) }
@@ -66,7 +66,7 @@ struct ModelSource {
         }
         self.folder = folder
         guard config.maxLength <= modelConfig.maxPositions else {
-            throw ConfigError("`max_length` (\(config.maxLength)) exceeds the model's \(modelConfig.maxPositions) positions "
+            throw RunError.input("`max_length` (\(config.maxLength)) exceeds the model's \(modelConfig.maxPositions) positions "
                 + "(\(configFile.path))")
         }
     }
@@ -87,7 +87,7 @@ struct ModelSource {
                                          builtInName: name)
         }
         guard let name else {
-            throw ConfigError("the built-in model has no chat template: name one with `chat_template` "
+            throw RunError.input("the built-in model has no chat template: name one with `chat_template` "
                 + "(\(ChatTemplate.builtInNames.joined(separator: ", ")))")
         }
         return try ChatTemplate.builtIn(named: name)
@@ -126,7 +126,7 @@ public func loadModelFolder(_ path: String, threads: Int) throws -> any CausalLa
     let folder = URL(fileURLWithPath: path)
     let configFile = folder.appendingPathComponent("config.json")
     guard let data = FileManager.default.contents(atPath: configFile.path) else {
-        throw ConfigError("\(configFile.path): missing; expected a Hugging Face model folder")
+        throw RunError.input("\(configFile.path): missing; expected a Hugging Face model folder")
     }
     let model = try makeCausalLanguageModel(huggingFaceConfig: data, file: configFile.path, trainable: false,
                                             parallel: Parallel(threads: threads))

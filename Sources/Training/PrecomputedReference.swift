@@ -1,14 +1,17 @@
 import Foundation
 import Checkpoint
+import Distributed
 import DPO
 import Model
 import MPI
 import PreferenceData
 
-/// Reference log-probs of every pair, computed in one pass before training (TRL's `precompute_ref_log_probs`),
-/// so no reference model stays in memory during training.
+/// Reference log-probs of every pair as the loss reads them, computed in one pass before training (TRL's
+/// `precompute_ref_log_probs`, in forwards of `precompute_ref_batch_size` pairs), so no reference model stays in memory
+/// during training.
 ///
-/// The pass is split over all ranks and summed (each rank fills its shard of a zeroed table, and x + 0 is exact),
+/// The pass is split over all ranks and summed (each rank fills the rows of its share of the micro-batches in a zeroed
+/// table, and x + 0 is exact),
 /// and the result is cached on disk under a key made from the initial weights, every token id of the data and
 /// the truncation settings: a second run or a resume with the same model, data and tokenization reads it back,
 /// and any change to them misses the cache instead of reusing stale values.
@@ -17,9 +20,9 @@ struct PrecomputedReference {
     var train: [Float]
     var eval: [Float]
 
-    static func load(policy: any CausalLanguageModel, train: [TokenizedPair], eval: [TokenizedPair],
+    static func load(policy: any CausalLanguageModel, train: [PreferenceRows], eval: [PreferenceRows],
                      config: TrainingConfig, communicator: Communicator,
-                     batch: ([TokenizedPair]) -> SequenceBatch, say: (String) -> Void) throws -> PrecomputedReference {
+                     batch: ([PreferenceRows]) -> SequenceBatch, say: (String) -> Void) throws -> PrecomputedReference {
         let key = cacheKey(policy: policy, train: train, eval: eval, config: config)
         let file = cacheDirectory(config).appendingPathComponent("ref-log-probs-\(key).safetensors")
         var tables = [[Float](repeating: 0, count: 2 * train.count), [Float](repeating: 0, count: 2 * eval.count)]
@@ -38,20 +41,22 @@ struct PrecomputedReference {
         }
 
         // The policy has not been updated yet, so it is the reference.
+        let loss = config.dpoLoss
+        let batchSizes = [config.precomputeRefBatchSize ?? config.perDeviceTrainBatchSize,
+                          config.precomputeRefBatchSize ?? config.perDeviceEvalBatchSize]
         for (index, pairs) in [train, eval].enumerated() {
-            let shard = rankShard(of: Array(pairs.indices), rank: communicator.rank, ranks: communicator.size)
-            for microBatch in chunks(Array(shard), size: config.perDeviceEvalBatchSize) {
-                let scores = policy.score(batch(microBatch.map { pairs[$0] }), training: false).logProbSums
+            for microBatch in communicator.share(of: chunks(Array(pairs.indices), size: batchSizes[index])) {
+                let sums = loss.completionLogProbSums(policy.score(batch(microBatch.map { pairs[$0] }), training: false))
                 for (row, pair) in microBatch.enumerated() {
-                    tables[index][2 * pair] = scores[row]
-                    tables[index][2 * pair + 1] = scores[row + microBatch.count]
+                    tables[index][2 * pair] = Float(sums[row])
+                    tables[index][2 * pair + 1] = Float(sums[row + microBatch.count])
                 }
             }
             if communicator.size > 1 {
                 try tables[index].withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
             }
         }
-        try communicator.onRankZero { try writeCache(tables, to: file) }
+        try communicator.runOnRankZero { try writeCache(tables, to: file) }
         say("reference log-probs computed for \(train.count + eval.count) pairs and cached in \(file.path)")
         return PrecomputedReference(train: tables[0], eval: tables[1])
     }
@@ -67,19 +72,20 @@ struct PrecomputedReference {
         return base.appendingPathComponent("dpo-dist")
     }
 
-    /// Everything the reference log-probs depend on: the initial weights, the exact token ids of every row and the
-    /// settings that decide how rows are cut.
-    static func cacheKey(policy: any CausalLanguageModel, train: [TokenizedPair], eval: [TokenizedPair],
+    /// Everything the reference log-probs depend on: the initial weights, the exact token ids of every truncated row,
+    /// where its prompt ends, the settings that decide how rows are cut and LD-DPO's weight of the verbose tails.
+    static func cacheKey(policy: any CausalLanguageModel, train: [PreferenceRows], eval: [PreferenceRows],
                          config: TrainingConfig) -> String {
         var fingerprint = Fingerprint()
         fingerprint.add(UnsafeRawBufferPointer(policy.parameters))
-        fingerprint.add(Array("\(policy.config)|\(config.maxLength)|\(config.truncationMode.rawValue)".utf8))
+        let tailWeight = config.ldAlpha.map { "|ld_alpha \($0)" } ?? ""
+        fingerprint.add(Array("\(policy.config)|\(config.maxLength)|\(config.truncationMode.rawValue)\(tailWeight)".utf8))
         for pairs in [train, eval] {
             fingerprint.add([UInt8](repeating: 0xFF, count: 8))
             for pair in pairs {
-                for part in [pair.prompt, pair.chosen, pair.rejected] {
-                    part.withUnsafeBytes { fingerprint.add($0) }
-                    fingerprint.add([UInt8(part.count & 0xFF), 0xFE])
+                for row in [pair.chosen, pair.rejected] {
+                    row.tokens.withUnsafeBytes { fingerprint.add($0) }
+                    fingerprint.add([UInt8(row.tokens.count & 0xFF), UInt8(row.promptTokens & 0xFF), 0xFE])
                 }
             }
         }
@@ -90,7 +96,7 @@ struct PrecomputedReference {
         let cached = try SafeTensorsFile.read(contentsOf: file)
         return try zip(["train", "eval"], sizes).map { name, size in
             guard let tensor = cached[name], tensor.elementCount == size else {
-                throw ConfigError("\(file.path): cached tensor `\(name)` does not match the data")
+                throw RunError.input("\(file.path): cached tensor `\(name)` does not match the data")
             }
             return try tensor.floats()
         }

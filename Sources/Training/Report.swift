@@ -1,13 +1,7 @@
 import Foundation
+import Diagnostics
 import PreferenceData
 import DPO
-
-public enum TrainingErrors {
-    /// Errors caused by the user's input (found the same way on every rank).
-    public static func isInputError(_ error: Error) -> Bool {
-        error is ConfigError || error is DataError
-    }
-}
 
 extension TrainingReport {
     /// The end-of-run table: the task's summary metrics on the training and held-out sets, before and after.

@@ -8,67 +8,69 @@ import Tokenizers
 /// transformers does with `num_items_in_batch` across accumulation steps and devices — so the gradient is the same
 /// whatever the split into micro-batches and ranks.
 final class SFTTask: TrainingTask {
-    let config: TrainingConfig
-    let tokenizer: any Tokenizer
+    let padTokenID: Int32
     let policy: any CausalLanguageModel
-    /// Each example as a pair whose chosen completion is the SFT target (`PreferenceDataset.loadCompletions`).
-    let trainExamples: [TokenizedPair]
-    let evalExamples: [TokenizedPair]
+    /// Each example's prompt+completion row, already cut to `max_length`.
+    let trainExamples: [PreferenceRow]
+    let evalExamples: [PreferenceRow]
 
-    init(config: TrainingConfig, source: ModelSource, policy: any CausalLanguageModel,
-         chatTemplate: @escaping () throws -> ChatTemplate, say: (String) -> Void) throws {
-        self.config = config
-        tokenizer = source.tokenizer
+    init(padTokenID: Int32, policy: any CausalLanguageModel, data: TrainingData<PreferenceRow>) {
+        self.padTokenID = padTokenID
         self.policy = policy
-        let data = try TrainingData.load(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate,
-                                         completions: true)
-        if data.droppedTrainPairs > 0 {
-            say("dropped \(data.droppedTrainPairs) examples whose prompt alone fills max_length \(config.maxLength)")
-        }
         trainExamples = data.train
         evalExamples = data.eval
     }
 
-    let metricNames = ["loss", "entropy", "mean_token_accuracy"]
+    let metricNames = CompletionMetricSums.metricNames
     let summaryMetrics: [(name: String, format: String)] = [("loss", ".4f"), ("mean_token_accuracy", ".3f")]
     var trainCount: Int { trainExamples.count }
     var evalCount: Int { evalExamples.count }
 
-    func runMicroBatch(_ indices: [Int], of step: [[Int]], evaluation: Bool, train: Bool,
-                       gradientsReady: ((Range<Int>) -> Void)?) -> MicroBatchMetrics {
-        let set = evaluation ? evalExamples : trainExamples
-        let examples = indices.map { set[$0] }
-        let batch = completionBatch(examples)
-        let scores = policy.score(batch, training: train)
-        let tokens = Double(scores.tokenCounts.reduce(0, +))
-        if train {
-            // d(−Σ log p / N_step)/d(log-prob sum of a sequence) = −1/N_step for every sequence.
-            let stepTokens = step.joined().reduce(0) { $0 + scoredTokens(set[$1]) }
-            policy.backward(dLogProbSums: [Float](repeating: -1 / Float(max(1, stepTokens)), count: batch.count),
-                            gradientsReady: gradientsReady)
+    struct StepTotals {
+        /// N: the scored completion tokens of every example of the step.
+        var completionTokens: Int
+    }
+
+    func totals(ofStep microBatches: [[Int]]) -> StepTotals {
+        StepTotals(completionTokens: microBatches.joined().reduce(0) { $0 + trainExamples[$1].scoredTokens })
+    }
+
+    func runMicroBatch(_ indices: [Int], _ run: MicroBatchRun<StepTotals>) -> MicroBatchMetrics {
+        let examples = indices.map { (run.split == .train ? trainExamples : evalExamples)[$0] }
+        let batch = SequenceBatch(completions: examples, padTokenID: padTokenID)
+        let scores = policy.score(batch, training: run.totals != nil)
+        if let totals = run.totals {
+            // d(−Σ log p / N)/d(log-prob sum of a sequence) = −1/N for every sequence.
+            policy.backward(dLogProbSums: [Float](repeating: -1 / Float(max(1, totals.completionTokens)), count: batch.count),
+                            gradientsReady: run.gradientsReady)
         }
-        let denominator = max(1, tokens)
-        return MicroBatchMetrics(
-            means: [-Double(scores.logProbSums.reduce(0, +)) / denominator,
-                    scores.entropySums.reduce(0, +) / denominator,
-                    Double(scores.correctTokenCounts.reduce(0, +)) / denominator],
-            processedTokens: Double(examples.reduce(0) { $0 + $1.rows(maxLength: config.maxLength,
-                                                                       truncationMode: config.truncationMode).chosen.tokens.count }))
-    }
-
-    /// The prompt+completion rows of the examples, cut to `max_length` and right-padded (the chosen half of the
-    /// preference layout).
-    func completionBatch(_ examples: [TokenizedPair]) -> SequenceBatch {
-        let pairs = TrainingData.sequenceBatch(examples, tokenizer: tokenizer, config: config)
-        let rows = examples.count * pairs.length
-        return SequenceBatch(count: examples.count, length: pairs.length,
-                             tokens: Array(pairs.tokens[..<rows]), scoreMask: Array(pairs.scoreMask[..<rows]))
-    }
-
-    private func scoredTokens(_ example: TokenizedPair) -> Int {
-        TrainingData.scoredChosenTokens([example], config: config)
+        let sums = CompletionMetricSums(negativeLogLikelihood: -Double(scores.logProbSums.reduce(0, +)),
+                                        entropy: scores.entropySums.reduce(0, +),
+                                        correctTokens: Double(scores.correctTokenCounts.reduce(0, +)),
+                                        tokens: Double(scores.tokenCounts.reduce(0, +)))
+        return MicroBatchMetrics(means: sums.means, processedTokens: Double(examples.reduce(0) { $0 + $1.tokens.count }))
     }
 
     func didUpdate(step: Int) {}
     let checkpointBuffers: [(file: String, buffer: UnsafeMutableBufferPointer<Float>)] = []
+}
+
+/// Sums behind SFT's metrics over the scored completion tokens of a micro-batch, under TRL's `SFTTrainer` names.
+struct CompletionMetricSums {
+    var negativeLogLikelihood: Double
+    var entropy: Double
+    /// Positions whose token is the policy's argmax.
+    var correctTokens: Double
+    var tokens: Double
+
+    /// Means per scored token (a micro-batch that scores none counts as one token).
+    var means: [(name: String, value: Double)] {
+        let denominator = max(1, tokens)
+        return [("loss", negativeLogLikelihood / denominator), ("entropy", entropy / denominator),
+                ("mean_token_accuracy", correctTokens / denominator)]
+    }
+
+    /// The names of `means`, in order.
+    static let metricNames = CompletionMetricSums(negativeLogLikelihood: 0, entropy: 0, correctTokens: 0, tokens: 0)
+        .means.map(\.name)
 }

@@ -1,15 +1,17 @@
 import Foundation
 import Checkpoint
+import Distributed
 import PreferenceData
 import DPO
 import Kernels
 import Model
 import MPI
+import Optimization
 
 /// The training loop: the one place where data, model, loss, optimizer, MPI and checkpoints meet.
 ///
-/// Every rank holds the policy (and for DPO the reference), runs its share of the micro-batches of each global
-/// batch, and the flat gradient buffers are summed across ranks with one all-reduce before clipping and AdamW.
+/// Every rank holds the policy (and for DPO the reference) and runs its share of the micro-batches of each global
+/// batch through `TrainingStep`, which sums the flat gradient buffers across ranks before clipping and AdamW.
 /// What is trained — DPO on pairs or SFT on completions — is the `TrainingTask`. Rank 0 alone writes.
 public final class Trainer {
     /// The post-training stage a run performs.
@@ -23,10 +25,13 @@ public final class Trainer {
     let source: ModelSource
     let policy: any CausalLanguageModel
     let task: any TrainingTask
-    let optimizer: AdamWState
+    let optimizer: AdamW
+    let trainingStep: TrainingStep
     let plan: StepPlan
     let schedule: LearningRateSchedule
     let outputDir: URL
+    /// Rank 0's lock on `output_dir`, held while the trainer lives.
+    private var outputLock: OutputDirectoryLock?
     /// Optimizer updates completed so far.
     private(set) var completedSteps = 0
     /// Non-padding tokens processed by all ranks since the run began (TRL's cumulative `num_tokens`).
@@ -49,22 +54,33 @@ public final class Trainer {
         let chatTemplate = { try source.chatTemplate(named: config.chatTemplate) }
         let policy = try makeCausalLanguageModel(config: source.modelConfig, trainable: true, parallel: parallel)
         self.policy = policy
-        try communicator.onRankZero { try source.initialize(policy, seed: config.seed) }
+        try communicator.runOnRankZero { try source.initialize(policy, seed: config.seed) }
         // Every rank starts from rank 0's weights: only rank 0 needs to read the model folder.
         try communicator.broadcast(UnsafeMutableRawBufferPointer(policy.parameters), root: 0)
 
+        func sayDropped(_ count: Int, _ examples: String) {
+            if count > 0 {
+                say("dropped \(count) \(examples) whose prompt alone fills max_length \(config.maxLength)")
+            }
+        }
         switch objective {
         case .dpo:
-            let data = try TrainingData.load(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
-            if data.droppedTrainPairs > 0 {
-                say("dropped \(data.droppedTrainPairs) training pairs whose prompt alone fills max_length \(config.maxLength)")
-            }
+            let data = try TrainingData.pairs(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            sayDropped(data.droppedTrainExamples, "training pairs")
             task = try DPOTask(config: config, source: source, policy: policy, data: data,
                                communicator: communicator, parallel: parallel, say: say)
         case .sft:
-            task = try SFTTask(config: config, source: source, policy: policy, chatTemplate: chatTemplate, say: say)
+            let data = try TrainingData.completions(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            sayDropped(data.droppedTrainExamples, "examples")
+            task = SFTTask(padTokenID: source.tokenizer.padTokenID, policy: policy, data: data)
         }
-        optimizer = AdamWState(parameterCount: policy.parameterCount)
+        optimizer = AdamW(for: policy, settings: config.adamW)
+        trainingStep = TrainingStep(
+            policy: policy, optimizer: optimizer,
+            gradientSum: config.ddpBucketCapMB > 0
+                ? .overlapped(communicator, bucketCapMB: config.ddpBucketCapMB, testsWhileComputing: true)
+                : .blocking(communicator),
+            maxGradNorm: config.maxGradNorm, parallel: parallel)
 
         plan = StepPlan(pairCount: task.trainCount, config: config, ranks: communicator.size)
         let warmup = config.warmupSteps > 0
@@ -127,36 +143,18 @@ public final class Trainer {
         return TrainingReport(steps: completedSteps, before: before, after: after, metrics: task.summaryMetrics)
     }
 
-    /// One optimizer update: this rank's micro-batches of the step, the all-reduce (in buckets overlapping the last
-    /// backward), clip, AdamW. Adds the micro-batches' metrics to `metrics` and returns the global gradient norm
-    /// before clipping.
+    /// One optimizer update (`TrainingStep`) on this rank's share of the step's micro-batches. Adds the micro-batches'
+    /// metrics to `metrics` and returns the global gradient norm before clipping.
     func runStep(_ step: Int, metrics: inout MetricWindow) throws -> Double {
         let microBatches = plan.microBatches(step: step)
-        policy.zeroGradients()
-        let reducer = GradientReducer(communicator: communicator, gradients: policy.gradients,
-                                      bucketCapMB: config.ddpBucketCapMB)
-        let mine = rankShare(of: microBatches)
-        for (index, microBatch) in mine.enumerated() {
-            metrics.add(task.runMicroBatch(microBatch, of: microBatches, evaluation: false, train: true,
-                                           gradientsReady: index == mine.count - 1 ? reducer.gradientsReady : nil))
+        // Which rank runs a micro-batch changes nothing: its weight is fixed by the step.
+        let outcome = try task.train(communicator.share(of: microBatches), ofStep: microBatches, update: step + 1,
+                                     learningRate: schedule.rate(at: step), with: trainingStep)
+        for microBatchMetrics in outcome.metrics {
+            metrics.add(microBatchMetrics)
         }
-        try reducer.finish()
-        let gradNorm = clipGradientNorm(policy.gradients.baseAddress!, count: policy.parameterCount,
-                                        maxNorm: config.maxGradNorm, parallel: parallel)
-        // The norm is of the all-reduced gradient, so every rank stops here together.
-        guard gradNorm.isFinite else {
-            throw ConfigError("step \(step + 1): the gradient is not finite (NaN or infinity); lower `learning_rate` or "
-                + "`max_grad_norm`, or check the data — no update was applied, the last checkpoint is intact")
-        }
-        optimizer.update(policy, step: step + 1, learningRate: schedule.rate(at: step), config: config, parallel: parallel)
         task.didUpdate(step: step + 1)
-        return gradNorm
-    }
-
-    /// The micro-batches of a step (or an evaluation) that this rank runs: every `size`-th from its rank on, as
-    /// data-parallel loaders deal batches. Which rank runs a micro-batch changes nothing: its weight is fixed.
-    func rankShare(of microBatches: [[Int]]) -> [[Int]] {
-        stride(from: communicator.rank, to: microBatches.count, by: communicator.size).map { microBatches[$0] }
+        return outcome.gradientNorm
     }
 
     // MARK: Metrics
@@ -176,7 +174,7 @@ public final class Trainer {
     }
 
     private func evaluationRecord() throws -> MetricsRecord {
-        let metrics = try evaluate(trainingSet: false)
+        let metrics = try evaluate(.eval)
         var record = MetricsRecord(metrics.means.map { ("eval_" + $0.name, $0.value) })
         record.fields.insert(("step", Double(completedSteps)), at: 0)
         record.fields.append(("epoch", Double(completedSteps) / Double(plan.stepsPerEpoch)))
@@ -188,46 +186,54 @@ public final class Trainer {
         say(consoleLine(record, totalSteps: plan.totalSteps))
     }
 
-    /// Metrics of the policy on the training or the evaluation set, in micro-batches of `per_device_eval_batch_size`
-    /// dealt over all ranks.
-    func evaluate(trainingSet isTrainingSet: Bool) throws -> MetricWindow {
-        let count = isTrainingSet ? task.trainCount : task.evalCount
+    /// Metrics of the policy on the training or the held-out examples, in micro-batches of
+    /// `per_device_eval_batch_size` dealt over all ranks.
+    func evaluate(_ split: DataSplit) throws -> MetricWindow {
+        let count = split == .train ? task.trainCount : task.evalCount
         let microBatches = chunks(Array(0..<count), size: config.perDeviceEvalBatchSize).map(Array.init)
         var metrics = MetricWindow(names: task.metricNames)
-        for microBatch in rankShare(of: microBatches) {
-            metrics.add(task.runMicroBatch(microBatch, of: microBatches, evaluation: !isTrainingSet, train: false,
-                                           gradientsReady: nil))
+        for microBatch in communicator.share(of: microBatches) {
+            metrics.add(task.evaluate(microBatch, of: split))
         }
         return try metrics.allReduced(communicator)
     }
 
     private func evaluateSplits() throws -> SplitMetrics {
-        SplitMetrics(train: try evaluate(trainingSet: true), heldOut: task.evalCount == 0 ? nil : try evaluate(trainingSet: false))
+        SplitMetrics(train: try evaluate(.train), heldOut: task.evalCount == 0 ? nil : try evaluate(.eval))
     }
 
     // MARK: Output
 
-    /// Creates `output_dir`. A fresh run refuses a folder that holds an earlier run's checkpoints — a later
-    /// `--resume` would pick those up — unless `overwrite_output_dir` says to delete them.
+    /// Creates `output_dir` and locks it for this run (rank 0 holds `OutputDirectoryLock` until the trainer ends).
+    /// A fresh run refuses a folder that holds an earlier run — its checkpoints (a later `--resume` would pick those
+    /// up), its final model or its metrics — unless `overwrite_output_dir` says to replace it.
     private func prepareOutputDirectory(resume: Bool) throws {
-        try communicator.onRankZero {
+        try communicator.runOnRankZero {
             do {
                 try FileManager.default.createDirectory(at: outputDir, withIntermediateDirectories: true)
             } catch {
-                throw ConfigError("`output_dir` \(outputDir.path): cannot create it: \(error.localizedDescription)")
+                throw RunError.input("`output_dir` \(outputDir.path): cannot create it: \(error.localizedDescription)")
             }
+            outputLock = try OutputDirectoryLock(outputDir: outputDir)
             guard !resume else { return }
             let earlier = try CheckpointDirectory(outputDir: outputDir).all()
-            guard let newest = earlier.last else { return }
+            let earlierFiles = Self.earlierRunFiles.filter {
+                FileManager.default.fileExists(atPath: outputDir.appendingPathComponent($0).path)
+            }
+            guard !earlier.isEmpty || !earlierFiles.isEmpty else { return }
             guard config.overwriteOutputDir else {
-                throw ConfigError("`output_dir` \(outputDir.path) already holds checkpoint-\(newest.step) of an earlier run: "
-                    + "continue it with --resume, choose another output_dir, or set overwrite_output_dir: true to delete it")
+                let what = earlier.last.map { "checkpoint-\($0.step)" } ?? earlierFiles.joined(separator: ", ")
+                throw RunError.input("`output_dir` \(outputDir.path) already holds \(what) of an earlier run: "
+                    + "continue it with --resume, choose another output_dir, or set overwrite_output_dir: true to replace it")
             }
             for checkpoint in earlier {
                 try FileManager.default.removeItem(at: checkpoint.url)
             }
         }
     }
+
+    /// Files in `output_dir` that only a run writes: the final model's weights and config, and the metrics log.
+    static let earlierRunFiles = ["model.safetensors", "model.safetensors.index.json", "config.json", MetricsLog.fileName]
 }
 
 /// Which pairs make each global batch, and how many steps the run has.

@@ -1,5 +1,6 @@
 import Foundation
 import Checkpoint
+import Distributed
 import JSON
 import Model
 
@@ -29,7 +30,7 @@ struct TrainerState: Equatable {
         }
         if pairCount != current.pairCount { problems.append("the number of training pairs (\(pairCount) → \(current.pairCount))") }
         if !problems.isEmpty {
-            throw ConfigError("cannot resume checkpoint-\(globalStep): this run changed " + problems.joined(separator: ", "))
+            throw RunError.resumeMismatch(step: globalStep, changes: problems)
         }
     }
 }
@@ -100,7 +101,7 @@ extension Trainer {
     /// Rank 0 reads the latest checkpoint and broadcasts it; every rank returns its step.
     func restoreLatestCheckpoint() throws -> Int {
         var position = (step: 0, tokensSeen: 0.0)
-        try communicator.onRankZero {
+        try communicator.runOnRankZero {
             let state = try readLatestCheckpoint()
             position = (state.globalStep, state.tokensSeen)
         }
@@ -115,18 +116,18 @@ extension Trainer {
     /// Loads the latest complete checkpoint into the policy, the optimizer and a TR-DPO reference (rank 0).
     private func readLatestCheckpoint() throws -> TrainerState {
         guard let folder = try CheckpointDirectory(outputDir: outputDir).latest() else {
-            throw ConfigError("--resume: no checkpoint-<step> folder in `output_dir` \(outputDir.path)")
+            throw RunError.input("--resume: no checkpoint-<step> folder in `output_dir` \(outputDir.path)")
         }
         let stateURL = folder.appendingPathComponent(Self.stateFile)
         guard let data = FileManager.default.contents(atPath: stateURL.path) else {
-            throw ConfigError("\(stateURL.path): unreadable trainer state: the file is missing or cannot be read")
+            throw RunError.input("\(stateURL.path): unreadable trainer state: the file is missing or cannot be read")
         }
         // A JSONError names the file and key itself.
         let state: TrainerState
         do {
             state = try TrainerState(try JSONField.parse(data, file: stateURL.path))
         } catch let error as ModelError {
-            throw ConfigError("\(stateURL.path): unreadable trainer state: \"model\": \(error)")
+            throw RunError.input("\(stateURL.path): unreadable trainer state: \"model\": \(error)")
         }
         try state.checkResumable(against: currentState())
         try loadWeights(from: folder, into: policy)
@@ -136,7 +137,7 @@ extension Trainer {
         for (file, buffer) in task.checkpointBuffers {
             let url = folder.appendingPathComponent(file)
             guard FileManager.default.fileExists(atPath: url.path) else {
-                throw ConfigError("\(folder.path) has no \(file): it was saved by a run without `sync_ref_model`, "
+                throw RunError.input("\(folder.path) has no \(file): it was saved by a run without `sync_ref_model`, "
                     + "so its reference model cannot be restored")
             }
             try copy(try SafeTensorsFile.read(contentsOf: url), name: "parameters", into: buffer)
@@ -147,10 +148,10 @@ extension Trainer {
     /// Copies a flat tensor of exactly the destination's size.
     private func copy(_ file: SafeTensorsFile, name: String, into destination: UnsafeMutableBufferPointer<Float>) throws {
         guard let tensor = file[name] else {
-            throw ConfigError("\(file.url.path): checkpoint has no tensor `\(name)`")
+            throw RunError.input("\(file.url.path): checkpoint has no tensor `\(name)`")
         }
         guard tensor.shape == [destination.count] else {
-            throw ConfigError("\(file.url.path): tensor `\(name)` has shape \(tensor.shape), the model needs [\(destination.count)]")
+            throw RunError.input("\(file.url.path): tensor `\(name)` has shape \(tensor.shape), the model needs [\(destination.count)]")
         }
         try tensor.copyFloats(into: destination)
     }

@@ -1,4 +1,5 @@
 import DPO
+import Optimization
 import PreferenceData
 
 /// Every setting of a DPO run. Keys are TRL's `DPOConfig` / `TrainingArguments` names wherever TRL has the
@@ -32,9 +33,21 @@ public struct TrainingConfig: Sendable, Equatable {
     public var lossWeights: [Double]? = nil
     /// Older TRL's `reference_free`: every reference log-prob is taken as 0 (no reference forward).
     public var referenceFree = false
+    /// `f_divergence_type` and its α (`f_alpha_divergence_coef`): f-DPO's regularizer.
+    public var fDivergenceType = FDivergence.reverseKL
+    public var fAlphaDivergenceCoef = 0.5
+    /// `discopop_tau`: the temperature of the `discopop` loss.
+    public var discopopTau = 0.05
+    /// `ld_alpha`: LD-DPO's weight of the log-probs past the shorter completion's length (nil: every token weighs 1).
+    public var ldAlpha: Double? = nil
+    /// `use_weighting`: WPO's weighting of each pair by the policy's probability of its completions.
+    public var useWeighting = false
 
     // Reference model
     public var precomputeRefLogProbs = false
+    /// Pairs per forward when precomputing; nil: `per_device_train_batch_size` for the training set and
+    /// `per_device_eval_batch_size` for the evaluation set.
+    public var precomputeRefBatchSize: Int? = nil
     /// Ours: where precomputed reference log-probs are cached (default `~/.cache/dpo-dist`).
     public var precomputeRefCacheDir: String? = nil
     public var syncRefModel = false
@@ -90,6 +103,13 @@ extension TrainingConfig {
         let weights = lossWeights ?? Array(repeating: 1, count: lossTypes.count)
         return DPOLoss(beta: beta, labelSmoothing: labelSmoothing,
                        terms: zip(lossTypes, weights).map { WeightedLossTerm($0, weight: $1) },
-                       referenceFree: referenceFree)
+                       referenceFree: referenceFree, divergence: fDivergenceType,
+                       alphaDivergenceCoefficient: fAlphaDivergenceCoef, discopopTau: discopopTau,
+                       verboseTailWeight: ldAlpha, wpoWeighting: useWeighting)
+    }
+
+    /// AdamW's hyper-parameters besides the learning rate (`adam_beta1`, `adam_beta2`, `adam_epsilon`, `weight_decay`).
+    public var adamW: AdamW.Settings {
+        AdamW.Settings(beta1: adamBeta1, beta2: adamBeta2, epsilon: adamEpsilon, weightDecay: weightDecay)
     }
 }

@@ -3,47 +3,95 @@ import Model
 import ChatTemplate
 import Tokenizers
 
-/// The tokenized pairs of a run and how they become model batches: the bridge from PreferenceData to Model.
-struct TrainingData {
-    var train: [TokenizedPair]
-    var eval: [TokenizedPair]
-    /// Training pairs whose prompt alone fills `max_length` (dropped only with `truncation_mode: keep_start`).
-    var droppedTrainPairs: Int
+/// A run's training and evaluation examples: the bridge from PreferenceData to Model.
+///
+/// Examples are tokenized as TRL 1.16 does and then cut to `max_length` once, when they are loaded: DPO keeps each
+/// pair's two rows (`PreferenceRows`), SFT one prompt+completion row per example (`PreferenceRow`), and micro-batches
+/// are padded from those stored rows (`SequenceBatch(pairs:padTokenID:)`, `SequenceBatch(completions:padTokenID:)`).
+struct TrainingData<Example> {
+    var train: [Example]
+    var eval: [Example]
+    /// Training examples whose prompt alone fills `max_length` (dropped only with `truncation_mode: keep_start`).
+    var droppedTrainExamples: Int
 
-    /// Reads and tokenizes `train_dataset` and `eval_dataset` (`demo` names the built-in split) as TRL 1.16 does.
-    /// `chatTemplate` is asked for only when a file is conversational: the trainer passes the model's own template,
-    /// or the built-in one that `chat_template` names; without it, the built-in named by `chat_template` is used.
-    /// `completions` reads SFT data (`PreferenceDataset.loadCompletions`): pairs whose two completions are the same.
-    static func load(config: TrainingConfig, tokenizer: any Tokenizer, chatTemplate: (() throws -> ChatTemplate)? = nil,
-                     completions: Bool = false) throws -> TrainingData {
+    /// The same examples, each transformed.
+    func map<Other>(_ transform: (Example) -> Other) -> TrainingData<Other> {
+        TrainingData<Other>(train: train.map(transform), eval: eval.map(transform),
+                            droppedTrainExamples: droppedTrainExamples)
+    }
+}
+
+extension TrainingData where Example == PreferenceRows {
+    /// DPO's pairs of `train_dataset` and `eval_dataset`, tokenized and truncated.
+    static func pairs(config: TrainingConfig, tokenizer: any Tokenizer,
+                      chatTemplate: (() throws -> ChatTemplate)? = nil) throws -> Self {
+        try TrainingData<TokenizedPair>.tokenizedPairs(config: config, tokenizer: tokenizer, chatTemplate: chatTemplate)
+            .map { $0.rows(maxLength: config.maxLength, truncationMode: config.truncationMode) }
+    }
+}
+
+extension TrainingData where Example == PreferenceRow {
+    /// SFT's examples of `train_dataset` and `eval_dataset` (`PreferenceDataset.loadCompletions`), tokenized and
+    /// truncated.
+    static func completions(config: TrainingConfig, tokenizer: any Tokenizer,
+                            chatTemplate: (() throws -> ChatTemplate)? = nil) throws -> Self {
         let settings = TokenizationSettings(maxLength: config.maxLength, truncationMode: config.truncationMode)
+        return try load(config: config, tokenizer: tokenizer, chatTemplate: chatTemplate, completions: true) { texts in
+            // An SFT record's completion is the chosen side of its texts.
+            let all = texts.map {
+                TokenizedCompletion(prompt: $0.prompt, promptAndCompletion: $0.promptAndChosen,
+                                    addSpecialTokens: $0.addSpecialTokens, tokenizer: tokenizer)
+            }
+            let kept = all.filter(settings.keeps)
+            return (kept.map { $0.row(maxLength: config.maxLength, truncationMode: config.truncationMode) },
+                    all.count - kept.count)
+        }
+    }
+}
+
+extension TrainingData where Example == TokenizedPair {
+    /// DPO's pairs before truncation: the token ids TRL's tokenized dataset holds.
+    static func tokenizedPairs(config: TrainingConfig, tokenizer: any Tokenizer,
+                               chatTemplate: (() throws -> ChatTemplate)? = nil) throws -> Self {
+        let settings = TokenizationSettings(maxLength: config.maxLength, truncationMode: config.truncationMode)
+        return try load(config: config, tokenizer: tokenizer, chatTemplate: chatTemplate, completions: false) {
+            tokenizePairs($0, tokenizer: tokenizer, settings: settings)
+        }
+    }
+}
+
+extension TrainingData {
+    /// Reads `train_dataset` and `eval_dataset` (`demo` names the built-in split) and turns their texts into examples
+    /// with `tokenize`, which returns those it keeps and how many it dropped. `chatTemplate` is asked for only when a
+    /// file is conversational: the trainer passes the model's own template, or the built-in one that `chat_template`
+    /// names; without it, the built-in named by `chat_template` is used. `completions` reads SFT data
+    /// (`PreferenceDataset.loadCompletions`).
+    private static func load(config: TrainingConfig, tokenizer: any Tokenizer, chatTemplate: (() throws -> ChatTemplate)?,
+                             completions: Bool,
+                             tokenize: ([PairTexts]) -> ([Example], dropped: Int)) throws -> Self {
         let template = chatTemplate ?? {
             guard let name = config.chatTemplate else {
-                throw ConfigError("the data is conversational and no chat template is known: set `chat_template` to one "
+                throw RunError.input("the data is conversational and no chat template is known: set `chat_template` to one "
                     + "of \(ChatTemplate.builtInNames.joined(separator: ", "))")
             }
             return try ChatTemplate.builtIn(named: name)
         }
-        func tokenize(_ source: String, key: String,
-                      builtIn: [PreferenceExample]) throws -> (pairs: [TokenizedPair], dropped: Int) {
-            let examples = completions ? builtIn.map { PreferenceExample(prompt: $0.prompt, chosen: $0.chosen, rejected: $0.chosen) }
-                                       : builtIn
+        func examples(_ source: String, key: String, builtIn: [PreferenceExample]) throws -> ([Example], dropped: Int) {
+            // The demo's SFT data is its chosen replies (the side `completions` reads).
             let texts = source == "demo"
-                ? examples.map { $0.pairTexts(eosToken: tokenizer.eosToken) }
+                ? builtIn.map { $0.pairTexts(eosToken: tokenizer.eosToken) }
                 : try pairTexts(file: try completions ? PreferenceDataset.loadCompletions(path: source)
                                                       : PreferenceDataset.load(path: source),
                                 key: key, tokenizer: tokenizer, chatTemplate: template)
-            return tokenizePairs(texts, tokenizer: tokenizer, settings: settings)
+            return tokenize(texts)
         }
-        let train = try tokenize(config.trainDataset, key: "train_dataset", builtIn: DemoData.train)
-        guard !train.pairs.isEmpty else {
-            throw ConfigError("`train_dataset` \(config.trainDataset): every example's prompt fills `max_length` "
+        let (train, dropped) = try examples(config.trainDataset, key: "train_dataset", builtIn: DemoData.train)
+        guard !train.isEmpty else {
+            throw RunError.input("`train_dataset` \(config.trainDataset): every example's prompt fills `max_length` "
                 + "\(config.maxLength), so all were dropped")
         }
-        let eval = try config.evalDataset.map {
-            try tokenize($0, key: "eval_dataset", builtIn: DemoData.heldOut).pairs
-        } ?? []
-        return TrainingData(train: train.pairs, eval: eval, droppedTrainPairs: train.dropped)
+        let eval = try config.evalDataset.map { try examples($0, key: "eval_dataset", builtIn: DemoData.heldOut).0 } ?? []
+        return TrainingData(train: train, eval: eval, droppedTrainExamples: dropped)
     }
 
     private static func pairTexts(file: PreferenceFile, key: String, tokenizer: any Tokenizer,
@@ -52,32 +100,24 @@ struct TrainingData {
         do {
             template = file.format.isConversational ? try chatTemplate() : nil
         } catch {
-            throw ConfigError("`\(key)` \(file.path) is \(file.format), which needs a chat template: \(error)")
+            throw RunError.input("`\(key)` \(file.path) is \(file.format), which needs a chat template: \(error)")
         }
         return try file.pairTexts(eosToken: tokenizer.eosToken, chatTemplate: template)
     }
+}
 
-    /// Chosen rows then rejected rows of the pairs, each cut to `max_length`, right-padded, as the model takes them.
-    static func sequenceBatch(_ pairs: [TokenizedPair], tokenizer: any Tokenizer,
-                              config: TrainingConfig) -> SequenceBatch {
-        let padded = padPreferenceBatch(pairs, padTokenID: tokenizer.padTokenID, maxLength: config.maxLength,
-                                        truncationMode: config.truncationMode)
-        return SequenceBatch(count: 2 * padded.pairs, length: padded.length,
-                             tokens: padded.tokens, scoreMask: padded.scoreMask)
+extension SequenceBatch {
+    /// A DPO micro-batch: the pairs' chosen rows, then their rejected rows, right-padded (TRL's concatenated layout).
+    init(pairs: [PreferenceRows], padTokenID: Int32) {
+        self.init(padPreferenceBatch(pairs, padTokenID: padTokenID))
     }
 
-    /// Tokens the model processes for `pairs`: both rows after truncation, without padding (TRL's `num_tokens`).
-    static func tokenCount(_ pairs: [TokenizedPair], config: TrainingConfig) -> Int {
-        truncatedRows(pairs, config: config).reduce(0) { $0 + $1.chosen.tokens.count + $1.rejected.tokens.count }
+    /// An SFT micro-batch: one prompt+completion row per example, right-padded.
+    init(completions: [PreferenceRow], padTokenID: Int32) {
+        self.init(padRows(completions, padTokenID: padTokenID))
     }
 
-    /// Scored chosen-completion tokens of `pairs` after truncation (the `sft` loss's normalizer).
-    static func scoredChosenTokens(_ pairs: [TokenizedPair], config: TrainingConfig) -> Int {
-        truncatedRows(pairs, config: config).reduce(0) { $0 + $1.chosen.scoredTokens }
-    }
-
-    private static func truncatedRows(_ pairs: [TokenizedPair],
-                                      config: TrainingConfig) -> [(chosen: PreferenceRow, rejected: PreferenceRow)] {
-        pairs.map { $0.rows(maxLength: config.maxLength, truncationMode: config.truncationMode) }
+    private init(_ padded: PaddedRows) {
+        self.init(count: padded.rows, length: padded.length, tokens: padded.tokens, scoreMask: padded.scoreMask)
     }
 }

@@ -1,9 +1,13 @@
 import Model
 
 /// What a run trains: DPO on preference pairs, or SFT on prompt/completion sequences. The trainer owns everything the
-/// two share — the policy, the step plan, the optimizer, the all-reduce, logging, evaluation and checkpoints — and asks
-/// the task only for what differs: how a micro-batch of examples becomes a loss, gradients and metrics.
+/// two share — the policy, the step plan, the optimizer step, logging, evaluation and checkpoints — and asks the task
+/// only for what differs: how a micro-batch of examples becomes a loss, gradients and metrics.
 protocol TrainingTask: AnyObject {
+    /// What every training micro-batch of a step is weighted by: numbers of the whole step (all its micro-batches on
+    /// all ranks), computed once per step by `totals(ofStep:)`, so the summed gradient does not depend on the split.
+    associatedtype StepTotals
+
     /// Metric names of a micro-batch, in logging order (the same on every rank).
     var metricNames: [String] { get }
     /// Metrics shown in the end-of-run summary, with their printf formats.
@@ -11,11 +15,12 @@ protocol TrainingTask: AnyObject {
     var trainCount: Int { get }
     var evalCount: Int { get }
 
-    /// Runs the examples at `indices` of the training (or evaluation) set as one micro-batch of `step`, whose
-    /// micro-batches all weigh the same: forward, and with `train` backward into the policy's gradients, calling
-    /// `gradientsReady` with each range of the flat gradient buffer that this backward has finished.
-    func runMicroBatch(_ indices: [Int], of step: [[Int]], evaluation: Bool, train: Bool,
-                       gradientsReady: ((Range<Int>) -> Void)?) -> MicroBatchMetrics
+    /// The totals of the step whose micro-batches (indices into the training set) are `microBatches`.
+    func totals(ofStep microBatches: [[Int]]) -> StepTotals
+
+    /// Runs the examples at `indices` as one micro-batch, as `run` says: a training micro-batch runs forward and
+    /// backward into the policy's gradients, an evaluation one only forward.
+    func runMicroBatch(_ indices: [Int], _ run: MicroBatchRun<StepTotals>) -> MicroBatchMetrics
 
     /// After the optimizer update of step `step` (1-based): TR-DPO moves its reference here.
     func didUpdate(step: Int)
@@ -24,8 +29,57 @@ protocol TrainingTask: AnyObject {
     var checkpointBuffers: [(file: String, buffer: UnsafeMutableBufferPointer<Float>)] { get }
 }
 
-/// One micro-batch's metric means (aligned with `metricNames`) and the tokens it processed.
+/// How a micro-batch is run.
+enum MicroBatchRun<StepTotals> {
+    /// Forward and backward on training examples, weighted by the step's `totals`; `gradientsReady` goes to the
+    /// backward (the gradient sum's progress hook, for the rank's last micro-batch of the step).
+    case train(StepTotals, gradientsReady: ((Range<Int>) -> Void)?)
+    /// Forward only, keeping no activations, on the training or the held-out examples.
+    case evaluate(DataSplit)
+
+    /// The examples `indices` refer to.
+    var split: DataSplit {
+        switch self {
+        case .train: .train
+        case .evaluate(let split): split
+        }
+    }
+
+    /// The step's totals when training; nil when evaluating.
+    var totals: StepTotals? {
+        if case .train(let totals, _) = self { totals } else { nil }
+    }
+
+    /// The hook for the backward; nil when evaluating or when nothing overlaps it.
+    var gradientsReady: ((Range<Int>) -> Void)? {
+        if case .train(_, let gradientsReady) = self { gradientsReady } else { nil }
+    }
+}
+
+/// The training or the held-out examples (`train_dataset`, `eval_dataset`).
+enum DataSplit {
+    case train, eval
+}
+
+extension TrainingTask {
+    /// One optimizer update through `trainingStep` on this rank's `share` of the step's `microBatches`: the step's
+    /// totals once, then every micro-batch of the share.
+    func train(_ share: [[Int]], ofStep microBatches: [[Int]], update: Int, learningRate: Double,
+               with trainingStep: TrainingStep) throws -> TrainingStep.Outcome<MicroBatchMetrics> {
+        let totals = totals(ofStep: microBatches)
+        return try trainingStep.run(share, update: update, learningRate: learningRate) { indices, gradientsReady in
+            runMicroBatch(indices, .train(totals, gradientsReady: gradientsReady))
+        }
+    }
+
+    /// The metrics of the policy on the examples at `indices` of `split`.
+    func evaluate(_ indices: [Int], of split: DataSplit) -> MicroBatchMetrics {
+        runMicroBatch(indices, .evaluate(split))
+    }
+}
+
+/// One micro-batch's metric means, named as in `metricNames` and in that order, and the tokens it processed.
 struct MicroBatchMetrics {
-    var means: [Double]
+    var means: [(name: String, value: Double)]
     var processedTokens: Double
 }

@@ -90,7 +90,7 @@ struct Bench: ParsableCommand {
                                               peakGFLOPSPerCore: peak.gflopsPerCore)
             }
             if !kernelsOnly {
-                report.steps.append(benchmarkSteps(shape, threads: threads, steps: steps, warmup: 1))
+                report.steps.append(try benchmarkSteps(shape, threads: threads, steps: steps, warmup: 1))
             }
         }
         report.peakResidentMegabytes = Double(peakResidentBytes()) / 1_048_576

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Diagnostics
 import Foundation
 import MPI
 import Training
@@ -9,6 +10,13 @@ struct DPODist: ParsableCommand {
         commandName: "dpo-dist",
         abstract: "Distributed Direct Preference Optimization on CPUs, one process or many under mpirun.",
         subcommands: [Train.self, SFT.self, Bench.self])
+
+    /// Console output goes out line by line even when stdout is a file or a pipe (batch jobs, nohup, tee), so the log
+    /// is live and survives a kill; C stdio would otherwise buffer it in 4 KiB blocks.
+    static func main() {
+        setvbuf(stdout, nil, _IOLBF, 0)
+        main(nil)
+    }
 }
 
 /// What `train` and `sft` share: a config file, `--resume`, and `--key value` overrides of any config key.
@@ -23,7 +31,7 @@ struct RunOptions: ParsableArguments {
     var overrides: [String] = []
 
     /// Loads the config and trains; errors end every rank cleanly (see `fail`).
-    func run(_ objective: Trainer.Objective, defaultOverrides: [String] = []) throws {
+    func run(_ objective: Trainer.Objective, demoOverrides: [String] = []) throws {
         let communicator: Communicator
         do {
             communicator = try Communicator.world()
@@ -32,7 +40,7 @@ struct RunOptions: ParsableArguments {
             throw ExitCode(2)
         }
         do {
-            let trainingConfig = try ConfigLoader.load(file: config, overrides: defaultOverrides + overrides)
+            let trainingConfig = try ConfigLoader.load(file: config, overrides: overrides, demoOverrides: demoOverrides)
             let trainer = try Trainer(objective: objective, config: trainingConfig, communicator: communicator) { print($0) }
             let report = try trainer.train(resume: resume)
             if communicator.rank == 0 {
@@ -44,16 +52,17 @@ struct RunOptions: ParsableArguments {
         }
     }
 
-    /// Input errors (config, data, resume mismatch) are found identically on every rank before any
-    /// collective call, so rank 0 reports them and every rank exits cleanly. Anything else may be
-    /// rank-local: report it with the rank and abort the whole job rather than let other ranks hang.
+    /// An error every rank raises identically (`IdenticalOnEveryRank`: config, data, model, resume mismatch,
+    /// divergence, a rank-0 failure already shared) is printed once by rank 0 and every rank exits cleanly. Anything
+    /// else may be rank-local: that rank reports it with its number and aborts the whole job rather than let the
+    /// other ranks hang.
     private func fail(_ error: Error, communicator: Communicator) -> Never {
-        let isInputError = TrainingErrors.isInputError(error)
-        if communicator.rank == 0 || !isInputError {
-            let prefix = communicator.size > 1 && !isInputError ? "error (rank \(communicator.rank)): " : "error: "
+        let identical = error is any IdenticalOnEveryRank
+        if communicator.rank == 0 || !identical {
+            let prefix = communicator.size > 1 && !identical ? "error (rank \(communicator.rank)): " : "error: "
             FileHandle.standardError.write(Data((prefix + "\(error)\n").utf8))
         }
-        if isInputError || communicator.size == 1 {
+        if identical || communicator.size == 1 {
             communicator.finalize()
             Foundation.exit(1)
         }
@@ -93,6 +102,6 @@ struct SFT: ParsableCommand {
     @OptionGroup var options: RunOptions
 
     func run() throws {
-        try options.run(.sft, defaultOverrides: options.config == nil ? ["--output_dir", "runs/demo-sft"] : [])
+        try options.run(.sft, demoOverrides: ["--output_dir", "runs/demo-sft"])
     }
 }

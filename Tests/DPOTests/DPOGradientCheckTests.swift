@@ -1,3 +1,4 @@
+import Foundation
 import Kernels
 import Model
 import Testing
@@ -35,11 +36,17 @@ import Testing
     /// Both chosen completions score 3 tokens.
     private let normalization = LossNormalization(pairs: 2, chosenTokens: 6)
 
-    /// Conservative DPO; and a reference-free mix whose terms use the token counts (ipo, sft) and single log-ratios.
+    /// Conservative DPO; a reference-free mix whose terms use the token counts (ipo, sft) and single log-ratios;
+    /// the losses that match the pairs of the micro-batch by rank, with DiscoPOP on Jensen–Shannon scores; and LD-DPO,
+    /// whose verbose tails (one chosen token of pair 0, two rejected tokens of pair 1) weigh 0.3.
     static let losses = [
         DPOLoss(beta: 1.0, labelSmoothing: 0.1),
+        DPOLoss(beta: 0.5, terms: [WeightedLossTerm(.sigmoid), WeightedLossTerm(.sft, weight: 0.5)], verboseTailWeight: 0.3),
         DPOLoss(beta: 0.5, terms: [WeightedLossTerm(.ipo), WeightedLossTerm(.sft, weight: 0.5), WeightedLossTerm(.ncaPair)],
                 referenceFree: true),
+        DPOLoss(beta: 1.0, labelSmoothing: 0.1, terms: [WeightedLossTerm(.aot), WeightedLossTerm(.aotUnpaired),
+                                                        WeightedLossTerm(.discopop, weight: 0.5)],
+                divergence: .jsDivergence),
     ]
 
     @Test(arguments: losses)
@@ -112,6 +119,36 @@ import Testing
         let difference = zip(wholeGradient, splitGradient).reduce(0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
         #expect(norm > 0.01)
         #expect(difference <= 1e-5 * norm, "‖whole − split‖ = \(difference), ‖whole‖ = \(norm)")
+    }
+
+    /// WPO's weight of a pair, w(y_w)·w(y_l) with w(y) = exp(mean over y's tokens of log p(token) − log Σ_v p_v²),
+    /// computed here from the policy's full logits, is the ratio of the weighted to the unweighted loss.
+    @Test func wpoWeightsComeFromThePolicysTokenDistributions() {
+        let policy = model(seed: 5, trainable: false)
+        let reference = model(seed: 6, trainable: false)
+        let (V, T) = (policy.config.vocabSize, batch.length)
+        let logits = policy.logits(batch).map(Double.init)
+        func rowWeight(_ row: Int) -> Double {
+            let positions = (1..<T).filter { batch.scoreMask[row * T + $0] != 0 }
+            let aligned = positions.reduce(0.0) { total, t in
+                let values = logits[((row * T + t - 1) * V)..<((row * T + t) * V)]
+                let logSumExp = log(values.reduce(0) { $0 + exp($1) })
+                let logSumSquares = log(values.reduce(0) { $0 + exp(2 * ($1 - logSumExp)) })
+                return total + values[values.startIndex + Int(batch.tokens[row * T + t])] - logSumExp - logSumSquares
+            }
+            return exp(aligned / Double(positions.count))
+        }
+        let plain = DPOStep(loss: DPOLoss(beta: 0.5))
+        let weighted = DPOStep(loss: DPOLoss(beta: 0.5, wpoWeighting: true))
+        for pair in 0..<2 {
+            let single = LossNormalization(pairs: 1, chosenTokens: 3)
+            let unweightedLoss = plain.run(policy: policy, reference: .model(reference), batch: pairBatch(pair),
+                                           normalization: single, train: false).loss
+            let weightedLoss = weighted.run(policy: policy, reference: .model(reference), batch: pairBatch(pair),
+                                            normalization: single, train: false).loss
+            let expected = rowWeight(pair) * rowWeight(pair + 2)
+            #expect(abs(weightedLoss / unweightedLoss - expected) <= 1e-5 * expected, "pair \(pair)")
+        }
     }
 
     /// Reference-free runs never look at the reference model: any reference gives the same loss and gradient.

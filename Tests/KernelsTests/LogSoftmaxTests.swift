@@ -96,16 +96,18 @@ func logSoftmaxGatherMatchesReference(shapeIndex: Int) {
     expectClose(result.dlogits, numeric, relative: 1e-4, "dlogits vs finite differences")
 }
 
-/// Entropy −Σ p·log p of each row's softmax and the first index of its largest logit, next to the log-probs.
+/// Entropy −Σ p·log p of each row's softmax, log Σ p² and the first index of its largest logit, next to the log-probs.
 @Test(arguments: logSoftmaxShapes.indices)
-func logSoftmaxGatherReportsEntropyAndArgmax(shapeIndex: Int) {
+func logSoftmaxGatherReportsEntropyArgmaxAndSquaredProbabilities(shapeIndex: Int) {
     let (rows, vocab) = logSoftmaxShapes[shapeIndex]
     let testCase = LogSoftmaxCase(rows: rows, vocab: vocab, seed: 1950 + UInt64(shapeIndex))
     let logits = TestBuffer(testCase.logits), targets = TestBuffer(testCase.targets)
     let logProbs = TestBuffer<Float>(zeros: rows), logSumExp = TestBuffer<Float>(zeros: rows)
     let entropies = TestBuffer<Float>(zeros: rows), argmaxes = TestBuffer([Int32](repeating: -1, count: rows))
+    let logSumSquaredProbs = TestBuffer<Float>(zeros: rows)
     logSoftmaxGatherForward(logProbs: logProbs.pointer, logSumExp: logSumExp.pointer, logitSums: nil,
-                            entropies: entropies.pointer, argmaxes: argmaxes.pointer, logits: logits.pointer,
+                            entropies: entropies.pointer, argmaxes: argmaxes.pointer,
+                            logSumSquaredProbs: logSumSquaredProbs.pointer, logits: logits.pointer,
                             targets: targets.pointer, rows: rows, vocab: vocab, parallel: Parallel(threads: 2))
     let values = doubles(testCase.logits)
     let expectedEntropies = (0..<rows).map { r -> Double in
@@ -114,6 +116,13 @@ func logSoftmaxGatherReportsEntropyAndArgmax(shapeIndex: Int) {
         return -row.reduce(0) { $0 + exp($1 - logSumExp) * ($1 - logSumExp) }
     }
     expectClose(entropies.values, expectedEntropies, relative: 1e-5, "entropy \(logSoftmaxShapes[shapeIndex])")
+    let expectedLogSumSquares = (0..<rows).map { r -> Double in
+        let row = testCase.row(r, of: values)
+        let logSumExp = referenceLogSumExp(row)
+        return log(row.reduce(0) { $0 + exp(2 * ($1 - logSumExp)) })
+    }
+    expectClose(logSumSquaredProbs.values, expectedLogSumSquares, relative: 1e-5,
+                "log Σ p² \(logSoftmaxShapes[shapeIndex])")
     let expectedArgmaxes = (0..<rows).map { r in
         let row = Array(testCase.row(r, of: values))
         return Int32(row.firstIndex(of: row.max()!)!)

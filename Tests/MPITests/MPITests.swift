@@ -26,8 +26,6 @@ struct SingletonTests {
         let originalFloats = floats
         try floats.withUnsafeMutableBufferPointer { try world.allReduceSum($0) }
         #expect(floats == originalFloats)
-        try floats.withUnsafeMutableBufferPointer { try world.allReduceAverage($0) }
-        #expect(floats == originalFloats)
         var doubles: [Double] = [0.1, -1e300, 42]
         let originalDoubles = doubles
         try doubles.withUnsafeMutableBufferPointer { try world.allReduceSum($0) }

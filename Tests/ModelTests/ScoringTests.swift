@@ -13,14 +13,16 @@ struct ScoringTests {
     static let longConfigs = [longConfig, Kit.long(Kit.tinyLlamaConfig), Kit.long(Kit.tinyQwen2Config)]
 
     /// Per sequence, over scored positions, from `logits(_:)` in Double: Σ log_softmax(logits[b, t−1])[tokens[b, t]],
-    /// the count, Σ of the mean logit, Σ of the entropy and the number of positions whose first largest logit is the
-    /// target: the definitions `score` must match.
+    /// the count, Σ of the mean logit, Σ of the entropy, the number of positions whose first largest logit is the
+    /// target and Σ of log Σ_v p_v²; and every scored token's log-prob: the definitions `score` must match.
     private func referenceScores(_ model: DecoderModel, _ batch: SequenceBatch)
-        -> (logProbs: [Double], counts: [Int], meanLogits: [Double], entropies: [Double], correct: [Int]) {
+        -> (logProbs: [Double], counts: [Int], meanLogits: [Double], entropies: [Double], correct: [Int],
+            logSumSquares: [Double], tokenLogProbs: [Double]) {
         let logits = model.logits(batch)
         let V = model.config.vocabSize
         let zeros = [Double](repeating: 0, count: batch.count), noCounts = [Int](repeating: 0, count: batch.count)
-        var result = (logProbs: zeros, counts: noCounts, meanLogits: zeros, entropies: zeros, correct: noCounts)
+        var result = (logProbs: zeros, counts: noCounts, meanLogits: zeros, entropies: zeros, correct: noCounts,
+                      logSumSquares: zeros, tokenLogProbs: [Double]())
         for b in 0 ..< batch.count {
             for t in 1 ..< batch.length where batch.scoreMask[b * batch.length + t] != 0 {
                 let row = logits[((b * batch.length + t - 1) * V) ..< ((b * batch.length + t) * V)].map(Double.init)
@@ -28,9 +30,11 @@ struct ScoringTests {
                 let logSumExp = maximum + log(row.reduce(0) { $0 + exp($1 - maximum) })
                 let target = Int(batch.tokens[b * batch.length + t])
                 result.logProbs[b] += row[target] - logSumExp
+                result.tokenLogProbs.append(row[target] - logSumExp)
                 result.counts[b] += 1
                 result.meanLogits[b] += row.reduce(0, +) / Double(V)
                 result.entropies[b] -= row.reduce(0) { $0 + exp($1 - logSumExp) * ($1 - logSumExp) }
+                result.logSumSquares[b] += log(row.reduce(0) { $0 + exp(2 * ($1 - logSumExp)) })
                 if row.firstIndex(of: maximum) == target { result.correct[b] += 1 }
             }
         }
@@ -56,6 +60,12 @@ struct ScoringTests {
                     "sequence \(b): \(scores.meanLogitSums[b]) vs \(reference.meanLogits[b])")
             #expect(abs(scores.entropySums[b] - reference.entropies[b]) <= 1e-4 * reference.entropies[b],
                     "sequence \(b): entropy \(scores.entropySums[b]) vs \(reference.entropies[b])")
+            #expect(abs(scores.logSumSquaredProbSums[b] - reference.logSumSquares[b]) <= 1e-4 * abs(reference.logSumSquares[b]),
+                    "sequence \(b): Σ log Σ p² \(scores.logSumSquaredProbSums[b]) vs \(reference.logSumSquares[b])")
+        }
+        #expect(scores.tokenLogProbs.count == reference.tokenLogProbs.count)
+        for (index, (actual, expected)) in zip(scores.tokenLogProbs, reference.tokenLogProbs).enumerated() {
+            #expect(abs(Double(actual) - expected) <= 1e-4 * max(1, abs(expected)), "token \(index): \(actual) vs \(expected)")
         }
     }
 

@@ -46,23 +46,4 @@ import SeededRandom
         for epoch in 0..<4000 { counts[EpochOrder.permutation(count: 4, seed: 9, epoch: epoch).firstIndex(of: 0)!] += 1 }
         #expect(counts.allSatisfy { (850...1150).contains($0) }, "position counts \(counts)")
     }
-
-    @Test func rankShardsAreContiguousDisjointCoveringAndBalanced() {
-        for count in 0...40 {
-            let batch = Array(100..<(100 + count))
-            for ranks in 1...12 {
-                let shards = (0..<ranks).map { rankShard(of: batch, rank: $0, ranks: ranks) }
-                #expect(shards.flatMap { $0 } == batch, "count \(count) ranks \(ranks)")
-                let sizes = shards.map(\.count)
-                #expect(sizes.max()! - sizes.min()! <= 1)
-                #expect(sizes == sizes.sorted(by: >), "larger shards come first")
-            }
-        }
-    }
-
-    @Test func rankShardWithFewerElementsThanRanks() {
-        let batch = ["a", "b", "c"]
-        let shards = (0..<5).map { Array(rankShard(of: batch, rank: $0, ranks: 5)) }
-        #expect(shards == [["a"], ["b"], ["c"], [], []])
-    }
 }

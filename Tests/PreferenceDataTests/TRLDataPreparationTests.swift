@@ -85,8 +85,8 @@ struct TRLPreparationCase: Decodable, CustomTestStringConvertible {
         // All kept pairs collated as one batch. TRL's completion_mask marks a completion token at position 0 too
         // (it is never scored there: its log-prob has no predictor); the score mask leaves it out.
         #expect(tokenizer.padTokenID == fixture.padTokenId)
-        let batch = padPreferenceBatch(pairs, padTokenID: tokenizer.padTokenID, maxLength: fixture.maxLength,
-                                       truncationMode: fixture.truncationMode)
+        let rows = pairs.map { $0.rows(maxLength: fixture.maxLength, truncationMode: fixture.truncationMode) }
+        let batch = padPreferenceBatch(rows, padTokenID: tokenizer.padTokenID)
         #expect(batch.length == fixture.collated.inputIds.first?.count)
         #expect(batch.tokens == fixture.collated.inputIds.flatMap { $0 })
         #expect(batch.scoreMask == fixture.collated.completionMask.flatMap { [0] + $0.dropFirst() })

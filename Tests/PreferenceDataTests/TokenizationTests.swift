@@ -71,6 +71,21 @@ private let bytes = { (text: String) in text.utf8.map { Int32($0) } }
         #expect(pair.rejected == bytes(" No") + [256])
     }
 
+    @Test func aCompletionSplitsAtThePromptAsAPairDoesAndIsCutToOneRow() {
+        // The same merge across the boundary as above: the completion starts with the merged token.
+        let completion = TokenizedCompletion(prompt: "A: ", promptAndCompletion: "A: The</s>", addSpecialTokens: true,
+                                             tokenizer: MergingTokenizerWithBOS())
+        #expect(completion == TokenizedCompletion(prompt: [258] + bytes("A:"), completion: [300] + bytes("he") + [256]))
+        let asPair = TokenizedPair(PairTexts(prompt: "A: ", promptAndChosen: "A: The</s>", promptAndRejected: "A: The</s>",
+                                             addSpecialTokens: true), tokenizer: MergingTokenizerWithBOS())
+        #expect(completion.prompt == asPair.prompt && completion.completion == asPair.chosen)
+        #expect(completion.row(maxLength: 4, truncationMode: .keepStart)
+            == PreferenceRow(tokens: [258] + bytes("A:") + [300], promptTokens: 3))
+        #expect(TokenizationSettings(maxLength: 3).keeps(completion) == false)
+        #expect(TokenizationSettings(maxLength: 4).keeps(completion))
+        #expect(TokenizationSettings(maxLength: 3, truncationMode: .keepEnd).keeps(completion))
+    }
+
     @Test func conversationalTextsComeFromTheTemplateWithoutEOSOrSpecialTokens() throws {
         let template = try ChatTemplate.builtIn(named: "chatml")
         let example = ConversationalExample(prompt: [ChatMessage(role: "user", content: "Hi")],
@@ -133,7 +148,7 @@ private let bytes = { (text: String) in text.utf8.map { Int32($0) } }
             let (pairs, dropped) = tokenizePairs(examples, tokenizer: ByteTokenizer(), settings: settings)
             #expect(pairs.count + dropped == examples.count)
             #expect(mode == .keepStart || dropped == 0)
-            let batch = padPreferenceBatch(pairs, padTokenID: 256, maxLength: maxLength, truncationMode: mode)
+            let batch = padPreferenceBatch(pairs.map { $0.rows(maxLength: maxLength, truncationMode: mode) }, padTokenID: 256)
             #expect(batch.length <= maxLength)
             for row in 0..<batch.rows { #expect(batch.scoreMask[row * batch.length] == 0) }
             if mode == .keepStart {

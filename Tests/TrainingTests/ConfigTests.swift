@@ -113,6 +113,26 @@ import Testing
         #expect(loss.contains("`loss_weights`") && loss.contains("`loss_type`"))
     }
 
+    /// A run on the user's own model or data never inherits the demo's settings, and the demo's
+    /// `overwrite_output_dir: true` covers only its own folder.
+    @Test func demoSettingsApplyOnlyToTheDemo() throws {
+        let demo = try ConfigLoader.load(file: nil, overrides: [])
+        #expect(demo.overwriteOutputDir && demo.learningRate == 1e-3 && demo.evalDataset == "demo")
+        for given in [["--train_dataset", "mine.jsonl"], ["--model_name_or_path", "models/mine"]] {
+            let own = try ConfigLoader.load(file: nil, overrides: given + ["--output_dir", "runs/mine"])
+            #expect(own.learningRate == TrainingConfig().learningRate, "\(given)")
+            #expect(own.evalDataset == nil && !own.overwriteOutputDir && own.lrSchedulerType == .linear, "\(given)")
+        }
+        #expect(try !ConfigLoader.load(file: nil, overrides: ["--output_dir", "runs/important"]).overwriteOutputDir)
+        #expect(try ConfigLoader.load(file: nil, overrides: ["--output_dir", "x", "--overwrite_output_dir", "true"])
+            .overwriteOutputDir)
+        let sftDemo = try ConfigLoader.load(file: nil, overrides: [], demoOverrides: ["--output_dir", "runs/demo-sft"])
+        #expect(sftDemo.outputDir == "runs/demo-sft" && sftDemo.overwriteOutputDir)
+        let sftOwn = try ConfigLoader.load(file: nil, overrides: ["--train_dataset", "sft.jsonl"],
+                                           demoOverrides: ["--output_dir", "runs/demo-sft"])
+        #expect(sftOwn.outputDir == TrainingConfig().outputDir && !sftOwn.overwriteOutputDir)
+    }
+
     @Test func booleanKeys() throws {
         #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir", "false"]).overwriteOutputDir == false)
         #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir=yes"]).overwriteOutputDir == true)
@@ -138,27 +158,5 @@ import Testing
         #expect(editDistance("", "abc") == 3)
         #expect(editDistance("beta", "beta") == 0)
         #expect(editDistance("learing_rate", "learning_rate") == 1)
-    }
-}
-
-@Suite struct LearningRateScheduleTests {
-    /// Values of transformers' get_linear_schedule_with_warmup / get_cosine_schedule_with_warmup.
-    @Test func linearWithWarmup() {
-        let schedule = LearningRateSchedule(kind: .linear, peak: 1, warmupSteps: 2, totalSteps: 10)
-        #expect([0, 1, 2, 6, 10, 11].map(schedule.rate(at:)) == [0, 0.5, 1, 0.5, 0, 0])
-    }
-
-    @Test func cosineWithWarmup() {
-        let schedule = LearningRateSchedule(kind: .cosine, peak: 2, warmupSteps: 2, totalSteps: 10)
-        #expect(schedule.rate(at: 1) == 1)
-        #expect(schedule.rate(at: 2) == 2)
-        #expect(abs(schedule.rate(at: 6) - 1) < 1e-12)
-        #expect(abs(schedule.rate(at: 10)) < 1e-12)
-    }
-
-    @Test func constantKinds() {
-        #expect(LearningRateSchedule(kind: .constant, peak: 3, warmupSteps: 5, totalSteps: 10).rate(at: 0) == 3)
-        let warm = LearningRateSchedule(kind: .constantWithWarmup, peak: 3, warmupSteps: 3, totalSteps: 10)
-        #expect(warm.rate(at: 0) == 0 && warm.rate(at: 1) == 1 && warm.rate(at: 9) == 3)
     }
 }

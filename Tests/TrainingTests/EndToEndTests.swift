@@ -1,3 +1,4 @@
+import Checkpoint
 import Foundation
 import Testing
 import TestSupport
@@ -229,6 +230,50 @@ import TestSupport
         #expect(left == ["checkpoint-1"])
     }
 
+    /// A final model (or metrics) without checkpoints is an earlier run too, and a folder another run holds is refused.
+    @Test func earlierFinalModelAndRunningRunAreNotReplaced() throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        let output = folder.appendingPathComponent("out")
+        let first = train(nil, ["--config", config, "--output_dir", output.path, "--max_steps", "1"])
+        #expect(first.status == 0, "\(first.stderr)")
+        try FileManager.default.removeItem(at: output.appendingPathComponent("checkpoint-1"))
+        let weights = try Data(contentsOf: output.appendingPathComponent("model.safetensors"))
+        let again = train(nil, ["--config", config, "--output_dir", output.path, "--max_steps", "1", "--learning_rate", "1"])
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("already holds model.safetensors"), "\(again.stderr)")
+        #expect(try Data(contentsOf: output.appendingPathComponent("model.safetensors")) == weights)
+
+        let lock = try OutputDirectoryLock(outputDir: output)
+        let busy = train(nil, ["--config", config, "--output_dir", output.path, "--resume"])
+        #expect(busy.status != 0)
+        #expect(busy.stderr.contains("in use by another dpo-dist run (pid \(getpid()) on host"), "\(busy.stderr)")
+        withExtendedLifetime(lock) {}
+    }
+
+    /// With stdout a file (batch jobs, nohup), each log line is there as soon as it is printed, not at exit.
+    @Test func consoleLogIsWrittenLineByLine() throws {
+        let folder = try workspace()
+        let log = folder.appendingPathComponent("console.log")
+        #expect(FileManager.default.createFile(atPath: log.path, contents: nil))
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = ["train", "--config", folder.appendingPathComponent("tiny.yaml").path,
+                             "--output_dir", folder.appendingPathComponent("out").path, "--max_steps", "100000"]
+        process.standardOutput = try FileHandle(forWritingTo: log)
+        process.standardError = FileHandle.nullDevice
+        process.environment = withoutMPILaunchVariables(ProcessInfo.processInfo.environment)
+        try process.run()
+        defer { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        let deadline = Date().addingTimeInterval(60)
+        var text = ""
+        while Date() < deadline, process.isRunning, !text.contains("step 2/") {
+            Thread.sleep(forTimeInterval: 0.2)
+            text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        }
+        #expect(process.isRunning && text.contains("step 2/"), "\(text)")
+    }
+
     /// A problem only rank 0 sees (it alone creates output_dir) must end every rank, not leave rank 1 waiting.
     @Test(.enabled(if: mpirunAvailable))
     func rankZeroOnlyFailureEndsAllRanks() throws {
@@ -239,6 +284,22 @@ import TestSupport
                                "--output_dir", blocker.appendingPathComponent("out").path], timeout: 120)
         #expect(result.status != 0)
         #expect(result.stderr.contains("cannot create it"), "\(result.stderr)")
+    }
+
+    /// A resume mismatch is a typed run error every rank raises alike: printed once, every rank exits 1 on its own.
+    @Test(.enabled(if: mpirunAvailable))
+    func resumeMismatchUnderMPIIsReportedOnce() throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        let output = folder.appendingPathComponent("out").path
+        let first = train(2, ["--config", config, "--output_dir", output, "--max_steps", "2"], timeout: 120)
+        #expect(first.status == 0, "\(first.stderr)")
+        let changed = train(2, ["--config", config, "--output_dir", output, "--max_steps", "4", "--resume", "--seed", "8"],
+                            timeout: 120)
+        #expect(changed.status == 1, "\(changed.stderr)")
+        let mentions = changed.stderr.components(separatedBy: "cannot resume checkpoint-2: this run changed `seed` (7 → 8)").count - 1
+        #expect(mentions == 1, "\(changed.stderr)")
+        #expect(!changed.stderr.contains("MPI_ABORT"), "\(changed.stderr)")
     }
 
     @Test(.enabled(if: mpirunAvailable))

@@ -78,6 +78,30 @@ import TestSupport
         #expect(try FileManager.default.contentsOfDirectory(atPath: cache.path).count == 2)
     }
 
+    /// With LD-DPO the precomputed reference log-probs are length-weighted too, whatever `precompute_ref_batch_size`
+    /// cuts the pass into, and `ld_alpha` is part of the cache key.
+    @Test func precomputedReferenceFollowsLDAlphaInAnyBatchSize() throws {
+        let space = try workspace()
+        let cache = space.folder.appendingPathComponent("cache")
+        let desensitized = ["--ld_alpha", "0.5"]
+        let live = train(arguments(space, output: "live", steps: 2) + desensitized)
+        #expect(live.status == 0, "\(live.stderr)")
+        let precomputed = train(arguments(space, output: "pre", steps: 2) + desensitized + [
+            "--precompute_ref_log_probs", "true", "--precompute_ref_cache_dir", cache.path,
+            "--precompute_ref_batch_size", "3"])
+        #expect(precomputed.status == 0, "\(precomputed.stderr)")
+        let plain = train(arguments(space, output: "plain", steps: 2))
+        #expect(plain.status == 0, "\(plain.stderr)")
+        let liveLosses = try RunOutput.lossSequence(in: space.folder.appendingPathComponent("live"))
+        let precomputedLosses = try RunOutput.lossSequence(in: space.folder.appendingPathComponent("pre"))
+        let plainLosses = try RunOutput.lossSequence(in: space.folder.appendingPathComponent("plain"))
+        #expect(liveLosses.count == 2 && precomputedLosses.count == 2)
+        for (a, b) in zip(liveLosses, precomputedLosses) {
+            #expect(abs(a - b) <= 1e-5 * abs(a), "\(a) vs \(b)")
+        }
+        #expect(liveLosses != plainLosses, "ld_alpha changes the run")
+    }
+
     /// TR-DPO moves the reference: a resumed run must restore it from the checkpoint to end where the straight run did.
     @Test func syncedReferenceSurvivesResume() throws {
         let space = try workspace()

@@ -3,8 +3,9 @@ import Foundation
 import Testing
 @testable import Training
 
-/// `loss_type` (one name, a YAML list or a comma-separated list), `loss_weights`, `reference_free` and the checks
-/// that tie them to `label_smoothing`.
+/// `loss_type` (one name, a YAML list or a comma-separated list), `loss_weights`, `reference_free`, the loss options
+/// (`f_divergence_type`, `f_alpha_divergence_coef`, `discopop_tau`, `ld_alpha`, `use_weighting`) and the checks that
+/// tie them together.
 @Suite struct LossConfigTests {
     private func load(_ yaml: String, _ overrides: [String] = []) throws -> TrainingConfig {
         try ConfigLoader.load(file: try writeConfig(yaml), overrides: overrides)
@@ -47,8 +48,10 @@ import Testing
                                                           "--reference_free", "true"])
         #expect(commandLine.lossTypes == [.sigmoid, .sppoHard] && commandLine.lossWeights == [1, 0.5])
         #expect(commandLine.referenceFree)
-        #expect(Set(DPOLossType.allCases.map(\.rawValue)) == ["sigmoid", "hinge", "ipo", "robust", "exo_pair", "nca_pair",
-                                                             "sppo_hard", "apo_zero", "apo_down", "sft"])
+        // Every loss type of TRL 1.16.
+        #expect(Set(DPOLossType.allCases.map(\.rawValue)) == ["sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust",
+                                                             "bco_pair", "sppo_hard", "aot", "aot_unpaired", "apo_zero",
+                                                             "apo_down", "discopop", "sft", "sigmoid_norm"])
     }
 
     @Test func configBuildsTheWeightedLoss() throws {
@@ -58,6 +61,54 @@ import Testing
                                           referenceFree: true))
         let unweighted = try load("loss_type: [ipo, hinge]\n")
         #expect(unweighted.dpoLoss.terms.map(\.weight) == [1, 1])
+    }
+
+    @Test func lossOptionsReachTheLoss() throws {
+        let config = try load("loss_type: [discopop, sigmoid_norm]\nf_divergence_type: alpha_divergence\n"
+            + "f_alpha_divergence_coef: 0.3\ndiscopop_tau: 0.1\n")
+        #expect(config.dpoLoss == DPOLoss(beta: 0.1, terms: [WeightedLossTerm(.discopop), WeightedLossTerm(.sigmoidNorm)],
+                                          divergence: .alphaDivergence, alphaDivergenceCoefficient: 0.3, discopopTau: 0.1))
+        let defaults = try load("loss_type: aot\n").dpoLoss
+        #expect(defaults.divergence == .reverseKL && defaults.alphaDivergenceCoefficient == 0.5 && defaults.discopopTau == 0.05)
+        #expect(try load("", ["--f_divergence_type", "js_divergence", "--loss_type", "ipo,sft"]).fDivergenceType == .jsDivergence)
+        let weighted = try load("ld_alpha: 0.4\nuse_weighting: true\nprecompute_ref_batch_size: 16\n")
+        #expect(weighted.dpoLoss == DPOLoss(beta: 0.1, verboseTailWeight: 0.4, wpoWeighting: true))
+        #expect(weighted.precomputeRefBatchSize == 16)
+        let unset = try load("ld_alpha: null\n")
+        #expect(unset.ldAlpha == nil && !unset.useWeighting && unset.precomputeRefBatchSize == nil)
+    }
+
+    @Test func weightingOptionsRefuseBadValuesAndTheSortingLosses() throws {
+        let cases: [(String, String)] = [
+            ("ld_alpha: 1.5\n", "`ld_alpha` must be at most 1.0, got 1.5"),
+            ("ld_alpha: -0.1\n", "`ld_alpha` must be at least 0.0, got -0.1"),
+            ("use_weighting: often\n", "`use_weighting` must be true or false, got \"often\""),
+            ("precompute_ref_batch_size: 0\n", "`precompute_ref_batch_size` must be at least 1, got 0"),
+            ("loss_type: [sigmoid, aot_unpaired]\nuse_weighting: true\n",
+             "`use_weighting` cannot weight `loss_type` aot_unpaired: it matches the pairs of a micro-batch by rank"),
+        ]
+        for (yaml, expected) in cases {
+            let message = try failure(yaml)
+            #expect(message.contains(expected), "\(message)")
+        }
+    }
+
+    /// TRL refuses an f-divergence with the loss types that read single log-ratios; so do we, naming them.
+    @Test func fDivergenceNeedsLossTypesThatHaveItsForm() throws {
+        let message = try failure("loss_type: [sigmoid, nca_pair, aot]\nf_divergence_type: forward_kl\n")
+        #expect(message.contains("`f_divergence_type` forward_kl does not apply to `loss_type` nca_pair, aot: only sigmoid, "
+            + "hinge, ipo, sigmoid_norm, robust, exo_pair, discopop, sft have an f-divergence form"), "\(message)")
+        #expect(try load("loss_type: [nca_pair, aot]\nf_divergence_type: reverse_kl\n").lossTypes == [.ncaPair, .aot])
+        let cases: [(String, String)] = [
+            ("f_divergence_type: kl\n", "`f_divergence_type` must be one of reverse_kl, forward_kl, js_divergence, "
+                + "alpha_divergence, got \"kl\""),
+            ("discopop_tau: 0\n", "`discopop_tau` must be greater than 0.0, got 0.0"),
+            ("f_alpha_divergence_coef: strong\n", "`f_alpha_divergence_coef` must be a number, got \"strong\""),
+        ]
+        for (yaml, expected) in cases {
+            let message = try failure(yaml)
+            #expect(message.contains(expected), "\(message)")
+        }
     }
 
     @Test func unknownLossNameNamesKeyPlaceAndTheName() throws {

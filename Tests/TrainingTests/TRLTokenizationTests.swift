@@ -11,9 +11,9 @@ import Tokenizers
     @Test func reproducesTRLsTokenizedDataset() throws {
         let tokenized = try TRLFixture.decode(TRLFixture.TokenizedFile.self, "tokenized.json")
         let tokenizer = try HuggingFaceTokenizer(folder: TRLFixture.url("tokenizer").path)
-        let data = try TrainingData.load(config: TRLFixture.config(tokenized), tokenizer: tokenizer)
+        let data = try TrainingData.tokenizedPairs(config: TRLFixture.config(tokenized), tokenizer: tokenizer)
 
-        #expect(data.droppedTrainPairs == tokenized.droppedRows.count)
+        #expect(data.droppedTrainExamples == tokenized.droppedRows.count)
         try #require(data.train.count == tokenized.pairs.count)
         for (pair, expected) in zip(data.train, tokenized.pairs) {
             #expect(pair == TokenizedPair(prompt: expected.promptIds, chosen: expected.chosenIds,
@@ -30,10 +30,11 @@ import Tokenizers
         let expected = try TRLFixture.decode(TRLFixture.InitialLogProbs.self, "initial_logps.json").firstBatch
         let tokenizer = try HuggingFaceTokenizer(folder: TRLFixture.url("tokenizer").path)
         let config = try TRLFixture.config(tokenized)
-        let data = try TrainingData.load(config: config, tokenizer: tokenizer)
+        let untruncated = try TrainingData.tokenizedPairs(config: config, tokenizer: tokenizer)
+        let data = try TrainingData.pairs(config: config, tokenizer: tokenizer)
         let pairs = expected.rows.map { data.train[$0] }
 
-        let batch = TrainingData.sequenceBatch(pairs, tokenizer: tokenizer, config: config)
+        let batch = SequenceBatch(pairs: pairs, padTokenID: tokenizer.padTokenID)
         #expect(batch.count == expected.inputIds.count)
         #expect(batch.length == expected.inputIds.first?.count)
         #expect(batch.tokens == expected.inputIds.flatMap { $0 })
@@ -41,10 +42,11 @@ import Tokenizers
         #expect(batch.scoreMask == expected.completionMask.flatMap { [0] + $0.dropFirst() })
 
         // Token counts are of the truncated rows: TRL's num_tokens (attention mask) and scored chosen tokens.
-        #expect(TrainingData.tokenCount(pairs, config: config) == expected.attentionMask.joined().reduce(0, +))
+        #expect(pairs.reduce(0) { $0 + $1.tokenCount } == expected.attentionMask.joined().reduce(0, +))
         let chosenScored = expected.completionMask.prefix(pairs.count).map { $0.dropFirst().reduce(0) { $0 + Int($1) } }
-        #expect(TrainingData.scoredChosenTokens(pairs, config: config) == chosenScored.reduce(0, +))
-        #expect(pairs.map(\.chosen.count).reduce(0, +) > chosenScored.reduce(0, +))  // the fixture does cut chosen rows
+        #expect(pairs.reduce(0) { $0 + $1.chosen.scoredTokens } == chosenScored.reduce(0, +))
+        // the fixture does cut chosen rows
+        #expect(expected.rows.map { untruncated.train[$0].chosen.count }.reduce(0, +) > chosenScored.reduce(0, +))
     }
 }
 
@@ -61,7 +63,7 @@ import Tokenizers
     @Test func conversationalDataWithoutATemplateNamesTheFileAndTheKey() throws {
         var config = TrainingConfig()
         config.trainDataset = try write(conversation + "\n", "chat.jsonl")
-        let error = try #require(throws: ConfigError.self) { try TrainingData.load(config: config, tokenizer: ByteTokenizer()) }
+        let error = try #require(throws: RunError.self) { try TrainingData.pairs(config: config, tokenizer: ByteTokenizer()) }
         #expect(error.description.hasPrefix("`train_dataset` \(config.trainDataset) is conversational"))
         #expect(error.description.contains("set `chat_template` to one of chatml, llama3, zephyr"))
     }
@@ -71,7 +73,7 @@ import Tokenizers
         #expect(config.chatTemplate == "chatml")
         config.trainDataset = try write(conversation + "\n", "chat.jsonl")
         config.evalDataset = nil
-        let data = try TrainingData.load(config: config, tokenizer: ByteTokenizer())
+        let data = try TrainingData.tokenizedPairs(config: config, tokenizer: ByteTokenizer())
         let tokenizer = ByteTokenizer()
         #expect(data.train.map { tokenizer.decode($0.prompt) } == ["<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n"])
         #expect(data.train.map { tokenizer.decode($0.chosen) } == ["Hello<|im_end|>\n"])
@@ -80,6 +82,19 @@ import Tokenizers
             try ConfigLoader.load(file: nil, overrides: ["--chat_template", "vicuna"])
         }
         #expect(unknown.description == #"command line --chat_template: `chat_template` must be one of chatml, llama3, zephyr, got "vicuna""#)
+    }
+
+    /// SFT keeps one truncated row per example: the demo's chosen replies, as the pair path cuts their chosen rows.
+    @Test func sftExamplesAreOneTruncatedRowEach() throws {
+        var config = TrainingConfig()
+        config.maxLength = 40
+        config.evalDataset = "demo"
+        let completions = try TrainingData.completions(config: config, tokenizer: ByteTokenizer())
+        let pairs = try TrainingData.pairs(config: config, tokenizer: ByteTokenizer())
+        #expect(completions.train == pairs.train.map(\.chosen))
+        #expect(completions.eval == pairs.eval.map(\.chosen))
+        #expect(completions.droppedTrainExamples == pairs.droppedTrainExamples)
+        #expect(completions.train.allSatisfy { $0.tokens.count <= 40 })
     }
 
     @Test func maxPromptLengthIsRejectedWithTheReason() throws {
@@ -102,8 +117,8 @@ import Tokenizers
         let pairs = [
             TokenizedPair(prompt: tokenizer.encode("Hello"), chosen: tokenizer.encode("!!"), rejected: tokenizer.encode("?")),
             TokenizedPair(prompt: [], chosen: [tokenizer.eosTokenID], rejected: [tokenizer.eosTokenID]),
-        ]
-        let batch = TrainingData.sequenceBatch(pairs, tokenizer: tokenizer, config: config)
+        ].map { $0.rows(maxLength: config.maxLength, truncationMode: config.truncationMode) }
+        let batch = SequenceBatch(pairs: pairs, padTokenID: tokenizer.padTokenID)
         #expect((0..<batch.count).map { row in
             batch.scoreMask[(row * batch.length)..<((row + 1) * batch.length)].reduce(0) { $0 + Int($1) }
         } == scoredPerRow)
@@ -120,10 +135,10 @@ import Tokenizers
             for batchPairs in [pairs, [pairs[1]]] {
                 policy.zeroGradients()
                 let normalization = LossNormalization(pairs: batchPairs.count,
-                                                      chosenTokens: TrainingData.scoredChosenTokens(batchPairs, config: config))
+                                                      chosenTokens: batchPairs.reduce(0) { $0 + $1.chosen.scoredTokens })
                 let sums = DPOStep(loss: loss).run(
                     policy: policy, reference: .model(reference),
-                    batch: TrainingData.sequenceBatch(batchPairs, tokenizer: tokenizer, config: config),
+                    batch: SequenceBatch(pairs: batchPairs, padTokenID: tokenizer.padTokenID),
                     normalization: normalization, train: true)
                 #expect(sums.loss.isFinite, "\(type.rawValue)")
                 let gradientsAreFinite = policy.gradients.allSatisfy { $0.isFinite }

@@ -1,5 +1,5 @@
 import Testing
-@testable import Training
+@testable import Distributed
 
 @Suite struct GradientReducerTests {
     @Test func bucketsCutTheBufferFromItsEndIntoCappedRanges() {

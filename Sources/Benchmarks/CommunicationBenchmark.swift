@@ -1,17 +1,15 @@
 import Foundation
-import DPO
-import Kernels
 import Model
 import MPI
-import SeededRandom
+import Training
 
 /// Measures what summing gradients over ranks adds to a training step, and the MPI wrapper's all-reduce against the
 /// same call in plain C (tools/bench/allreduce.c times it identically).
 ///
-/// A step is what `Trainer.runStep` does for one micro-batch: reference and policy forward, backward, the gradient
-/// sum over ranks, the global norm and AdamW (without clipping), on random tokens. The modes are measured interleaved, step by step, so
-/// that load from other processes on the machine affects them alike. Every rank must call `run` (it is collective);
-/// the times are rank 0's, each step started after a barrier.
+/// A step is the trainer's `TrainingStep` on one random micro-batch per rank (`RandomDPOTraining`): reference and
+/// policy forward, backward, the gradient sum over ranks, the global norm, clipping and AdamW. The modes are measured
+/// interleaved, step by step, so that load from other processes on the machine affects them alike. Every rank must
+/// call `run` (it is collective); the times are rank 0's, each step started after a barrier.
 public enum CommunicationBenchmark {
     public struct Settings: Sendable {
         public var model: ModelConfig
@@ -82,44 +80,21 @@ public enum CommunicationBenchmark {
     }
 
     public static func run(_ settings: Settings, communicator: Communicator) throws -> Result {
-        let parallel = Parallel(threads: settings.threads)
-        let policy = try makeCausalLanguageModel(config: settings.model, trainable: true, parallel: parallel)
-        let reference = try makeCausalLanguageModel(config: settings.model, trainable: false, parallel: parallel)
-        policy.initializeRandomly(seed: 1)
-        reference.copyParameters(from: policy)
-        let optimizer = AdamWState(parameterCount: policy.parameterCount)
-        let trainingConfig = TrainingConfig()
-        let batch = randomBatch(settings, seed: UInt64(communicator.rank))
-        let normalization = LossNormalization(pairs: settings.pairsPerRank * communicator.size,
-                                              chosenTokens: settings.pairsPerRank * communicator.size * settings.sequenceLength / 2)
-        let dpo = DPOStep(loss: trainingConfig.dpoLoss)
-
+        let shape = BenchmarkShape(name: "communication", config: settings.model, pairs: settings.pairsPerRank,
+                                   length: settings.sequenceLength, promptLength: settings.sequenceLength / 2)
+        let training = try RandomDPOTraining(shape, threads: settings.threads, ranks: communicator.size)
         var samples: [Mode: [Double]] = [:]
         var samplesInMPI: [Mode: [Double]] = [:]
-        var optimizerStep = 0
         for round in 0 ... settings.steps where settings.steps > 0 {
             for mode in Mode.allCases {
                 try communicator.barrier()
-                let start = DispatchTime.now().uptimeNanoseconds
-                policy.zeroGradients()
-                let reducer = mode == .computeOnly ? nil : GradientReducer(
-                    communicator: communicator, gradients: policy.gradients,
-                    bucketCapMB: mode == .blocking ? 0 : settings.bucketCapMB, testsWhileComputing: mode == .bucketed)
                 var secondsInMPI = 0.0
-                let timedHook = reducer?.gradientsReady.map { hook in
-                    { (range: Range<Int>) in secondsInMPI += seconds { hook(range) } }
+                let timing = try time {
+                    secondsInMPI = try training.step(summing: mode.gradientSum(communicator, bucketCapMB: settings.bucketCapMB))
+                        .secondsInMPI
                 }
-                _ = dpo.run(policy: policy, reference: .model(reference), batch: batch, normalization: normalization,
-                            train: true, gradientsReady: timedHook)
-                secondsInMPI += try seconds { try reducer?.finish() }
-                _ = clipGradientNorm(policy.gradients.baseAddress!, count: policy.parameterCount,
-                                     maxNorm: trainingConfig.maxGradNorm, parallel: parallel)
-                optimizerStep += 1
-                optimizer.update(policy, step: optimizerStep, learningRate: trainingConfig.learningRate,
-                                 config: trainingConfig, parallel: parallel)
-                let stepSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 if round > 0 {
-                    samples[mode, default: []].append(stepSeconds)
+                    samples[mode, default: []].append(timing.wallSeconds)
                     samplesInMPI[mode, default: []].append(secondsInMPI)
                 }
             }
@@ -130,18 +105,9 @@ public enum CommunicationBenchmark {
             allReduceTimes.append((count, try medianAllReduceSeconds(count: count, repetitions: settings.allReduceRepetitions,
                                                                     communicator: communicator)))
         }
-        return Result(ranks: communicator.size, parameterCount: policy.parameterCount,
+        return Result(ranks: communicator.size, parameterCount: training.policy.parameterCount,
                       medianStepSeconds: samples.mapValues(median), medianSecondsInMPI: samplesInMPI.mapValues(median),
                       medianAllReduceSeconds: allReduceTimes)
-    }
-
-    /// Rows 0..<P chosen, P..<2P rejected: random tokens, the second half of every row scored.
-    private static func randomBatch(_ settings: Settings, seed: UInt64) -> SequenceBatch {
-        var random = SplitMix64(seed: seed)
-        let (rows, length) = (2 * settings.pairsPerRank, settings.sequenceLength)
-        let tokens = (0 ..< rows * length).map { _ in Int32.random(in: 0 ..< Int32(settings.model.vocabSize), using: &random) }
-        let scoreMask = (0 ..< rows * length).map { UInt8($0 % length >= length / 2 ? 1 : 0) }
-        return SequenceBatch(count: rows, length: length, tokens: tokens, scoreMask: scoreMask)
     }
 
     /// Barrier, then one in-place `allReduceSum` timed; the median over `repetitions` after one warm-up call.
@@ -153,22 +119,20 @@ public enum CommunicationBenchmark {
         var times: [Double] = []
         for _ in 0 ..< repetitions {
             try communicator.barrier()
-            times.append(try seconds { try communicator.allReduceSum(buffer) })
+            times.append(try time { try communicator.allReduceSum(buffer) }.wallSeconds)
         }
         return median(times)
     }
+}
 
-    /// Wall-clock seconds `body` takes.
-    private static func seconds(_ body: () throws -> Void) rethrows -> Double {
-        let start = DispatchTime.now().uptimeNanoseconds
-        try body()
-        return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    }
-
-    private static func median(_ values: [Double]) -> Double {
-        let sorted = values.sorted()
-        guard !sorted.isEmpty else { return 0 }
-        let middle = sorted.count / 2
-        return sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+extension CommunicationBenchmark.Mode {
+    /// The training step's gradient sum this mode measures.
+    func gradientSum(_ communicator: Communicator, bucketCapMB: Double) -> TrainingStep.GradientSum {
+        switch self {
+        case .computeOnly: .none
+        case .blocking: .blocking(communicator)
+        case .bucketed: .overlapped(communicator, bucketCapMB: bucketCapMB, testsWhileComputing: true)
+        case .bucketedUntested: .overlapped(communicator, bucketCapMB: bucketCapMB, testsWhileComputing: false)
+        }
     }
 }

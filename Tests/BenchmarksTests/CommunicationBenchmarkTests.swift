@@ -1,8 +1,8 @@
 import Foundation
 import Testing
+import Benchmarks
 import Model
 import MPI
-@testable import Training
 
 /// Runs `CommunicationBenchmark` and prints its figures; no timing is asserted (the machine is shared).
 /// Under `swift test` it runs a tiny model on one rank. The figures of docs/performance.md come from this test run on

@@ -1,3 +1,4 @@
+import Dispatch
 import MPI
 
 /// Sums a flat gradient buffer over all ranks, overlapping the communication with the step's last backward pass,
@@ -11,7 +12,7 @@ import MPI
 /// outstanding all-reduces: Open MPI advances non-blocking collectives only inside MPI calls.
 ///
 /// The sum of each element is the same single MPI reduction as with one blocking all-reduce, just issued per bucket.
-final class GradientReducer {
+public final class GradientReducer {
     private let communicator: Communicator
     private let gradients: UnsafeMutableBufferPointer<Float>
     /// Bucket ranges in start order (from the end of the buffer to its start); empty for the blocking path.
@@ -25,11 +26,14 @@ final class GradientReducer {
     private var failure: Error?
     /// Whether progress reports also test the outstanding all-reduces (off only to measure what that adds).
     private let testsWhileComputing: Bool
+    /// Wall-clock seconds spent inside this reducer's MPI calls (starting, testing and waiting for the all-reduces, or
+    /// the blocking one): the communication the step did not hide, measured directly.
+    public private(set) var secondsInMPI = 0.0
 
     /// `bucketCapMB` in MiB as `ddp_bucket_cap_mb`; 0 selects one blocking all-reduce in `finish()`. With one rank
     /// nothing is communicated.
-    init(communicator: Communicator, gradients: UnsafeMutableBufferPointer<Float>, bucketCapMB: Double,
-         testsWhileComputing: Bool = true) {
+    public init(communicator: Communicator, gradients: UnsafeMutableBufferPointer<Float>, bucketCapMB: Double,
+                testsWhileComputing: Bool = true) {
         self.communicator = communicator
         self.gradients = gradients
         self.testsWhileComputing = testsWhileComputing
@@ -46,22 +50,24 @@ final class GradientReducer {
 
     /// The progress hook to pass to the step's LAST backward (earlier micro-batches still add to every gradient);
     /// nil when there is nothing to overlap.
-    var gradientsReady: ((Range<Int>) -> Void)? {
+    public var gradientsReady: ((Range<Int>) -> Void)? {
         buckets.isEmpty ? nil : { [unowned self] range in markReady(range) }
     }
 
     /// Completes the sum: starts the buckets not started yet (all of them if no backward reported progress), then
     /// waits for every one. Afterwards `gradients` holds the sum over all ranks.
-    func finish() throws {
+    public func finish() throws {
         if let failure { throw failure }
         guard communicator.size > 1 else { return }
-        guard !buckets.isEmpty else {
-            try communicator.allReduceSum(gradients)
-            return
+        try timingMPI {
+            guard !buckets.isEmpty else {
+                try communicator.allReduceSum(gradients)
+                return
+            }
+            try startBuckets(upTo: buckets.count)
+            for operation in pending { try operation.wait() }
+            pending = []
         }
-        try startBuckets(upTo: buckets.count)
-        for operation in pending { try operation.wait() }
-        pending = []
     }
 
     private func markReady(_ range: Range<Int>) {
@@ -74,13 +80,22 @@ final class GradientReducer {
         var readyPrefix = startedBuckets
         while readyPrefix < buckets.count && readyCounts[readyPrefix] == buckets[readyPrefix].count { readyPrefix += 1 }
         do {
-            try startBuckets(upTo: readyPrefix)
-            if testsWhileComputing {
-                for operation in pending { _ = try operation.isComplete() }
+            try timingMPI {
+                try startBuckets(upTo: readyPrefix)
+                if testsWhileComputing {
+                    for operation in pending { _ = try operation.isComplete() }
+                }
             }
         } catch {
             failure = error
         }
+    }
+
+    /// Runs `body` and adds its wall-clock time to `secondsInMPI`.
+    private func timingMPI(_ body: () throws -> Void) rethrows {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer { secondsInMPI += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+        try body()
     }
 
     private func startBuckets(upTo end: Int) throws {

@@ -1,0 +1,76 @@
+import Kernels
+import Model
+
+/// AdamW over a model's flat parameter buffer, as Hugging Face's Trainer sets up torch.optim.AdamW: two moment buffers
+/// parallel to the parameters, and weight decay only on the tensors that decay (matrices, not biases and norms).
+///
+/// Those two parameter groups become contiguous runs of the buffer (`decayGroups`), so an update is a loop over a few
+/// ranges, and updating any slice of the buffer — the shard a rank would own with sharded optimizer state — is the
+/// same loop over that slice (`update(_:step:learningRate:range:parallel:)`).
+public final class AdamW {
+    /// The hyper-parameters besides the learning rate, which the schedule sets per update. The defaults are
+    /// `TrainingArguments`' (`adam_beta1`, `adam_beta2`, `adam_epsilon`, `weight_decay`).
+    public struct Settings: Sendable, Equatable {
+        public var beta1: Double
+        public var beta2: Double
+        public var epsilon: Double
+        /// Applied to the tensors that decay; the others get 0.
+        public var weightDecay: Double
+
+        public init(beta1: Double = 0.9, beta2: Double = 0.999, epsilon: Double = 1e-8, weightDecay: Double = 0) {
+            self.beta1 = beta1
+            self.beta2 = beta2
+            self.epsilon = epsilon
+            self.weightDecay = weightDecay
+        }
+    }
+
+    public let settings: Settings
+    /// Adam's m and v (PyTorch's `exp_avg`, `exp_avg_sq`), one float per parameter.
+    public let firstMoment: UnsafeMutableBufferPointer<Float>
+    public let secondMoment: UnsafeMutableBufferPointer<Float>
+    /// Runs of neighbouring tensors with the same weight decay, in buffer order.
+    let decayGroups: [(range: Range<Int>, weightDecay: Float)]
+
+    /// Zeroed moments for `model`'s parameters.
+    public init(for model: any CausalLanguageModel, settings: Settings) {
+        self.settings = settings
+        firstMoment = .allocate(capacity: model.parameterCount)
+        firstMoment.initialize(repeating: 0)
+        secondMoment = .allocate(capacity: model.parameterCount)
+        secondMoment.initialize(repeating: 0)
+        var groups: [(range: Range<Int>, weightDecay: Float)] = []
+        for tensor in model.tensors {
+            let weightDecay = tensor.decays ? Float(settings.weightDecay) : 0
+            if let last = groups.last, last.weightDecay == weightDecay, last.range.upperBound == tensor.offset {
+                groups[groups.count - 1].range = last.range.lowerBound ..< tensor.range.upperBound
+            } else {
+                groups.append((tensor.range, weightDecay))
+            }
+        }
+        decayGroups = groups
+    }
+
+    deinit {
+        firstMoment.deallocate()
+        secondMoment.deallocate()
+    }
+
+    /// One AdamW update (`step` 1-based) of the parameters in `range` from the gradients there; nil updates the whole
+    /// buffer. Every element is updated on its own, so updating a buffer slice by slice gives the same bits as at once.
+    public func update(_ model: any CausalLanguageModel, step: Int, learningRate: Double, range: Range<Int>? = nil,
+                       parallel: Parallel) {
+        let range = range ?? 0 ..< model.parameterCount
+        for group in decayGroups where group.range.overlaps(range) {
+            let part = group.range.clamped(to: range)
+            let kernelSettings = AdamWSettings(
+                learningRate: Float(learningRate), beta1: Float(settings.beta1), beta2: Float(settings.beta2),
+                epsilon: Float(settings.epsilon), weightDecay: group.weightDecay)
+            adamWUpdate(parameters: model.parameters.baseAddress! + part.lowerBound,
+                        gradients: model.gradients.baseAddress! + part.lowerBound,
+                        firstMoment: firstMoment.baseAddress! + part.lowerBound,
+                        secondMoment: secondMoment.baseAddress! + part.lowerBound,
+                        count: part.count, step: step, settings: kernelSettings, parallel: parallel)
+        }
+    }
+}
