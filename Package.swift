@@ -96,6 +96,8 @@ let package = Package(
         .target(name: "DPO", dependencies: ["Model"]),
         // AdamW over the flat parameter buffer and the learning-rate schedule
         .target(name: "Optimization", dependencies: ["Kernels", "Model"]),
+        // sampling from a model: logits processors, stopping, the KV-cached generation loop
+        .target(name: "Generation", dependencies: ["Model", "SeededRandom"]),
         // data and checkpoint formats
         .target(name: "Tokenizers", dependencies: ["JSON", "Diagnostics"]),
         .target(name: "ChatTemplate", dependencies: ["JSON", "Diagnostics"]),
@@ -103,14 +105,15 @@ let package = Package(
         .target(name: "Checkpoint", dependencies: ["JSON", "Diagnostics"]),
         // the one place that joins them
         .target(name: "Training", dependencies: [
-            "MPI", "Distributed", "Diagnostics", "Kernels", "Model", "DPO", "Optimization", "PreferenceData", "Checkpoint",
+            "MPI", "Distributed", "Diagnostics", "Kernels", "Model", "DPO", "Optimization", "Generation", "PreferenceData",
+            "Checkpoint",
             "Tokenizers", "ChatTemplate", "JSON",
             .product(name: "Yams", package: "Yams"),
         ]),
         // kernel, training-step and communication timings behind `dpo-dist bench`
         .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "Optimization", "Training", "MPI", "SeededRandom"]),
         .executableTarget(name: "dpo-dist", dependencies: [
-            "Training", "Benchmarks", "Diagnostics",
+            "Training", "Benchmarks", "Diagnostics", "Generation",
             "Kernels", "Model", "MPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
@@ -128,6 +131,8 @@ let package = Package(
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "SeededRandom"]),
         .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint", "SeededRandom", "JSON"], resources: [.copy("Fixtures")]),
         .testTarget(name: "DPOTests", dependencies: ["DPO", "Model", "Kernels"]),
+        .testTarget(name: "GenerationTests", dependencies: ["Generation", "Model", "Checkpoint", "SeededRandom"],
+                    resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TokenizerFixtures"]),
         .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate", "TestSupport"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PreferenceDataTests", dependencies: [

@@ -36,6 +36,15 @@ public protocol CausalLanguageModel: AnyObject {
     /// Full logits [count·length, vocab], row-major (tests and debugging: materializes the whole matrix).
     func logits(_ batch: SequenceBatch) -> [Float]
 
+    /// An empty key/value cache for one sequence of up to `capacity` positions (at most the model's), for
+    /// `logits(continuing:cache:allPositions:)`. Throws `ModelError.invalidKeyValueCache` for a capacity out of range.
+    func makeKeyValueCache(capacity: Int) throws -> KeyValueCache
+    /// Runs `tokens` through the model as the continuation of the sequence whose positions `cache` holds (none at
+    /// first: the prompt), appends their keys and values to it and returns the logits of the last token [vocab], or
+    /// with `allPositions` those of every token [tokens.count, vocab]. Throws `ModelError.invalidKeyValueCache` when
+    /// the tokens do not fit in the cache and `ModelError.invalidBatch` for a token outside the vocabulary.
+    func logits(continuing tokens: [Int32], cache: KeyValueCache, allPositions: Bool) throws -> [Float]
+
     /// Fills `flat` (parameters, or any buffer with this layout) from tensors looked up by Hugging Face name.
     func loadHuggingFaceTensors(into flat: UnsafeMutableBufferPointer<Float>,
                                 lookup: (String) throws -> (shape: [Int], values: [Float])?) throws

@@ -27,7 +27,7 @@ public final class DecoderModel: CausalLanguageModel {
     private let rotaryFrequencies: [Double]?
     private var rotaryTable: RotaryTable?
     /// The batch and scored positions of the last training forward, which `backward` differentiates.
-    private var pendingBackward: (batch: SequenceBatch, scored: ScoredPositions)?
+    var pendingBackward: (batch: SequenceBatch, scored: ScoredPositions)?
 
     /// Parameters start zeroed; call `initializeRandomly(seed:)`, `copyParameters(from:)` or load weights.
     /// The config must be valid (check with `ModelConfig.validate()` first, or build through `makeCausalLanguageModel`).
@@ -130,10 +130,16 @@ public final class DecoderModel: CausalLanguageModel {
         requireValid(batch)
         pendingBackward = nil
         runTrunk(batch, keepAllLayers: false)
-        let (rows, C, V) = (activations.rows, config.channels, config.vocabSize)
+        return headLogits(firstRow: 0, rows: activations.rows)
+    }
+
+    /// The final norm and the LM head of `rows` rows of the last trunk pass from `firstRow` on: logits [rows, vocab].
+    func headLogits(firstRow: Int, rows: Int) -> [Float] {
+        let (C, V) = (config.channels, config.vocabSize)
         // The projection scratch is free once the trunk has run; it holds the final norm's output here.
         let normed = activations.projection.pointer
-        normalize(layout.finalNorm, out: normed, mean: nil, rstd: nil, inp: activations.residualStream(config.layers), rows: rows)
+        normalize(layout.finalNorm, out: normed, mean: nil, rstd: nil,
+                  inp: activations.residualStream(config.layers) + firstRow * C, rows: rows)
         return [Float](unsafeUninitializedCapacity: rows * V) { buffer, initialized in
             matmulForward(out: buffer.baseAddress!, inp: normed, weight: parameter(layout.outputEmbedding), bias: nil,
                           rows: rows, inDim: C, outDim: V, parallel: parallel)
@@ -162,20 +168,28 @@ public final class DecoderModel: CausalLanguageModel {
     }
 
     /// Embeddings and all transformer blocks; leaves the final residual stream in `residualStream(layers)`.
-    private func runTrunk(_ batch: SequenceBatch, keepAllLayers: Bool) {
+    /// With a cache the batch is one sequence continuing at position `cache.count` (see `selfAttention`), and the
+    /// cache holds its positions too afterwards.
+    func runTrunk(_ batch: SequenceBatch, keepAllLayers: Bool, cache: KeyValueCache? = nil) {
+        precondition(cache == nil || batch.count == 1, "a key/value cache holds one sequence, the batch has \(batch.count)")
+        let firstPosition = cache?.count ?? 0
         activations.prepareForward(count: batch.count, length: batch.length, keepAllLayers: keepAllLayers)
-        if let rotaryFrequencies, (rotaryTable?.positions ?? 0) < batch.length {
-            rotaryTable = RotaryTable(inverseFrequencies: rotaryFrequencies, positions: batch.length)
+        // A cache's table is made once for all the positions it can hold, not again for every generated token.
+        let positions = cache?.capacity ?? batch.length
+        if let rotaryFrequencies, (rotaryTable?.positions ?? 0) < positions {
+            rotaryTable = RotaryTable(inverseFrequencies: rotaryFrequencies, positions: positions)
         }
+        let positionTable = layout.positionEmbedding.map { parameter($0 + firstPosition * config.channels) }
         batch.tokens.withUnsafeBufferPointer { tokens in
             embeddingForward(out: activations.residualStream(0), tokens: tokens.baseAddress!,
-                             tokenTable: parameter(layout.tokenEmbedding), positionTable: layout.positionEmbedding.map(parameter),
+                             tokenTable: parameter(layout.tokenEmbedding), positionTable: positionTable,
                              batch: batch.count, seqLen: batch.length, dim: config.channels)
         }
-        for layer in 0 ..< config.layers { forwardBlock(layer) }
+        for layer in 0 ..< config.layers { forwardBlock(layer, cache: cache) }
+        cache?.count += batch.length
     }
 
-    private func forwardBlock(_ layer: Int) {
+    private func forwardBlock(_ layer: Int, cache: KeyValueCache?) {
         let p = layout.blocks[layer]
         let s = activations.block(layer)
         let (rows, C) = (activations.rows, config.channels)
@@ -184,13 +198,7 @@ public final class DecoderModel: CausalLanguageModel {
         normalize(p.attentionNorm, out: s.norm1, mean: s.norm1Mean, rstd: s.norm1Rstd, inp: s.input, rows: rows)
         matmulForward(out: s.qkv, inp: s.norm1, weight: parameter(p.qkvWeight), bias: p.qkvBias.map(parameter),
                       rows: rows, inDim: C, outDim: config.qkvWidth, parallel: parallel)
-        if let rotaryTable {
-            // q and k heads are adjacent at the start of each qkv row.
-            rotaryForward(s.qkv, table: rotaryTable, batch: activations.count, seqLen: activations.length,
-                          heads: config.heads + config.keyValueHeads, rowStride: config.qkvWidth, parallel: parallel)
-        }
-        attentionForward(out: s.attentionOutput, logSumExp: s.attentionLogSumExp, qkv: s.qkv,
-                         shape: activations.attentionShape, parallel: parallel)
+        selfAttention(s, layer: layer, cache: cache)
         matmulForward(out: projection, inp: s.attentionOutput, weight: parameter(p.attentionOutputWeight),
                       bias: p.attentionOutputBias.map(parameter), rows: rows, inDim: config.attentionWidth, outDim: C,
                       parallel: parallel)
@@ -203,6 +211,31 @@ public final class DecoderModel: CausalLanguageModel {
         matmulForward(out: projection, inp: s.mlpActivation, weight: parameter(p.mlpOutputWeight),
                       bias: p.mlpOutputBias.map(parameter), rows: rows, inDim: config.intermediateSize, outDim: C, parallel: parallel)
         residualForward(out: s.output, a: s.afterAttention, b: projection, count: rows * C)
+    }
+
+    /// Rotary q and k (rotary families), then causal attention from `s.qkv` into `s.attentionOutput`. Without a cache
+    /// the rows attend among themselves. With one they continue its sequence from position `cache.count`: their keys
+    /// and values are appended to `layer`'s and they attend over every position held; an empty cache (the prompt's
+    /// prefill) needs only the rows themselves, so it takes the same blocked attention as training.
+    private func selfAttention(_ s: BlockActivations, layer: Int, cache: KeyValueCache?) {
+        let firstPosition = cache?.count ?? 0
+        if let rotaryTable {
+            // q and k heads are adjacent at the start of each qkv row.
+            rotaryForward(s.qkv, table: rotaryTable, batch: activations.count, seqLen: activations.length,
+                          heads: config.heads + config.keyValueHeads, rowStride: config.qkvWidth,
+                          firstPosition: firstPosition, parallel: parallel)
+        }
+        cache?.store(layer: layer, qkv: s.qkv, rows: activations.rows)
+        if let cache, firstPosition > 0 {
+            let keys = cache.keys(layer: layer)
+            cachedAttentionForward(out: s.attentionOutput, queries: s.qkv, queryStride: config.qkvWidth, keys: keys,
+                                   values: keys + cache.valueOffset, cacheStride: cache.rowWidth,
+                                   firstPosition: firstPosition, rows: activations.rows, heads: config.heads,
+                                   keyValueHeads: config.keyValueHeads, headSize: config.headSize, parallel: parallel)
+        } else {
+            attentionForward(out: s.attentionOutput, logSumExp: s.attentionLogSumExp, qkv: s.qkv,
+                             shape: activations.attentionShape, parallel: parallel)
+        }
     }
 
     /// GELU of the up projection, or SwiGLU of gate|up: [rows, mlpInputWidth] → [rows, intermediateSize].

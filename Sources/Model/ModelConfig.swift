@@ -142,6 +142,10 @@ public struct ModelConfig: Equatable, Sendable {
         return config
     }
 
+    /// The longest sequence the model takes: its positions, or Mistral's sliding window when shorter (attention is
+    /// always full causal, so a sequence must fit in the window).
+    public var contextLength: Int { min(maxPositions, slidingWindow ?? .max) }
+
     /// Floats per row of the fused q|k|v projection.
     public var qkvWidth: Int { (heads + 2 * keyValueHeads) * headSize }
     /// Floats per row of the attention output (before o_proj / c_proj).

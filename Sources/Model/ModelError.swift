@@ -11,6 +11,8 @@ public enum ModelError: Error, IdenticalOnEveryRank, Equatable, CustomStringConv
     /// config.json asks for a feature we do not implement (a rope type, an activation, sliding-window attention).
     case unsupportedConfigValue(key: String, value: String)
     case invalidBatch(String)
+    /// A key/value cache that cannot be made, or tokens that would not fit in one.
+    case invalidKeyValueCache(String)
     case missingTensor(name: String)
     case shapeMismatch(name: String, expected: [Int], found: [Int])
     case valueCountMismatch(name: String, expected: Int, found: Int)
@@ -26,6 +28,7 @@ public enum ModelError: Error, IdenticalOnEveryRank, Equatable, CustomStringConv
             return "config.json '\(key)' must be \(expected), found \(found)"
         case .unsupportedConfigValue(let key, let value): return "config.json '\(key)' = \(value) is not supported"
         case .invalidBatch(let message): return "invalid sequence batch: \(message)"
+        case .invalidKeyValueCache(let message): return "key/value cache: \(message)"
         case .missingTensor(let name): return "tensor '\(name)' is missing"
         case .shapeMismatch(let name, let expected, let found):
             return "tensor '\(name)' has shape \(found), expected \(expected)"

@@ -115,6 +115,21 @@ public struct PreferenceFile: Equatable, Sendable {
     public let locations: [DataError.Location]
 }
 
+/// A prompt to continue: text, tokenized as it is (as `tokenizer(text)` does), or a conversation, rendered with the
+/// chat template and its generation prompt.
+public enum Prompt: Equatable, Sendable {
+    case text(String)
+    case messages([ChatMessage])
+}
+
+/// A loaded prompt file (`PreferenceDataset.loadPrompts`).
+public struct PromptFile: Equatable, Sendable {
+    public let path: String
+    public let prompts: [Prompt]
+    /// `locations[i]` is the line (JSONL) or array element (JSON) of prompt `i`.
+    public let locations: [DataError.Location]
+}
+
 /// Loads preference datasets from disk.
 public enum PreferenceDataset {
     /// Reads `path` as either JSON Lines (one object per line, blank lines skipped) or a JSON document whose top level
@@ -312,6 +327,30 @@ public enum PreferenceDataset {
             ? PreferenceFile(path: path, format: .standard, records: .standard(standard), locations: fields.map(\.location))
             : PreferenceFile(path: path, format: .conversational, records: .conversational(conversational),
                              locations: fields.map(\.location))
+    }
+
+    /// Reads prompts to generate from: records with a `"prompt"` (a string, or a list of messages as in TRL's
+    /// conversational format) or `"messages"` (a conversation to continue), so the prompts of a preference or
+    /// prompt/completion file can be used as they are; other fields are ignored. Throws `DataError` naming the line
+    /// (or array element) of a record with neither field, or with both.
+    public static func loadPrompts(path: String) throws -> PromptFile {
+        let fields = try readRecords(path: path)
+        let prompts = try fields.map { record -> Prompt in
+            switch (record.fields.prompt, record.fields.messages) {
+            case (.text(let text)?, nil): return .text(text)
+            case (.messages(let messages)?, nil), (nil, .messages(let messages)?): return .messages(messages)
+            case (nil, .text?):
+                throw DataError(file: path, location: record.location, field: "messages",
+                                problem: "field \"messages\" must be a list of {\"role\", \"content\"} messages")
+            case (nil, nil):
+                throw DataError(file: path, location: record.location,
+                                problem: "expected a \"prompt\" (a string or a list of messages) or \"messages\"")
+            case (_?, _?):
+                throw DataError(file: path, location: record.location,
+                                problem: "has both \"prompt\" and \"messages\"; give one of them")
+            }
+        }
+        return PromptFile(path: path, prompts: prompts, locations: fields.map(\.location))
     }
 
     private static func readFile(path: String) throws -> Data {

@@ -36,6 +36,16 @@ struct ModelSource {
                                "pad_token_id": .integer(endOfText), Self.byteTokenizerKey: "bytes"]
             return
         }
+        self = try ModelSource(folder: path)
+        guard config.maxLength <= modelConfig.maxPositions else {
+            throw RunError.input("`max_length` (\(config.maxLength)) exceeds the model's \(modelConfig.maxPositions) positions "
+                + "(\(URL(fileURLWithPath: path).appendingPathComponent("config.json").path))")
+        }
+    }
+
+    /// A Hugging Face model folder (`model_name_or_path`) with its tokenizer. A run's `output_dir` is one once the
+    /// run has saved its final model; a run folder holding only checkpoints is refused with the latest one named.
+    init(folder path: String) throws {
         let folder = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -44,6 +54,10 @@ struct ModelSource {
         }
         let configFile = folder.appendingPathComponent("config.json")
         guard let data = FileManager.default.contents(atPath: configFile.path) else {
+            if let checkpoint = try? CheckpointDirectory(outputDir: folder).latest() {
+                throw RunError.input("\(configFile.path): missing; \(path) holds the checkpoints of a run that has not "
+                    + "saved its final model: pass one of them, e.g. the latest, \(checkpoint.path)")
+            }
             throw RunError.input("\(configFile.path): missing; `model_name_or_path` must be a Hugging Face model folder")
         }
         // A JSONError names the file itself.
@@ -65,10 +79,6 @@ struct ModelSource {
             self.tokenizer = tokenizer
         }
         self.folder = folder
-        guard config.maxLength <= modelConfig.maxPositions else {
-            throw RunError.input("`max_length` (\(config.maxLength)) exceeds the model's \(modelConfig.maxPositions) positions "
-                + "(\(configFile.path))")
-        }
     }
 
     /// The model's initial weights: read from the folder, or drawn from `seed` for the built-in model.
