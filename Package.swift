@@ -97,7 +97,7 @@ let package = Package(
         // AdamW over the flat parameter buffer and the learning-rate schedule
         .target(name: "Optimization", dependencies: ["Kernels", "Model"]),
         // sampling from a model: logits processors, stopping, the KV-cached generation loop
-        .target(name: "Generation", dependencies: ["Model", "SeededRandom"]),
+        .target(name: "Generation", dependencies: ["Model", "SeededRandom", "JSON"]),
         // data and checkpoint formats
         .target(name: "Tokenizers", dependencies: ["JSON", "Diagnostics"]),
         .target(name: "ChatTemplate", dependencies: ["JSON", "Diagnostics"]),
