@@ -41,6 +41,8 @@ public final class Trainer {
     /// Loads and tokenizes the data and builds the models. `say` prints on rank 0 only.
     public init(objective: Objective = .dpo, config: TrainingConfig, communicator: Communicator,
                 say: @escaping (String) -> Void) throws {
+        // Before the thread pool starts, so every thread inherits the unblocked mask.
+        StopSignals.install()
         self.config = config
         self.communicator = communicator
         let say = communicator.rank == 0 ? say : { _ in }
@@ -101,8 +103,9 @@ public final class Trainer {
 
     // MARK: Training
 
-    /// Trains to the end of the plan (from the latest checkpoint when `resume`), saving and logging on the way.
-    public func train(resume: Bool) throws -> TrainingReport {
+    /// Trains to the end of the plan (from the latest checkpoint when `resume`), saving and logging on the way, or
+    /// until a stop signal (`StopSignals`): then every rank stops at the same step boundary with a checkpoint.
+    public func train(resume: Bool) throws -> TrainingOutcome {
         try prepareOutputDirectory(resume: resume)
         if resume {
             completedSteps = try restoreLatestCheckpoint()
@@ -118,6 +121,14 @@ public final class Trainer {
         var windowStart = Date()
         var lastSaved = completedSteps
         while completedSteps < plan.totalSteps {
+            if let request = try communicator.stopRequest() {
+                // A fresh run stopped before its first update saves checkpoint-0, so there is always one to resume.
+                if lastSaved != completedSteps || (!resume && completedSteps == 0) {
+                    try saveCheckpoint()
+                }
+                return .stopped(step: completedSteps, totalSteps: plan.totalSteps, signal: request.signal, ranks: request.ranks,
+                                outputDir: outputDir.path)
+            }
             let gradNorm = try runStep(completedSteps, metrics: &window)
             completedSteps += 1
             let isLast = completedSteps == plan.totalSteps
@@ -140,7 +151,7 @@ public final class Trainer {
         }
         try saveFinalModel()
         let after = try evaluateSplits()
-        return TrainingReport(steps: completedSteps, before: before, after: after, metrics: task.summaryMetrics)
+        return .finished(TrainingReport(steps: completedSteps, before: before, after: after, metrics: task.summaryMetrics))
     }
 
     /// One optimizer update (`TrainingStep`) on this rank's share of the step's micro-batches. Adds the micro-batches'
@@ -303,6 +314,23 @@ func chunks<T>(_ items: [T], size: Int) -> [ArraySlice<T>] {
 public struct SplitMetrics {
     var train: MetricWindow
     var heldOut: MetricWindow?
+}
+
+/// How `Trainer.train` ended.
+public enum TrainingOutcome {
+    /// The plan ran to its end; the final model is saved.
+    case finished(TrainingReport)
+    /// A stop signal (`signal`, received by `ranks` ranks) ended the run after `step` of `totalSteps` updates, with
+    /// checkpoint-`step` complete in `outputDir`.
+    case stopped(step: Int, totalSteps: Int, signal: String, ranks: Int, outputDir: String)
+
+    /// The one line a stopped run ends with: what happened and how to continue.
+    public var stopMessage: String? {
+        guard case let .stopped(step, totalSteps, signal, ranks, outputDir) = self else { return nil }
+        let received = ranks > 1 ? "\(signal) on \(ranks) ranks" : signal
+        return "stopped by \(received) after step \(step) of \(totalSteps): checkpoint-\(step) in \(outputDir) is complete; "
+            + "continue with the same command and --resume"
+    }
 }
 
 /// What a finished run reports: metrics on the train and held-out pairs before and after training.

@@ -42,9 +42,12 @@ struct RunOptions: ParsableArguments {
         do {
             let trainingConfig = try ConfigLoader.load(file: config, overrides: overrides, demoOverrides: demoOverrides)
             let trainer = try Trainer(objective: objective, config: trainingConfig, communicator: communicator) { print($0) }
-            let report = try trainer.train(resume: resume)
+            let outcome = try trainer.train(resume: resume)
             if communicator.rank == 0 {
-                print(report.summary)
+                switch outcome {
+                case .finished(let report): print(report.summary)
+                case .stopped: print(outcome.stopMessage ?? "")
+                }
             }
             communicator.finalize()
         } catch {

@@ -274,6 +274,88 @@ import TestSupport
         #expect(process.isRunning && text.contains("step 2/"), "\(text)")
     }
 
+    /// Starts `dpo-dist train` (under mpirun when `ranks` is given) with stdout in `log`, for tests that signal it.
+    private func startTraining(_ ranks: Int?, _ arguments: [String], log: URL) throws -> Process {
+        #expect(FileManager.default.createFile(atPath: log.path, contents: nil))
+        let process = Process()
+        if let ranks {
+            let (launcher, launcherArguments) = mpirunCommand(ranks: ranks, executable: binary, arguments: ["train"] + arguments)
+            process.executableURL = launcher
+            process.arguments = launcherArguments
+        } else {
+            process.executableURL = binary
+            process.arguments = ["train"] + arguments
+        }
+        process.standardOutput = try FileHandle(forWritingTo: log)
+        process.standardError = process.standardOutput
+        process.environment = withoutMPILaunchVariables(ProcessInfo.processInfo.environment)
+        try process.run()
+        return process
+    }
+
+    /// Waits up to `seconds` for `text` in `log`; false if the process ended or time ran out first.
+    private func wait(for text: String, in log: URL, of process: Process, seconds: Double = 120) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline, process.isRunning {
+            if ((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains(text) { return true }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        return false
+    }
+
+    /// Waits for `process` to exit, killing it after `seconds`; its exit status, or nil if it had to be killed.
+    private func exitStatus(of process: Process, within seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        guard !process.isRunning else {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    /// The dpo-dist processes mpirun started (its children).
+    private func ranks(of launcher: Process) -> [pid_t] {
+        let children = (try? String(contentsOfFile: "/proc/\(launcher.processIdentifier)/task/\(launcher.processIdentifier)/children",
+                                    encoding: .utf8)) ?? ""
+        return children.split(separator: " ").compactMap { pid_t($0) }
+    }
+
+    /// SIGTERM mid-run (to the process, or to one rank of three): every rank stops at the next step boundary with a
+    /// checkpoint and exits 0, and `--resume` ends with exactly the weights of an uninterrupted run.
+    @Test(arguments: [nil, 3] as [Int?])
+    func stopSignalCheckpointsAndResumeEqualsUninterruptedRun(ranks: Int?) throws {
+        if ranks != nil && !mpirunAvailable { return }
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        let steps = ["--max_steps", "300"]
+        let straight = folder.appendingPathComponent("straight")
+        let reference = train(ranks, ["--config", config, "--output_dir", straight.path] + steps)
+        #expect(reference.status == 0, "\(reference.stderr)")
+
+        let stopped = folder.appendingPathComponent("stopped")
+        let log = folder.appendingPathComponent("stopped.log")
+        let process = try startTraining(ranks, ["--config", config, "--output_dir", stopped.path] + steps, log: log)
+        #expect(wait(for: "step 3/300", in: log, of: process))
+        let target = ranks == nil ? process.processIdentifier : try #require(self.ranks(of: process).last)
+        let signalled = Date()
+        kill(target, SIGTERM)
+        #expect(exitStatus(of: process, within: 30) == 0)
+        #expect(Date().timeIntervalSince(signalled) < 30)
+        let output = try String(contentsOf: log, encoding: .utf8)
+        let stopLine = try #require(output.split(separator: "\n").first { $0.hasPrefix("stopped by SIGTERM after step ") },
+                                    "\(output)")
+        #expect(stopLine.hasSuffix("continue with the same command and --resume"))
+        #expect(output.components(separatedBy: "stopped by SIGTERM").count - 1 == 1, "\(output)")
+        #expect(!FileManager.default.fileExists(atPath: stopped.appendingPathComponent("model.safetensors").path))
+
+        let resumed = train(ranks, ["--config", config, "--output_dir", stopped.path, "--resume"] + steps)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(try RunOutput.tensors(in: stopped) == RunOutput.tensors(in: straight))
+        #expect(try RunOutput.losses(in: stopped) == RunOutput.losses(in: straight))
+    }
+
     /// A problem only rank 0 sees (it alone creates output_dir) must end every rank, not leave rank 1 waiting.
     @Test(.enabled(if: mpirunAvailable))
     func rankZeroOnlyFailureEndsAllRanks() throws {
