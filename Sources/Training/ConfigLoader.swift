@@ -2,6 +2,7 @@ import DPO
 import Diagnostics
 import Foundation
 import PreferenceData
+import ChatTemplate
 import Yams
 
 /// A configuration problem, always naming the key and where its value came from. Every rank reads the same file and

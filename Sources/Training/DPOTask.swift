@@ -3,6 +3,7 @@ import Kernels
 import Model
 import MPI
 import PreferenceData
+import Tokenizers
 
 /// DPO on preference pairs: the policy against a frozen (or TR-DPO-synced, or precomputed) reference.
 final class DPOTask: TrainingTask {

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// One logged record: ordered (name, value) pairs, written as one JSON object per line.
 public struct MetricsRecord: Sendable {
@@ -15,18 +16,12 @@ public struct MetricsRecord: Sendable {
     /// A JSON object with the fields in order; integral step counters print without a decimal point
     /// and non-finite numbers (which JSON cannot hold) as null.
     public var jsonLine: String {
-        let body = fields.map { field -> String in
-            let value: String
-            if !field.value.isFinite {
-                value = "null"
-            } else if ["step", "num_tokens"].contains(field.name), field.value == field.value.rounded() {
-                value = String(Int(field.value))
-            } else {
-                value = "\(field.value)"
+        JSONValue.object(JSONObject(fields.map { field in
+            if ["step", "num_tokens"].contains(field.name), let count = Int(exactly: field.value) {
+                return (key: field.name, value: .integer(count))
             }
-            return "\"\(field.name)\": \(value)"
-        }
-        return "{" + body.joined(separator: ", ") + "}"
+            return (key: field.name, value: .double(field.value))
+        })).serialized(.spaced)
     }
 }
 
@@ -55,10 +50,9 @@ final class MetricsLog {
         try? handle.close()
     }
 
+    /// The record's step; nil for a line that is not a record with one (say, cut short by a crash).
     private static func step(of line: Substring) -> Int? {
-        guard let data = line.data(using: .utf8),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return nil }
-        return (object["step"] as? NSNumber)?.intValue
+        try? JSONField.parse(Array(line.utf8), file: "metrics.jsonl").optional("step")?.int()
     }
 
     func write(_ record: MetricsRecord) throws {

@@ -1,5 +1,7 @@
 import Model
 import PreferenceData
+import ChatTemplate
+import Tokenizers
 
 /// Supervised fine-tuning on prompt/completion data (TRL's `SFTTrainer` with its default completion-only loss): the
 /// negative log-likelihood of the completion tokens, averaged over every completion token of the step — as

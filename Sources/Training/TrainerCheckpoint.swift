@@ -2,11 +2,14 @@ import Foundation
 import Kernels
 import Checkpoint
 import Distributed
+import JSON
 import Model
 
 /// What a checkpoint records besides tensors: where the run is and what it must agree with to resume.
-struct TrainerState: Codable, Equatable {
-    var format = "dpo-dist-checkpoint-1"
+struct TrainerState: Equatable {
+    /// Names this layout in trainer_state.json, so that a checkpoint written otherwise is rejected by name.
+    static let format = "dpo-dist-checkpoint-2"
+
     var globalStep: Int
     var epoch: Double
     var totalSteps: Int
@@ -16,12 +19,6 @@ struct TrainerState: Codable, Equatable {
     var worldSize: Int
     var tokensSeen: Double
     var model: ModelConfig
-
-    enum CodingKeys: String, CodingKey {
-        case format, epoch, seed, model
-        case globalStep = "global_step", totalSteps = "total_steps", globalBatchSize = "global_batch_size"
-        case pairCount = "pair_count", worldSize = "world_size", tokensSeen = "num_tokens"
-    }
 
     /// Resuming is only exact when the data order and the model are the same; name what differs.
     func checkResumable(against current: TrainerState) throws {
@@ -36,6 +33,33 @@ struct TrainerState: Codable, Equatable {
         if !problems.isEmpty {
             throw RunError.resumeMismatch(step: globalStep, changes: problems)
         }
+    }
+}
+
+/// trainer_state.json: transformers' key names where it has them, the model as its config.json object.
+extension TrainerState {
+    var json: JSONValue {
+        .object([
+            "format": .string(Self.format), "global_step": .integer(globalStep), "epoch": .double(epoch),
+            "total_steps": .integer(totalSteps), "global_batch_size": .integer(globalBatchSize),
+            "pair_count": .integer(pairCount), "seed": .integer(seed), "world_size": .integer(worldSize),
+            "num_tokens": .double(tokensSeen), "model": .object(model.huggingFaceConfig()),
+        ])
+    }
+
+    /// Reads `json`; throws `JSONError` naming the key for a missing or mistyped one, or for another format.
+    init(_ json: JSONField) throws {
+        let format = try json.required("format").string()
+        guard format == Self.format else {
+            throw json.error("this checkpoint has format \"\(format)\", but this dpo-dist reads \"\(Self.format)\"",
+                             key: "format")
+        }
+        self.init(globalStep: try json.required("global_step").int(), epoch: try json.required("epoch").double(),
+                  totalSteps: try json.required("total_steps").int(),
+                  globalBatchSize: try json.required("global_batch_size").int(),
+                  pairCount: try json.required("pair_count").int(), seed: try json.required("seed").int(),
+                  worldSize: try json.required("world_size").int(), tokensSeen: try json.required("num_tokens").double(),
+                  model: try ModelConfig(huggingFaceConfig: json.required("model")))
     }
 }
 
@@ -67,9 +91,8 @@ extension Trainer {
                 try SafeTensorsFile.write([("parameters", [buffer.count], UnsafeBufferPointer(buffer))],
                                           metadata: ["format": "dpo-dist"], to: folder.appendingPathComponent(file))
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try AtomicFile.write(try encoder.encode(state), to: folder.appendingPathComponent(Self.stateFile))
+            try AtomicFile.write(Data((state.json.serialized(.indentedSorted) + "\n").utf8),
+                                 to: folder.appendingPathComponent(Self.stateFile))
         }
         if let limit = config.saveTotalLimit {
             try directory.prune(keepLast: limit)
@@ -122,11 +145,15 @@ extension Trainer {
             throw RunError.input("--resume: no checkpoint-<step> folder in `output_dir` \(outputDir.path)")
         }
         let stateURL = folder.appendingPathComponent(Self.stateFile)
+        guard let data = FileManager.default.contents(atPath: stateURL.path) else {
+            throw RunError.input("\(stateURL.path): unreadable trainer state: the file is missing or cannot be read")
+        }
+        // A JSONError names the file and key itself.
         let state: TrainerState
         do {
-            state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: stateURL))
-        } catch {
-            throw RunError.input("\(stateURL.path): unreadable trainer state: \(error)")
+            state = try TrainerState(try JSONField.parse(data, file: stateURL.path))
+        } catch let error as ModelError {
+            throw RunError.input("\(stateURL.path): unreadable trainer state: \"model\": \(error)")
         }
         try state.checkResumable(against: currentState())
         try loadWeights(from: folder, into: policy)

@@ -1,5 +1,7 @@
 import PreferenceData
 import Model
+import ChatTemplate
+import Tokenizers
 
 /// A run's training and evaluation examples: the bridge from PreferenceData to Model.
 ///

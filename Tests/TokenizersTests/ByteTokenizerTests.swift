@@ -1,5 +1,5 @@
 import Testing
-@testable import PreferenceData
+@testable import Tokenizers
 
 @Suite struct ByteTokenizerTests {
     let tokenizer = ByteTokenizer()

@@ -1,3 +1,5 @@
+import JSON
+
 /// A tokenizer.json `decoder`: turns the token strings of an id sequence back into text. Each step maps the list of
 /// token strings to a new list (`tokenizers`' decode_chain); the final list is concatenated.
 indirect enum TokenDecoder {

@@ -1,3 +1,5 @@
+import JSON
+
 /// A stretch of normalized text on its way to the model. `startsText` is true only for the piece that begins at
 /// the start of the input (what `Metaspace`'s `prepend_scheme: "first"` looks at).
 struct TextPiece {

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// One turn of a conversation, as chat datasets store it: `{"role": "user", "content": "Hi"}`.
 public struct ChatMessage: Codable, Equatable, Sendable {
@@ -9,24 +10,6 @@ public struct ChatMessage: Codable, Equatable, Sendable {
         self.role = role
         self.content = content
     }
-
-    private enum CodingKeys: String, CodingKey { case role, content }
-
-    /// Decodes `{"role", "content"}` with string content. Multimodal content (a list of parts such as
-    /// `[{"type": "text", "text": …}]`) is rejected with a message saying so, rather than a generic type mismatch.
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        role = try container.decode(String.self, forKey: .role)
-        if (try? container.decode([JSONPart].self, forKey: .content)) != nil {
-            throw DecodingError.dataCorruptedError(
-                forKey: .content, in: container,
-                debugDescription: "message content is a list of parts; only plain string content is supported")
-        }
-        content = try container.decode(String.self, forKey: .content)
-    }
-
-    /// Any JSON object, to recognize a list-of-parts content.
-    private struct JSONPart: Decodable {}
 }
 
 /// A model's chat template: renders a list of messages into the exact text that transformers'
@@ -88,9 +71,9 @@ public struct ChatTemplate: Sendable {
         var specialTokens: [String: String] = [:]
         let tokenMapPath = (directory as NSString).appendingPathComponent("special_tokens_map.json")
         if FileManager.default.fileExists(atPath: tokenMapPath) {
-            specialTokens = try readSpecialTokens(try readJSONObject(tokenMapPath), file: tokenMapPath)
+            specialTokens = try readSpecialTokens(try readJSONObject(tokenMapPath))
         }
-        specialTokens.merge(try readSpecialTokens(config, file: configPath)) { $1 }
+        specialTokens.merge(try readSpecialTokens(config)) { $1 }
 
         if let builtInName { return try builtIn(named: builtInName, specialTokens: specialTokens) }
 
@@ -105,7 +88,7 @@ public struct ChatTemplate: Sendable {
             }
             (source, origin) = (text, jinjaPath)
         } else {
-            (source, origin) = (try templateSource(in: config, file: configPath, hint: hint), configPath)
+            (source, origin) = (try templateSource(in: config, hint: hint), configPath)
         }
         do {
             return try ChatTemplate(source: source, origin: origin, specialTokens: specialTokens)
@@ -136,7 +119,7 @@ public struct ChatTemplate: Sendable {
     /// being cut back to what all three renderings share, for templates that render it differently).
     /// The prompt must end with a user (or tool) message.
     public func renderPreference(prompt: [ChatMessage], chosen: [ChatMessage],
-                                 rejected: [ChatMessage]) throws -> PreferenceExample {
+                                 rejected: [ChatMessage]) throws -> (prompt: String, chosen: String, rejected: String) {
         guard let lastRole = prompt.last?.role else {
             throw ChatTemplateError(.configuration, "the prompt conversation is empty")
         }
@@ -153,71 +136,69 @@ public struct ChatTemplate: Sendable {
             shared += 1
         }
         func text(_ scalars: ArraySlice<Unicode.Scalar>) -> String { String(String.UnicodeScalarView(scalars)) }
-        return PreferenceExample(prompt: text(promptText[..<shared]), chosen: text(chosenText[shared...]),
-                                 rejected: text(rejectedText[shared...]))
+        return (text(promptText[..<shared]), text(chosenText[shared...]), text(rejectedText[shared...]))
     }
 
     // MARK: reading tokenizer files
 
-    private static func readJSONObject(_ path: String) throws -> [String: Any] {
+    /// Runs `body`, which reads a tokenizer config file, reporting the JSON problems it meets (which name the file and
+    /// key) as configuration errors.
+    private static func readingConfiguration<Result>(_ body: () throws -> Result) throws -> Result {
+        do {
+            return try body()
+        } catch let error as JSONError {
+            throw ChatTemplateError(.configuration, "\(error)")
+        }
+    }
+
+    private static func readJSONObject(_ path: String) throws -> JSONField {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ChatTemplateError(.configuration, "\(path): the file does not exist or cannot be read")
         }
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: data)
-        } catch {
-            throw ChatTemplateError(.configuration, "\(path): malformed JSON (\(error.localizedDescription))")
-        }
-        guard let dictionary = object as? [String: Any] else {
+        let root = try readingConfiguration { try JSONField.parse(data, file: path) }
+        guard case .object = root.value else {
             throw ChatTemplateError(.configuration, "\(path): expected a JSON object at the top level")
         }
-        return dictionary
+        return root
     }
 
     /// The named special tokens of a tokenizer config: strings, or AddedToken objects with a "content" string.
-    private static func readSpecialTokens(_ config: [String: Any], file: String) throws -> [String: String] {
-        var tokens: [String: String] = [:]
-        for key in specialTokenKeys {
-            switch config[key] {
-            case nil, is NSNull: continue
-            case let text as String: tokens[key] = text
-            case let object as [String: Any]:
-                guard let content = object["content"] as? String else {
-                    throw ChatTemplateError(.configuration, "\(file): key \"\(key)\" has no string \"content\"")
+    private static func readSpecialTokens(_ config: JSONField) throws -> [String: String] {
+        try readingConfiguration {
+            var tokens: [String: String] = [:]
+            for key in specialTokenKeys {
+                guard let token = try config.optional(key) else { continue }
+                switch token.value {
+                case .string(let text): tokens[key] = text
+                case .object: tokens[key] = try token.required("content").string()
+                default: throw token.error("must be a string or an object with \"content\"")
                 }
-                tokens[key] = content
-            default:
-                throw ChatTemplateError(.configuration, "\(file): key \"\(key)\" must be a string or an object "
-                                        + "with \"content\"")
             }
+            return tokens
         }
-        return tokens
     }
 
-    private static func templateSource(in config: [String: Any], file: String, hint: String) throws -> String {
-        switch config["chat_template"] {
-        case nil, is NSNull:
-            throw ChatTemplateError(.configuration, "\(file) has no \"chat_template\" (and there is no "
-                                    + "chat_template.jinja next to it); \(hint)")
-        case let text as String:
-            return text
-        case let entries as [Any]:
-            var names: [String] = []
-            for (index, entry) in entries.enumerated() {
-                guard let entry = entry as? [String: Any], let name = entry["name"] as? String,
-                      let template = entry["template"] as? String else {
-                    throw ChatTemplateError(.configuration, "\(file): \"chat_template\"[\(index)] must be an "
-                                            + "object with string \"name\" and \"template\"")
-                }
-                if name == "default" { return template }
-                names.append(name)
+    private static func templateSource(in config: JSONField, hint: String) throws -> String {
+        try readingConfiguration {
+            guard let template = try config.optional("chat_template") else {
+                throw ChatTemplateError(.configuration, "\(config.file) has no \"chat_template\" (and there is no "
+                                        + "chat_template.jinja next to it); \(hint)")
             }
-            throw ChatTemplateError(.configuration, "\(file): \"chat_template\" lists templates "
-                                    + "\(names.joined(separator: ", ")) but none named \"default\"; \(hint)")
-        default:
-            throw ChatTemplateError(.configuration, "\(file): \"chat_template\" must be a string or a list of "
-                                    + "{name, template} objects")
+            switch template.value {
+            case .string(let text):
+                return text
+            case .array:
+                var names: [String] = []
+                for entry in try template.array() {
+                    let name = try entry.required("name").string()
+                    if name == "default" { return try entry.required("template").string() }
+                    names.append(name)
+                }
+                throw ChatTemplateError(.configuration, "\(config.file): \"chat_template\" lists templates "
+                                        + "\(names.joined(separator: ", ")) but none named \"default\"; \(hint)")
+            default:
+                throw template.error("must be a string or a list of {name, template} objects")
+            }
         }
     }
 }

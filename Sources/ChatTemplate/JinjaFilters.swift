@@ -61,7 +61,7 @@ extension JinjaBuiltins {
             "string": { value, _ in .string(text(value)) },
             "safe": { value, _ in .string(text(value)) },
             "tojson": { value, arguments in
-                .string(try JinjaJSON.serialize(value, options: try JinjaJSON.Options(arguments)))
+                .string(try JinjaJSON.serialize(value, arguments: arguments))
             },
             "default": { value, arguments in
                 let fallback = arguments.value(0, "default_value") ?? .string("")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import PreferenceData
+import TokenizerFixtures
+@testable import Tokenizers
 
 /// Bad tokenizer folders are rejected with an error naming the file, the key and the problem.
 @Suite struct TokenizerErrorTests {

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// The `BPE` model of a tokenizer.json: splits one pre-tokenized word into its characters and applies the merges
 /// in rank order. Serves both byte-level BPE (the characters are GPT-2's byte stand-ins) and SentencePiece-style BPE
@@ -36,7 +37,7 @@ final class BPEModel: @unchecked Sendable {
                 throw affix.error("BPE \(key) is not supported")
             }
         }
-        if let dropout = try model.optional("dropout"), case .number(let rate) = dropout.value, rate > 0 {
+        if let dropout = try model.optional("dropout"), try dropout.double() > 0 {
             throw dropout.error("BPE dropout is not supported (it makes tokenization random)")
         }
 
@@ -68,7 +69,7 @@ final class BPEModel: @unchecked Sendable {
             } else {  // ["left", "right"]
                 pair = try entry.array().map { try $0.string() }
             }
-            guard pair.count == 2 else { throw entry.error("a merge must be two tokens, found \(entry.value)") }
+            guard pair.count == 2 else { throw entry.error("a merge must be two tokens, found \(entry.value.serialized())") }
             func id(_ token: String) throws -> Int32 {
                 guard let id = vocabulary[Array(token.utf8)] else {
                     throw entry.error("merge refers to \"\(token)\", which is not in model.vocab")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-@testable import PreferenceData
+@testable import ChatTemplate
+import TestSupport
 
 /// Writes `config` as tokenizer_config.json (plus optional extra files) in a fresh directory.
 private func tokenizerDirectory(config: String, files: [String: String] = [:]) throws -> TemporaryDirectory {
@@ -100,21 +101,6 @@ private let userHello = [ChatMessage(role: "user", content: "Hello")]
             try ChatTemplate.load(tokenizerConfig: badToken.url.path)
         }
         #expect(tokenError.message.contains("eos_token"))
-    }
-
-    @Test func chatMessagesDecodeFromJSON() throws {
-        let decoded = try JSONDecoder().decode([ChatMessage].self, from: Data("""
-            [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Grüße 👋"}]
-            """.utf8))
-        #expect(decoded == [ChatMessage(role: "system", content: "Be brief."), ChatMessage(role: "user", content: "Grüße 👋")])
-
-        let parts = Data(#"[{"role": "user", "content": [{"type": "text", "text": "hi"}]}]"#.utf8)
-        let error = try #require(throws: DecodingError.self) { try JSONDecoder().decode([ChatMessage].self, from: parts) }
-        guard case .dataCorrupted(let context) = error else {
-            Issue.record("expected dataCorrupted, got \(error)")
-            return
-        }
-        #expect(context.debugDescription.contains("list of parts"))
     }
 
     @Test func preferencePromptMustEndWithAUserTurn() throws {

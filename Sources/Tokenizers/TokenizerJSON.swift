@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// The special tokens a tokenizer.json `post_processor` puts around a single sequence when special tokens are
 /// requested: `TemplateProcessing` (Llama: `<s> $A`), `ByteLevel` (adds nothing; its offset trimming does not
@@ -76,12 +77,15 @@ final class TokenizerPipeline: @unchecked Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw TokenizerError(file: path, problem: "cannot read the file")
         }
-        try self.init(json: try JSONValue.parse([UInt8](data), file: path), file: path)
+        do {
+            try self.init(try JSONField.parse(data, file: path))
+        } catch let error as JSONError {
+            throw TokenizerError(error)
+        }
     }
 
-    init(json: JSONValue, file: String) throws {
-        self.file = file
-        let root = JSONField(json, file: file)
+    init(_ root: JSONField) throws {
+        file = root.file
         model = try BPEModel(try root.required("model"))
         normalizer = try root.optional("normalizer").map(Normalizer.init)
         preTokenizer = try root.optional("pre_tokenizer").map(PreTokenizer.init)

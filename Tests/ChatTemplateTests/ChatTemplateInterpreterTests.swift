@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import PreferenceData
+@testable import ChatTemplate
 
 /// Renders `source` with no messages; extra variables come from the template's own `{% set %}`s.
 private func render(_ source: String, messages: [ChatMessage] = [], generationPrompt: Bool = false,

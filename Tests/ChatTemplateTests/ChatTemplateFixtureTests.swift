@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import PreferenceData
+@testable import ChatTemplate
 
 /// What tools/make_chat_template_fixtures.py recorded from transformers' `apply_chat_template`, TRL's
 /// `apply_chat_template` and transformers' Jinja environment.

@@ -1,45 +1,9 @@
 import Foundation
 import Testing
-@testable import PreferenceData
+import TokenizerFixtures
+@testable import Tokenizers
 
-// Parity with the Hugging Face `tokenizers` library. The folders in Fixtures/tokenizers are small tokenizers trained
-// locally and laid out like GPT-2, SmolLM, Llama-3, Qwen2 and Llama-2 (two conversions); expected.json records the
-// library's ids and decodings for a corpus of awkward text. Regenerate with tools/make_tokenizer_fixtures.py.
-
-/// The fixture tokenizer folders and their recorded expectations.
-enum TokenizerFixtures {
-    static let names = ["gpt2", "smollm", "llama3", "qwen2", "llama2", "llama2_metaspace"]
-
-    struct Case: Decodable {
-        let text: String
-        let ids: [Int32]
-        let idsWithSpecialTokens: [Int32]
-        let decoded: String
-    }
-
-    struct Expected: Decodable {
-        let vocabSize: Int
-        let cases: [Case]
-    }
-
-    static func folder(_ name: String) throws -> URL {
-        try #require(Bundle.module.resourceURL).appendingPathComponent("Fixtures/tokenizers/\(name)")
-    }
-
-    static func tokenizer(_ name: String) throws -> HuggingFaceTokenizer {
-        try HuggingFaceTokenizer(folder: folder(name).path)
-    }
-
-    static func expected(_ name: String) throws -> Expected {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(Expected.self, from: Data(contentsOf: folder(name).appendingPathComponent("expected.json")))
-    }
-
-    static var corpus: [String] {
-        get throws { try expected("gpt2").cases.map(\.text) }
-    }
-}
+// Parity with the Hugging Face `tokenizers` library on the folders of TokenizerFixtures.
 
 @Suite struct TokenizerParityTests {
     @Test(arguments: TokenizerFixtures.names)
@@ -104,17 +68,6 @@ enum TokenizerFixtures {
         #expect(llama3.bosTokenID == llama3.tokenID(for: "<|begin_of_text|>"))
         #expect(llama3.eosTokenID == llama3.tokenID(for: "<|eot_id|>"))
         #expect(llama3.tokenID(for: "<|not_a_token|>") == nil)
-    }
-
-    @Test func tokenizePairsEncodesThePromptWithSpecialTokensAndEndsCompletionsWithEOS() throws {
-        for name in ["llama2", "qwen2"] {
-            let tokenizer = try TokenizerFixtures.tokenizer(name)
-            let example = PreferenceExample(prompt: "Is the dog lazy?", chosen: " Yes, it sleeps.", rejected: " No.")
-            let (pairs, dropped) = tokenizePairs([example], tokenizer: tokenizer, settings: TokenizationSettings(maxLength: 512))
-            #expect(dropped == 0)
-            #expect(pairs.first?.prompt == tokenizer.encode(example.prompt, addSpecialTokens: true))
-            #expect(pairs.first?.chosen.last == tokenizer.eosTokenID)
-        }
     }
 
     @Test func vocabularySizeMustFitTheModel() throws {

@@ -1,3 +1,5 @@
+import Diagnostics
+
 /// A place in a template's source: 1-based line and column, counted in Unicode scalars after Jinja's newline
 /// normalization (`\r\n` and `\r` become `\n`).
 public struct TemplateLocation: Equatable, Sendable, CustomStringConvertible {
@@ -9,7 +11,7 @@ public struct TemplateLocation: Equatable, Sendable, CustomStringConvertible {
 
 /// Why a chat template could not be parsed or rendered, phrased for the person who has to fix the template or the
 /// configuration. Positions refer to the template source.
-public struct ChatTemplateError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct ChatTemplateError: Error, IdenticalOnEveryRank, Equatable, Sendable, CustomStringConvertible {
     public enum Kind: Equatable, Sendable {
         /// The template text is not valid Jinja (unclosed tag, bad expression, missing `endif`, …).
         case syntax

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// The special tokens named by a model folder's tokenizer_config.json / special_tokens_map.json.
 public struct SpecialTokenNames: Equatable, Sendable {
@@ -55,12 +56,16 @@ public struct HuggingFaceTokenizer: Tokenizer {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw TokenizerError(file: path, problem: "cannot read the file")
             }
-            let config = JSONField(try JSONValue.parse([UInt8](data), file: path), file: path)
-            for (key, keyPath) in [("bos_token", \SpecialTokenNames.bos), ("eos_token", \.eos), ("pad_token", \.pad),
-                                   ("unk_token", \.unk)] {
-                guard let field = try config.optional(key) else { continue }
-                names[keyPath: keyPath] = try Self.tokenName(field)
-                nameSources[key] = path
+            do {
+                let config = try JSONField.parse(data, file: path)
+                for (key, keyPath) in [("bos_token", \SpecialTokenNames.bos), ("eos_token", \.eos), ("pad_token", \.pad),
+                                       ("unk_token", \.unk)] {
+                    guard let field = try config.optional(key) else { continue }
+                    names[keyPath: keyPath] = try Self.tokenName(field)
+                    nameSources[key] = path
+                }
+            } catch let error as JSONError {
+                throw TokenizerError(error)
             }
         }
         try self.init(pipeline: pipeline, names: names, nameSources: nameSources)
@@ -99,6 +104,9 @@ public struct HuggingFaceTokenizer: Tokenizer {
         guard case .object = field.value else { throw field.error("expected a token string or {\"content\": …}") }
         return try field.string("content")
     }
+
+    /// The configured `eos_token` name (its initializer requires one, so the decoded id is only a formality).
+    public var eosToken: String { specialTokenNames.eos ?? decode([eosTokenID]) }
 
     /// Text to ids without the post-processor's special tokens (see the type's documentation).
     public func encode(_ text: String) -> [Int32] {

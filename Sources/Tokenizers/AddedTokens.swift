@@ -1,3 +1,5 @@
+import JSON
+
 /// One entry of tokenizer.json's `added_tokens`.
 struct AddedToken {
     let id: Int32

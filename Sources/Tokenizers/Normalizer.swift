@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// The pattern of a `Replace` normalizer or decoder: a literal string or a regex (tokenizer.json's
 /// `{"String": …}` / `{"Regex": …}`). Matching is on Unicode scalars, never on canonically equivalent text.
