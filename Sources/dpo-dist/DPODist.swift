@@ -103,7 +103,7 @@ struct SFT: ParsableCommand {
             template) or {"messages"} (the last assistant message is the completion). The loss is the mean negative
             log-likelihood of the completion tokens, as TRL's SFTTrainer computes it by default. DPO keys (beta,
             loss_type, …) are ignored. With no --config, fine-tunes the demo model on the demo's chosen replies into
-            runs/demo-sft; follow it with `dpo-dist train --model_name_or_path runs/demo-sft` for the SFT → DPO pipeline.
+            runs/demo-sft; follow it with `dpo-dist train --config configs/demo.yaml --model_name_or_path runs/demo-sft --output_dir runs/demo-dpo` for the SFT → DPO pipeline.
             """)
 
     @OptionGroup var options: RunOptions
