@@ -133,6 +133,13 @@ struct Fingerprint {
         length &+= UInt64(bytes.count)
     }
 
+    /// The fingerprint of a flat buffer's values.
+    static func of(_ values: UnsafeMutableBufferPointer<Float>) -> String {
+        var fingerprint = Fingerprint()
+        fingerprint.add(UnsafeRawBufferPointer(values))
+        return fingerprint.hex
+    }
+
     /// The fingerprint of one text.
     static func of(_ text: String) -> String {
         var fingerprint = Fingerprint()

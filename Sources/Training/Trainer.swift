@@ -34,6 +34,11 @@ public final class Trainer {
     private var outputLock: OutputDirectoryLock?
     /// Optimizer updates completed so far.
     private(set) var completedSteps = 0
+    /// What a checkpoint must match to be resumed: the data's and the starting weights' fingerprints.
+    private(set) var dataFingerprint = ""
+    private(set) var initialWeightsFingerprint = ""
+    /// Changed settings of every resume so far (`TrainerState.resumeChanges`).
+    var resumeChanges: [String] = []
     /// Updates skipped for a non-finite gradient (`nonfinite_policy: skip`), logged as `skipped_steps`.
     private(set) var skippedSteps = 0
     /// Non-padding tokens processed by all ranks since the run began (TRL's cumulative `num_tokens`).
@@ -67,6 +72,7 @@ public final class Trainer {
         try communicator.runOnRankZero { try source.initialize(policy, seed: config.seed) }
         // Every rank starts from rank 0's weights: only rank 0 needs to read the model folder.
         try communicator.broadcast(UnsafeMutableRawBufferPointer(policy.parameters), root: 0)
+        initialWeightsFingerprint = Fingerprint.of(policy.parameters)
 
         func sayDropped(_ count: Int, _ examples: String) {
             if count > 0 {
@@ -78,7 +84,8 @@ public final class Trainer {
             let data = try communicator.onEveryRank {
                 try TrainingData.pairs(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
             }
-            try communicator.checkAgreement([("the data (every token id)", data.fingerprint { [$0.chosen, $0.rejected] })])
+            dataFingerprint = data.fingerprint { [$0.chosen, $0.rejected] }
+            try communicator.checkAgreement([("the data (every token id)", dataFingerprint)])
             sayDropped(data.droppedTrainExamples, "training pairs")
             task = try DPOTask(config: config, source: source, policy: policy, data: data,
                                communicator: communicator, parallel: parallel, say: say)
@@ -86,7 +93,8 @@ public final class Trainer {
             let data = try communicator.onEveryRank {
                 try TrainingData.completions(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
             }
-            try communicator.checkAgreement([("the data (every token id)", data.fingerprint { [$0] })])
+            dataFingerprint = data.fingerprint { [$0] }
+            try communicator.checkAgreement([("the data (every token id)", dataFingerprint)])
             sayDropped(data.droppedTrainExamples, "examples")
             task = SFTTask(padTokenID: source.tokenizer.padTokenID, policy: policy, data: data)
         }

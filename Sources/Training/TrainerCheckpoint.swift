@@ -8,7 +8,7 @@ import Model
 /// What a checkpoint records besides tensors: where the run is and what it must agree with to resume.
 struct TrainerState: Equatable {
     /// Names this layout in trainer_state.json, so that a checkpoint written otherwise is rejected by name.
-    static let format = "dpo-dist-checkpoint-2"
+    static let format = "dpo-dist-checkpoint-3"
 
     var globalStep: Int
     var epoch: Double
@@ -19,10 +19,31 @@ struct TrainerState: Equatable {
     var worldSize: Int
     var tokensSeen: Double
     var model: ModelConfig
+    /// `Fingerprint` of every token id of the training and evaluation data.
+    var dataFingerprint: String
+    /// `Fingerprint` of the weights the run started from (the reference model's too, unless it is precomputed).
+    var initialWeightsFingerprint: String
+    /// The settings a resume may change, as key → value text: a change is allowed, said and recorded.
+    var hyperparameters: [(key: String, value: String)]
+    /// Every change of `hyperparameters` made by a resume so far, e.g. "at step 40: `beta` 0.1 → 0.2".
+    var resumeChanges: [String]
 
-    /// Resuming is only exact when the data order and the model are the same; name what differs.
-    func checkResumable(against current: TrainerState) throws {
+    static func == (left: TrainerState, right: TrainerState) -> Bool {
+        left.json == right.json
+    }
+
+    /// Resuming is only exact when the data, the starting weights, the data order and the model are the same: a
+    /// difference in any of them is refused, naming it. Changed hyperparameters are allowed; they are returned so the
+    /// trainer says them and records them in later checkpoints.
+    func checkResumable(against current: TrainerState) throws -> [String] {
         var problems: [String] = []
+        if dataFingerprint != current.dataFingerprint {
+            problems.append("the data (the token ids of `train_dataset` or `eval_dataset` differ from the checkpoint's)")
+        }
+        if initialWeightsFingerprint != current.initialWeightsFingerprint {
+            problems.append("the starting weights (`model_name_or_path` now holds other weights, and the reference "
+                + "model is read from them)")
+        }
         if model != current.model { problems.append("the model shape") }
         if seed != current.seed { problems.append("`seed` (\(seed) → \(current.seed))") }
         if globalBatchSize != current.globalBatchSize {
@@ -32,6 +53,11 @@ struct TrainerState: Equatable {
         if pairCount != current.pairCount { problems.append("the number of training pairs (\(pairCount) → \(current.pairCount))") }
         if !problems.isEmpty {
             throw RunError.resumeMismatch(step: globalStep, changes: problems)
+        }
+        let saved = Dictionary(hyperparameters, uniquingKeysWith: { $1 })
+        return current.hyperparameters.compactMap { key, value in
+            guard let before = saved[key], before != value else { return nil }
+            return "at step \(globalStep): `\(key)` \(before) → \(value)"
         }
     }
 }
@@ -44,6 +70,9 @@ extension TrainerState {
             "total_steps": .integer(totalSteps), "global_batch_size": .integer(globalBatchSize),
             "pair_count": .integer(pairCount), "seed": .integer(seed), "world_size": .integer(worldSize),
             "num_tokens": .double(tokensSeen), "model": .object(model.huggingFaceConfig()),
+            "data_fingerprint": .string(dataFingerprint), "initial_weights_fingerprint": .string(initialWeightsFingerprint),
+            "hyperparameters": .object(JSONObject(hyperparameters.map { ($0.key, .string($0.value)) })),
+            "resume_changes": .array(resumeChanges.map { .string($0) }),
         ])
     }
 
@@ -59,7 +88,11 @@ extension TrainerState {
                   globalBatchSize: try json.required("global_batch_size").int(),
                   pairCount: try json.required("pair_count").int(), seed: try json.required("seed").int(),
                   worldSize: try json.required("world_size").int(), tokensSeen: try json.required("num_tokens").double(),
-                  model: try ModelConfig(huggingFaceConfig: json.required("model")))
+                  model: try ModelConfig(huggingFaceConfig: json.required("model")),
+                  dataFingerprint: try json.required("data_fingerprint").string(),
+                  initialWeightsFingerprint: try json.required("initial_weights_fingerprint").string(),
+                  hyperparameters: try json.required("hyperparameters").members().map { ($0.key, try $0.value.string()) },
+                  resumeChanges: try json.required("resume_changes").array().map { try $0.string() })
     }
 }
 
@@ -70,7 +103,9 @@ extension Trainer {
     func currentState() -> TrainerState {
         TrainerState(globalStep: completedSteps, epoch: Double(completedSteps) / Double(plan.stepsPerEpoch),
                      totalSteps: plan.totalSteps, globalBatchSize: plan.globalBatchSize, pairCount: task.trainCount,
-                     seed: config.seed, worldSize: communicator.size, tokensSeen: tokensSeen, model: policy.config)
+                     seed: config.seed, worldSize: communicator.size, tokensSeen: tokensSeen, model: policy.config,
+                     dataFingerprint: dataFingerprint, initialWeightsFingerprint: initialWeightsFingerprint,
+                     hyperparameters: config.resumableSettings, resumeChanges: resumeChanges)
     }
 
     /// Rank 0 writes `checkpoint-<step>` atomically: the policy as a Hugging Face folder (so any checkpoint loads
@@ -155,7 +190,11 @@ extension Trainer {
         } catch let error as ModelError {
             throw RunError.input("\(stateURL.path): unreadable trainer state: \"model\": \(error)")
         }
-        try state.checkResumable(against: currentState())
+        let changes = try state.checkResumable(against: currentState())
+        resumeChanges = state.resumeChanges + changes
+        for change in changes {
+            say("resuming with a changed setting, recorded in trainer_state.json: \(change)")
+        }
         try loadWeights(from: folder, into: policy)
         let moments = try SafeTensorsFile.read(contentsOf: folder.appendingPathComponent(Self.optimizerFile))
         try copy(moments, name: "exp_avg", into: optimizer.firstMoment)

@@ -105,6 +105,20 @@ public struct TrainingConfig: Sendable, Equatable {
 }
 
 extension TrainingConfig {
+    /// The settings a resume may change (the optimizer's, the loss's and the run's length), by their keys: a change is
+    /// said at resume and recorded in trainer_state.json. What the data order or the model depends on is checked
+    /// separately and refused.
+    var resumableSettings: [(key: String, value: String)] {
+        [("beta", "\(beta)"), ("loss_type", lossTypes.map(\.rawValue).joined(separator: ",")),
+         ("loss_weights", lossWeights.map { $0.map { "\($0)" }.joined(separator: ",") } ?? "none"),
+         ("label_smoothing", "\(labelSmoothing)"), ("learning_rate", "\(learningRate)"),
+         ("lr_scheduler_type", lrSchedulerType.rawValue), ("warmup_steps", "\(warmupSteps)"),
+         ("warmup_ratio", "\(warmupRatio)"), ("weight_decay", "\(weightDecay)"), ("max_grad_norm", "\(maxGradNorm)"),
+         ("adam_beta1", "\(adamBeta1)"), ("adam_beta2", "\(adamBeta2)"), ("adam_epsilon", "\(adamEpsilon)"),
+         ("max_steps", "\(maxSteps)"), ("num_train_epochs", "\(numTrainEpochs)"), ("max_length", "\(maxLength)"),
+         ("truncation_mode", truncationMode.rawValue)]
+    }
+
     /// The loss these settings describe; `loss_weights` must already match `loss_type` (`ConfigLoader` checks).
     public var dpoLoss: DPOLoss {
         let weights = lossWeights ?? Array(repeating: 1, count: lossTypes.count)

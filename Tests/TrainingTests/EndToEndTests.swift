@@ -427,6 +427,31 @@ import TestSupport
         #expect(data.stderr.contains("the data (every token id) of rank(s) 1 differs from rank 0's"), "\(data.stderr)")
     }
 
+    /// Resuming with other data content is refused; a changed `beta` is allowed, said and recorded.
+    @Test func resumeRefusesChangedDataAndRecordsChangedSettings() throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        let output = folder.appendingPathComponent("out").path
+        let first = train(nil, ["--config", config, "--output_dir", output, "--max_steps", "2"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let data = folder.appendingPathComponent("pairs.jsonl")
+        let original = try String(contentsOf: data, encoding: .utf8)
+        try original.replacingOccurrences(of: "No idea.", with: "No clue.").write(to: data, atomically: true, encoding: .utf8)
+        let changedData = train(nil, ["--config", config, "--output_dir", output, "--max_steps", "4", "--resume"])
+        #expect(changedData.status == 1)
+        #expect(changedData.stderr.contains("cannot resume checkpoint-2: this run changed the data"), "\(changedData.stderr)")
+        try original.write(to: data, atomically: true, encoding: .utf8)
+
+        let changedBeta = train(nil, ["--config", config, "--output_dir", output, "--max_steps", "4", "--resume",
+                                      "--beta", "0.2"])
+        #expect(changedBeta.status == 0, "\(changedBeta.stderr)")
+        #expect(changedBeta.stdout.contains("resuming with a changed setting, recorded in trainer_state.json: at step 2: `beta` 0.1 → 0.2"),
+                "\(changedBeta.stdout)")
+        let state = try String(contentsOf: URL(fileURLWithPath: output).appendingPathComponent("checkpoint-4/trainer_state.json"),
+                               encoding: .utf8)
+        #expect(state.contains("at step 2: `beta` 0.1 → 0.2"), "\(state)")
+    }
+
     /// A problem only rank 0 sees (it alone creates output_dir) must end every rank, not leave rank 1 waiting.
     @Test(.enabled(if: mpirunAvailable))
     func rankZeroOnlyFailureEndsAllRanks() throws {
@@ -450,8 +475,9 @@ import TestSupport
         let changed = train(2, ["--config", config, "--output_dir", output, "--max_steps", "4", "--resume", "--seed", "8"],
                             timeout: 120)
         #expect(changed.status == 1, "\(changed.stderr)")
-        let mentions = changed.stderr.components(separatedBy: "cannot resume checkpoint-2: this run changed `seed` (7 → 8)").count - 1
-        #expect(mentions == 1, "\(changed.stderr)")
+        // The built-in model is drawn from the seed, so its starting weights change with it too.
+        let mentions = changed.stderr.components(separatedBy: "cannot resume checkpoint-2: this run changed the starting weights").count - 1
+        #expect(mentions == 1 && changed.stderr.contains("`seed` (7 → 8)"), "\(changed.stderr)")
         #expect(!changed.stderr.contains("MPI_ABORT"), "\(changed.stderr)")
     }
 
