@@ -39,6 +39,9 @@ public final class Trainer {
     private(set) var initialWeightsFingerprint = ""
     /// Changed settings of every resume so far (`TrainerState.resumeChanges`).
     var resumeChanges: [String] = []
+    /// When this process's training loop began, and the step it began at (for the console's elapsed time and ETA).
+    private var trainingStart = Date()
+    private var firstStepThisRun = 0
     /// Updates skipped for a non-finite gradient (`nonfinite_policy: skip`), logged as `skipped_steps`.
     private(set) var skippedSteps = 0
     /// Non-padding tokens processed by all ranks since the run began (TRL's cumulative `num_tokens`).
@@ -139,6 +142,8 @@ public final class Trainer {
             + "\(task.trainCount) examples, global batch \(plan.globalBatchSize), \(plan.totalSteps) steps")
 
         let before = try evaluateSplits()
+        trainingStart = Date()
+        firstStepThisRun = completedSteps
         var window = MetricWindow(names: task.metricNames)
         var windowStart = Date()
         var lastSaved = completedSteps
@@ -172,7 +177,11 @@ public final class Trainer {
             try saveCheckpoint()
         }
         try saveFinalModel()
+        let runtime = Date().timeIntervalSince(trainingStart)
         let after = try evaluateSplits()
+        let steps = completedSteps - firstStepThisRun
+        say(String(format: "train_runtime %.1f s", runtime) + " (\(durationText(runtime))) for \(steps) steps, "
+            + String(format: "%.2f steps/s", Double(steps) / max(runtime, 1e-9)))
         return .finished(TrainingReport(steps: completedSteps, before: before, after: after, metrics: task.summaryMetrics))
     }
 
@@ -233,9 +242,18 @@ public final class Trainer {
         return record
     }
 
+    /// Writes a record with its wall-clock `time` (seconds since 1970) and prints its console line with the time
+    /// since training began and, from the steps run so far, the time left.
     private func emit(_ record: MetricsRecord, to log: MetricsLog?) throws {
+        var record = record
+        let now = Date()
+        record.fields.append(("time", now.timeIntervalSince1970))
         try log?.write(record)
-        say(consoleLine(record, totalSteps: plan.totalSteps))
+        let elapsed = now.timeIntervalSince(trainingStart)
+        let stepsThisRun = completedSteps - firstStepThisRun
+        let remaining = stepsThisRun > 0
+            ? elapsed / Double(stepsThisRun) * Double(plan.totalSteps - completedSteps) : nil
+        say(consoleLine(record, totalSteps: plan.totalSteps, progress: (elapsed, remaining)))
     }
 
     /// Metrics of the policy on the training or the held-out examples, in micro-batches of
