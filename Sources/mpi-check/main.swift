@@ -93,6 +93,49 @@ struct Checker {
         expectEqual("startAllReduceSum (wait)", waited) { total * Float($0 % 5 + 2) }
     }
 
+    /// The node split (one machine: every rank, in world order), a split of the even ranks, a sum and a broadcast
+    /// within each, and a shared window in which every rank reads what the others wrote into their segments.
+    mutating func checkNodeCommunicators() throws {
+        let (rank, ranks) = (self.rank, self.ranks)
+        let node = try world.splitByNode()
+        expect(node.size == ranks && node.rank == rank, "splitByNode: rank \(node.rank) of \(node.size) on one machine")
+        let processorName = try world.processorName()
+        expect(!processorName.isEmpty, "processorName() is empty")
+
+        let even = try world.split(joining: rank % 2 == 0)
+        let joined = even != nil
+        expect(joined == (rank % 2 == 0), "split(joining:): membership of rank \(rank)")
+        if let even {
+            let (evenRank, evenSize) = (even.rank, even.size)
+            expect(evenSize == (ranks + 1) / 2 && evenRank == rank / 2, "split(joining:): rank \(evenRank) of \(evenSize)")
+            var values = (0..<elementCount).map { Float((rank + 1) * ($0 % 7 + 1)) }
+            try values.withUnsafeMutableBufferPointer { try even.allReduceSum($0) }
+            let evenRankSum = Float(stride(from: 1, through: ranks, by: 2).reduce(0, +))
+            expectEqual("SubCommunicator.allReduceSum", values) { evenRankSum * Float($0 % 7 + 1) }
+            let root = even.size - 1
+            var bytes = (0..<elementCount).map { pattern($0, from: even.rank) }
+            try bytes.withUnsafeMutableBytes { try even.broadcast($0, root: root) }
+            expect(bytes.indices.allSatisfy { bytes[$0] == pattern($0, from: root) },
+                   "SubCommunicator.broadcast: bytes differ from the root's")
+            try even.barrier()
+        }
+
+        // Member m allocates m + 1 values (Open MPI rounds each segment up to whole pages).
+        let window = try node.allocateSharedMemory(bytes: (node.rank + 1) * MemoryLayout<Int32>.stride)
+        let own = try window.segment(ofMember: node.rank).bindMemory(to: Int32.self)
+        for index in 0...node.rank { own[index] = Int32(100 * node.rank + index) }
+        try window.synchronize()
+        try node.barrier()
+        try window.synchronize()
+        for member in 0..<node.size {
+            let segment = try window.segment(ofMember: member).bindMemory(to: Int32.self)
+            let values = Array(segment.prefix(member + 1))
+            expect(values == (0...member).map { Int32(100 * member + $0) },
+                   "shared window: member \(member)'s segment reads \(values)")
+        }
+        try node.barrier()
+    }
+
     mutating func runAll(pass: String) throws {
         self.pass = pass
         try checkFloatSum()
@@ -100,6 +143,7 @@ struct Checker {
         try checkRawBroadcast()
         try checkArrayBroadcast()
         try checkNonBlockingSum()
+        try checkNodeCommunicators()
         try world.barrier()
     }
 }
