@@ -82,8 +82,9 @@ let package = Package(
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "MPIShim", dependencies: ["COpenMPI"]),
         .target(name: "MPI", dependencies: ["MPIShim"]),
-        // what ranks do together above the wrapper: gradient sums overlapping backward, dealing work, rank-0-only work
-        .target(name: "Distributed", dependencies: ["MPI", "Diagnostics"]),
+        // what ranks do together above the wrapper: gradient sums overlapping backward or in two levels (node, then
+        // network), node-shared buffers, dealing work, rank-0-only work; optimized like the kernels for its summing loop
+        .target(name: "Distributed", dependencies: ["MPI", "Diagnostics"], swiftSettings: optimizedNumerics),
         // kernels → model → DPO loss
         .target(name: "SeededRandom"),
         .target(name: "CPUFeatures"),
