@@ -35,9 +35,9 @@ public final class HierarchicalAllReduce {
         self.topology = topology
         self.chunkCapacity = chunkCapacity
         let members = topology.node.size
-        let window = try topology.node.allocateSharedMemory(bytes: 2 * chunkCapacity * MemoryLayout<Float>.stride)
+        let window = try topology.node.allocateSharedMemory(bytes: 2 * chunkCapacity * MemoryLayout<Float>.stride + 64)
         let segments = try (0 ..< members).map { member in
-            try window.segment(ofMember: member).baseAddress!.bindMemory(to: Float.self, capacity: 2 * chunkCapacity)
+            try window.alignedSegment(ofMember: member).baseAddress!.bindMemory(to: Float.self, capacity: 2 * chunkCapacity)
         }
         self.window = window
         slots = [segments, segments.map { $0 + chunkCapacity }]

@@ -9,11 +9,11 @@ public final class NodeSharedBuffer {
     public let floats: UnsafeMutableBufferPointer<Float>
     private let window: SharedMemoryWindow
 
-    /// Allocates `count` floats on the node leader's page-aligned segment; collective over the node.
+    /// Allocates `count` floats, 64-byte aligned, in the node leader's segment; collective over the node.
     public init(count: Int, topology: NodeTopology) throws {
         self.topology = topology
-        window = try topology.node.allocateSharedMemory(bytes: topology.isNodeLeader ? count * MemoryLayout<Float>.stride : 0)
-        let segment = try window.segment(ofMember: 0)
+        window = try topology.node.allocateSharedMemory(bytes: topology.isNodeLeader ? count * MemoryLayout<Float>.stride + 64 : 0)
+        let segment = try window.alignedSegment(ofMember: 0)
         precondition(segment.count >= count * MemoryLayout<Float>.stride, "the shared segment is smaller than requested")
         floats = UnsafeMutableBufferPointer(start: segment.baseAddress?.bindMemory(to: Float.self, capacity: count),
                                             count: count)

@@ -80,13 +80,24 @@ public final class SharedMemoryWindow: @unchecked Sendable {
         dpo_mpi_win_free(handle)
     }
 
-    /// The segment member `rank` allocated, mapped into this process (MPI_Win_shared_query).
+    /// The segment member `rank` allocated, mapped into this process (MPI_Win_shared_query). Open MPI rounds it up to
+    /// whole pages but starts it only 8-byte aligned: see `alignedSegment`.
     public func segment(ofMember rank: Int) throws -> UnsafeMutableRawBufferPointer {
         try checkNotFinalized("MPI_Win_shared_query")
         var bytes = 0
         var base: UnsafeMutableRawPointer?
         try check(dpo_mpi_win_shared_query(handle, Int32(rank), &bytes, &base), "MPI_Win_shared_query")
         return UnsafeMutableRawBufferPointer(start: bytes > 0 ? base : nil, count: bytes)
+    }
+
+    /// The part of member `rank`'s segment from its first `alignment`-byte boundary on. Allocate `alignment` bytes
+    /// more than needed. Every rank finds the same bytes: each maps the shared memory page-aligned, so a segment's
+    /// address modulo a power of two up to the page size is the same in every process.
+    public func alignedSegment(ofMember rank: Int, alignment: Int = 64) throws -> UnsafeMutableRawBufferPointer {
+        let segment = try segment(ofMember: rank)
+        guard let base = segment.baseAddress else { return segment }
+        let padding = (alignment - Int(bitPattern: base) % alignment) % alignment
+        return UnsafeMutableRawBufferPointer(rebasing: segment[min(padding, segment.count)...])
     }
 
     /// MPI_Win_sync: makes this rank's stores visible to, and other ranks' stores visible from, the shared memory.

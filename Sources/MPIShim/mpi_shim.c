@@ -247,7 +247,7 @@ int dpo_mpi_win_allocate_shared(dpo_mpi_comm *comm, size_t bytes, dpo_mpi_window
         free(box);
         return rc;
     }
-    // Each rank's segment starts on its own page instead of right after the previous rank's.
+    // Each rank's segment gets pages of its own instead of starting right after the previous rank's.
     MPI_Info_set(info, "alloc_shared_noncontig", "true");
     rc = MPI_Win_allocate_shared((MPI_Aint)bytes, 1, info, comm->comm, base, &box->window);
     MPI_Info_free(&info);

@@ -274,6 +274,8 @@ enum ConfigKeys {
         "eval_steps": optionalInt(\.evalSteps, min: 1),
         "threads": int(\.threads, min: 0),
         "ddp_bucket_cap_mb": double(\.ddpBucketCapMB, min: 0),
+        "gradient_allreduce": choice(\.gradientAllreduce),
+        "share_reference": bool(\.shareReference),
     ]
 
     private static func required(_ value: String?) throws -> String {

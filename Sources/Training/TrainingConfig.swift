@@ -93,6 +93,16 @@ public struct TrainingConfig: Sendable, Equatable {
     /// in buckets of this size, each started as soon as the last backward of a step has finished it; 0 = one blocking
     /// all-reduce of the whole buffer after the backward.
     public var ddpBucketCapMB = 25.0
+    /// Ours: how gradients are summed over ranks — `flat` (one MPI all-reduce over all ranks), `hierarchical` (within
+    /// each node through shared memory, then among one leader per node), or `auto`: hierarchical when the ranks span
+    /// several nodes and some node runs more than one of them.
+    public var gradientAllreduce = GradientAllreduce.auto
+    /// Ours: the ranks of a node share one read-only copy of the reference model in MPI shared memory.
+    public var shareReference = true
+
+    public enum GradientAllreduce: String, Sendable, CaseIterable {
+        case auto, flat, hierarchical
+    }
 
     public init() {}
 }

@@ -120,8 +120,8 @@ struct Checker {
             try even.barrier()
         }
 
-        // Member m allocates m + 1 values (Open MPI rounds each segment up to whole pages).
-        let window = try node.allocateSharedMemory(bytes: (node.rank + 1) * MemoryLayout<Int32>.stride)
+        // Member m allocates m + 1 values (Open MPI rounds each segment up to whole pages; one more for the alignment).
+        let window = try node.allocateSharedMemory(bytes: (node.rank + 1) * MemoryLayout<Int32>.stride + 64)
         let own = try window.segment(ofMember: node.rank).bindMemory(to: Int32.self)
         for index in 0...node.rank { own[index] = Int32(100 * node.rank + index) }
         try window.synchronize()
@@ -134,6 +134,10 @@ struct Checker {
                    "shared window: member \(member)'s segment reads \(values)")
         }
         try node.barrier()
+        let aligned = try window.alignedSegment(ofMember: node.rank)
+        let segment = try window.segment(ofMember: node.rank)
+        expect(Int(bitPattern: aligned.baseAddress) % 64 == 0 && aligned.baseAddress! - segment.baseAddress! < 64,
+               "alignedSegment: not the first 64-byte boundary of the segment")
     }
 
     mutating func runAll(pass: String) throws {

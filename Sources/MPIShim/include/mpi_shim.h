@@ -83,8 +83,8 @@ size_t dpo_mpi_max_processor_name(void);
 
 /// An MPI window over memory shared by the ranks of one node, in a passive-target epoch (MPI_Win_lock_all) for its life.
 typedef struct dpo_mpi_window dpo_mpi_window;
-/// MPI_Win_allocate_shared over `comm` (whose ranks must share memory): this rank's segment of `bytes` bytes, on a
-/// page of its own (alloc_shared_noncontig), at `*base`. Collective over `comm`.
+/// MPI_Win_allocate_shared over `comm` (whose ranks must share memory): this rank's segment of `bytes` bytes at `*base`,
+/// on pages of its own (alloc_shared_noncontig), not necessarily aligned beyond 8 bytes. Collective over `comm`.
 int dpo_mpi_win_allocate_shared(dpo_mpi_comm *comm, size_t bytes, dpo_mpi_window **window, void **base);
 /// The segment of rank `rank` of the window's communicator, as this process maps it (MPI_Win_shared_query).
 int dpo_mpi_win_shared_query(dpo_mpi_window *window, int rank, size_t *bytes, void **base);
