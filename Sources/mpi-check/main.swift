@@ -93,14 +93,20 @@ struct Checker {
         expectEqual("startAllReduceSum (wait)", waited) { total * Float($0 % 5 + 2) }
     }
 
-    /// The node split (one machine: every rank, in world order), a split of the even ranks, a sum and a broadcast
-    /// within each, and a shared window in which every rank reads what the others wrote into their segments.
+    /// The node split (every rank of a node has the node leader's processor name), a split of the even ranks, a sum
+    /// and a broadcast within each, and a shared window in which every rank of a node reads what the others wrote.
     mutating func checkNodeCommunicators() throws {
         let (rank, ranks) = (self.rank, self.ranks)
         let node = try world.splitByNode()
-        expect(node.size == ranks && node.rank == rank, "splitByNode: rank \(node.rank) of \(node.size) on one machine")
         let processorName = try world.processorName()
         expect(!processorName.isEmpty, "processorName() is empty")
+        var leaderName = Array(processorName.utf8)
+        var nameLength = UInt64(leaderName.count)
+        try withUnsafeMutableBytes(of: &nameLength) { try node.broadcast($0, root: 0) }
+        leaderName = node.rank == 0 ? leaderName : [UInt8](repeating: 0, count: Int(nameLength))
+        try leaderName.withUnsafeMutableBytes { try node.broadcast($0, root: 0) }
+        expect(String(decoding: leaderName, as: UTF8.self) == processorName,
+               "splitByNode: node leader on \(String(decoding: leaderName, as: UTF8.self)), this rank on \(processorName)")
 
         let even = try world.split(joining: rank % 2 == 0)
         let joined = even != nil
