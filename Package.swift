@@ -102,10 +102,11 @@ let package = Package(
             "MPI", "Distributed", "Diagnostics", "Kernels", "Model", "DPO", "Optimization", "PreferenceData", "Checkpoint",
             .product(name: "Yams", package: "Yams"),
         ]),
-        // kernel, training-step and communication timings behind `dpo-dist bench`
-        .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "Optimization", "Training", "MPI", "SeededRandom"]),
+        // kernel, training-step and communication timings behind `dpo-dist bench` (and its all-reduce sweep)
+        .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "Optimization", "Training", "MPI", "Distributed",
+                                                   "SeededRandom"]),
         .executableTarget(name: "dpo-dist", dependencies: [
-            "Training", "Benchmarks",
+            "Training", "Benchmarks", "Distributed",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

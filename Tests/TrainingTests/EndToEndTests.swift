@@ -297,6 +297,20 @@ import TestSupport
         #expect(differing.isEmpty, "tensors that differ bit for bit: \(differing)")
     }
 
+    /// `bench --allreduce` on 3 ranks of one node (no power of two) with chunks of 4 KiB, so large messages take many
+    /// chunks through both slot sets: every sum exact, and the random sums as close to the flat path's as rounding allows.
+    @Test(.enabled(if: mpirunAvailable))
+    func allReduceSweepIsExactOnThreeRanks() throws {
+        let (launcher, arguments) = mpirunCommand(ranks: 3, executable: binary, arguments: [
+            "bench", "--allreduce", "--max-bytes", "262144", "--chunk-bytes", "4096", "--json"])
+        let result = runProcess(launcher, arguments: arguments, timeout: 120)
+        try #require(result.status == 0, "\(result.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let rows = report?["rows"] as? [[String: Any]] ?? []
+        #expect(report?["ranks"] as? Int == 3 && rows.count == 2 * 16, "\(result.stdout)")
+        #expect(rows.allSatisfy { $0["wrong"] as? Int == 0 && ($0["max_relative_difference"] as? Double ?? 1) <= 1e-6 })
+    }
+
     /// One reference per node in shared memory computes exactly what a private copy per rank does, also under TR-DPO
     /// (the node leader mixes the shared copy every step), and such a run resumes to the same end.
     @Test(.enabled(if: mpirunAvailable))

@@ -19,7 +19,7 @@ extension EndToEndTests {
     /// the same weights as four ranks on this one host. With ranks 0, 1 on one host and 2, 3 on the other, the
     /// hierarchical sum adds (g₀ + g₁) + (g₂ + g₃): the order of the one-host hierarchical run by construction, and of
     /// the one-host flat run as Open MPI pairs four ranks for this buffer (`hierarchicalGradientSumGivesTheFlatRun`), so
-    /// all three agree bit for bit. The wrapper's own checks also pass across the hosts.
+    /// all three agree bit for bit. The wrapper's own checks and the all-reduce sweep also pass across the hosts.
     @Test(.enabled(if: mpirunAvailable, "mpirun is not installed"),
           .enabled(if: namespaceHostsUnavailable == nil, Comment(rawValue: namespaceHostsUnavailable ?? "")))
     func twoHostsOfTwoRanksTrainLikeFourRanksOnOneHost() throws {
@@ -39,6 +39,16 @@ extension EndToEndTests {
             + ["-n", "4", productsDirectory.appendingPathComponent("mpi-check").path], 180)
         #expect(checks.status == 0, "mpi-check across the hosts: \(checks.stderr)")
         #expect(checks.stdout.split(separator: "\n").count == 4, "\(checks.stdout)")
+
+        // The all-reduce sweep across the hosts: the hierarchical path's network stage runs, over up to 16 chunks of
+        // 64 KiB (both slot sets in turn), and its sums are exact.
+        let sweep = script(["mpirun", state.path] + mpirunOptions() + ["-n", "4", binary.path, "bench", "--allreduce",
+                                                                       "--max-bytes", "1048576", "--chunk-bytes", "65536", "--json"], 300)
+        #expect(sweep.status == 0, "bench --allreduce across the hosts: \(sweep.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(sweep.stdout.utf8)) as? [String: Any]
+        let rows = report?["rows"] as? [[String: Any]] ?? []
+        #expect(report?["nodes"] as? Int == 2 && rows.count == 2 * 18, "\(sweep.stdout)")
+        #expect(rows.allSatisfy { $0["wrong"] as? Int == 0 && ($0["max_relative_difference"] as? Double ?? 1) <= 1e-6 })
 
         let config = folder.appendingPathComponent("tiny.yaml").path
         let arguments = { (output: String) in
