@@ -95,7 +95,11 @@ up() {
         ip -n "$host" link set "$interface" up
         if [[ -n ${DPO_NETNS_DELAY:-}${DPO_NETNS_RATE:-} ]]; then
             ip netns exec "$host" tc qdisc add dev "$interface" root netem \
-                ${DPO_NETNS_DELAY:+delay "$DPO_NETNS_DELAY"} ${DPO_NETNS_RATE:+rate "$DPO_NETNS_RATE"}
+                ${DPO_NETNS_DELAY:+delay "$DPO_NETNS_DELAY"} ${DPO_NETNS_RATE:+rate "$DPO_NETNS_RATE"} || {
+                echo "$0: cannot shape $host's link with tc netem (no sch_netem in this kernel?); unset" \
+                    "DPO_NETNS_DELAY and DPO_NETNS_RATE, and run down" >&2
+                exit 1
+            }
         fi
         echo "$host" >> "$state/hosts"
         echo "$host slots=$slots" >> "$state/hostfile"
