@@ -85,8 +85,9 @@ let package = Package(
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "MPIShim", dependencies: ["COpenMPI"]),
         .target(name: "MPI", dependencies: ["MPIShim"]),
-        // what ranks do together above the wrapper: gradient sums overlapping backward, dealing work, rank-0-only work
-        .target(name: "Distributed", dependencies: ["MPI", "Diagnostics"]),
+        // what ranks do together above the wrapper: gradient sums overlapping backward or in two levels (node, then
+        // network), node-shared buffers, dealing work, rank-0-only work; optimized like the kernels for its summing loop
+        .target(name: "Distributed", dependencies: ["MPI", "Diagnostics"], swiftSettings: optimizedNumerics),
         // kernels → model → DPO loss
         .target(name: "SeededRandom"),
         .target(name: "CPUFeatures"),
@@ -110,8 +111,9 @@ let package = Package(
             "Tokenizers", "ChatTemplate", "JSON",
             .product(name: "Yams", package: "Yams"),
         ]),
-        // kernel, training-step and communication timings behind `dpo-dist bench`
-        .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "Optimization", "Training", "MPI", "SeededRandom"]),
+        // kernel, training-step and communication timings behind `dpo-dist bench` (and its all-reduce sweep)
+        .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "Optimization", "Training", "MPI", "Distributed",
+                                                   "SeededRandom"]),
         .executableTarget(name: "dpo-dist", dependencies: [
             "Training", "Benchmarks", "Diagnostics", "Distributed", "Generation",
             "Kernels", "Model", "MPI",

@@ -278,6 +278,8 @@ enum ConfigKeys {
         "threads": int(\.threads, min: 0),
         "ddp_bucket_cap_mb": double(\.ddpBucketCapMB, min: 0),
         "nonfinite_policy": choice(\.nonfinitePolicy),
+        "gradient_allreduce": choice(\.gradientAllreduce),
+        "share_reference": bool(\.shareReference),
     ]
 
     private static func required(_ value: String?) throws -> String {

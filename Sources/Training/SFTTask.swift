@@ -52,7 +52,7 @@ final class SFTTask: TrainingTask {
     }
 
     func didUpdate(step: Int) {}
-    let checkpointBuffers: [(file: String, buffer: UnsafeMutableBufferPointer<Float>)] = []
+    let checkpointBuffers: [CheckpointBuffer] = []
 }
 
 /// Sums behind SFT's metrics over the scored completion tokens of a micro-batch, under TRL's `SFTTrainer` names.

@@ -61,6 +61,8 @@ public final class Trainer {
         self.parallel = parallel
         outputDir = URL(fileURLWithPath: config.outputDir)
 
+        // Which ranks share a node: for the node-shared reference and the hierarchical gradient sum.
+        let topology = communicator.size > 1 ? try NodeTopology(world: communicator) : nil
         // Inputs are read by every rank; a failure on any rank (a file missing on one node) ends them all alike.
         let source = try communicator.onEveryRank { try ModelSource(config: config) }
         self.source = source
@@ -91,7 +93,7 @@ public final class Trainer {
             try communicator.checkAgreement([("the data (every token id)", dataFingerprint)])
             sayDropped(data.droppedTrainExamples, "training pairs")
             task = try DPOTask(config: config, source: source, policy: policy, data: data,
-                               communicator: communicator, parallel: parallel, say: say)
+                               communicator: communicator, topology: topology, parallel: parallel, say: say)
         case .sft:
             let data = try communicator.onEveryRank {
                 try TrainingData.completions(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
@@ -102,12 +104,23 @@ public final class Trainer {
             task = SFTTask(padTokenID: source.tokenizer.padTokenID, policy: policy, data: data)
         }
         optimizer = AdamW(for: policy, settings: config.adamW)
-        trainingStep = TrainingStep(
-            policy: policy, optimizer: optimizer,
-            gradientSum: config.ddpBucketCapMB > 0
-                ? .overlapped(communicator, bucketCapMB: config.ddpBucketCapMB, testsWhileComputing: true)
-                : .blocking(communicator),
-            maxGradNorm: config.maxGradNorm, parallel: parallel)
+        let hierarchical = try topology.flatMap {
+            config.gradientAllreduce.isHierarchical(on: $0) ? try HierarchicalAllReduce(topology: $0) : nil
+        }
+        let gradientSum: TrainingStep.GradientSum = if let hierarchical {
+            .hierarchical(hierarchical)
+        } else if config.ddpBucketCapMB > 0 {
+            .overlapped(communicator, bucketCapMB: config.ddpBucketCapMB, testsWhileComputing: true)
+        } else {
+            .blocking(communicator)
+        }
+        trainingStep = TrainingStep(policy: policy, optimizer: optimizer, gradientSum: gradientSum,
+                                    maxGradNorm: config.maxGradNorm, parallel: parallel)
+        if let topology {
+            say("\(communicator.size) ranks on \(topology.nodeCount) node(s); gradient sum: "
+                + (hierarchical == nil ? "flat (one all-reduce over all ranks)"
+                    : "hierarchical (shared memory within a node, then among the \(topology.nodeCount) node leaders)"))
+        }
 
         plan = StepPlan(pairCount: task.trainCount, config: config, ranks: communicator.size)
         let warmup = config.warmupSteps > 0
@@ -209,7 +222,7 @@ public final class Trainer {
         for microBatchMetrics in outcome.metrics {
             metrics.add(microBatchMetrics)
         }
-        task.didUpdate(step: step + 1)
+        try task.didUpdate(step: step + 1)
         return outcome.gradientNorm
     }
 
@@ -304,6 +317,17 @@ public final class Trainer {
 
     /// Files in `output_dir` that only a run writes: the final model's weights and config, and the metrics log.
     static let earlierRunFiles = ["model.safetensors", "model.safetensors.index.json", "config.json", MetricsLog.fileName]
+}
+
+extension TrainingConfig.GradientAllreduce {
+    /// Whether gradients are summed in two levels on `topology` (`auto`: when that saves network traffic).
+    func isHierarchical(on topology: NodeTopology) -> Bool {
+        switch self {
+        case .auto: topology.benefitsFromHierarchy
+        case .flat: false
+        case .hierarchical: true
+        }
+    }
 }
 
 /// Which pairs make each global batch, and how many steps the run has.

@@ -122,9 +122,9 @@ extension Trainer {
                 ("exp_avg", [policy.parameterCount], UnsafeBufferPointer(optimizer.firstMoment)),
                 ("exp_avg_sq", [policy.parameterCount], UnsafeBufferPointer(optimizer.secondMoment)),
             ], metadata: ["format": "dpo-dist", "optimizer": "adamw"], to: folder.appendingPathComponent(Self.optimizerFile))
-            for (file, buffer) in task.checkpointBuffers {
-                try SafeTensorsFile.write([("parameters", [buffer.count], UnsafeBufferPointer(buffer))],
-                                          metadata: ["format": "dpo-dist"], to: folder.appendingPathComponent(file))
+            for entry in task.checkpointBuffers {
+                try SafeTensorsFile.write([("parameters", [entry.buffer.count], UnsafeBufferPointer(entry.buffer))],
+                                          metadata: ["format": "dpo-dist"], to: folder.appendingPathComponent(entry.file))
             }
             try AtomicFile.write(Data((state.json.serialized(.indentedSorted) + "\n").utf8),
                                  to: folder.appendingPathComponent(Self.stateFile))
@@ -153,7 +153,8 @@ extension Trainer {
         }
     }
 
-    /// Rank 0 reads the latest checkpoint and broadcasts it; every rank returns its step.
+    /// Rank 0 reads the latest checkpoint and broadcasts it (a node-shared buffer to one rank per node); every rank
+    /// returns its step.
     func restoreLatestCheckpoint() throws -> Int {
         var position = (step: 0, tokensSeen: 0.0)
         try communicator.runOnRankZero {
@@ -162,11 +163,15 @@ extension Trainer {
         }
         try withUnsafeMutableBytes(of: &position) { try communicator.broadcast($0, root: 0) }
         tokensSeen = position.tokensSeen
-        let buffers = [policy.parameters, optimizer.firstMoment, optimizer.secondMoment] + task.checkpointBuffers.map(\.buffer)
-        for buffer in buffers {
+        let unshared = task.checkpointBuffers.filter { $0.nodeShared == nil }.map(\.buffer)
+        for buffer in [policy.parameters, optimizer.firstMoment, optimizer.secondMoment] + unshared {
             try communicator.broadcast(UnsafeMutableRawBufferPointer(buffer), root: 0)
         }
+        for shared in task.checkpointBuffers.compactMap(\.nodeShared) {
+            try shared.broadcastFromRankZero()
+        }
         // Every rank holds the same values now, so every rank finds this alike.
+        let buffers = [policy.parameters, optimizer.firstMoment, optimizer.secondMoment] + task.checkpointBuffers.map(\.buffer)
         guard buffers.allSatisfy({ allFinite($0.baseAddress!, count: $0.count, parallel: parallel) }) else {
             throw RunError.input("checkpoint-\(position.step) in \(outputDir.path) holds non-finite values (it was not "
                 + "written by this version of dpo-dist, which never saves them): resume from an earlier checkpoint")
@@ -199,13 +204,13 @@ extension Trainer {
         let moments = try SafeTensorsFile.read(contentsOf: folder.appendingPathComponent(Self.optimizerFile))
         try copy(moments, name: "exp_avg", into: optimizer.firstMoment)
         try copy(moments, name: "exp_avg_sq", into: optimizer.secondMoment)
-        for (file, buffer) in task.checkpointBuffers {
-            let url = folder.appendingPathComponent(file)
+        for entry in task.checkpointBuffers {
+            let url = folder.appendingPathComponent(entry.file)
             guard FileManager.default.fileExists(atPath: url.path) else {
-                throw RunError.input("\(folder.path) has no \(file): it was saved by a run without `sync_ref_model`, "
+                throw RunError.input("\(folder.path) has no \(entry.file): it was saved by a run without `sync_ref_model`, "
                     + "so its reference model cannot be restored")
             }
-            try copy(try SafeTensorsFile.read(contentsOf: url), name: "parameters", into: buffer)
+            try copy(try SafeTensorsFile.read(contentsOf: url), name: "parameters", into: entry.buffer)
         }
         return state
     }

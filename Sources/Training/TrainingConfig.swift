@@ -101,6 +101,17 @@ public struct TrainingConfig: Sendable, Equatable {
         case stop, skip
     }
 
+    /// Ours: how gradients are summed over ranks — `flat` (one MPI all-reduce over all ranks), `hierarchical` (within
+    /// each node through shared memory, then among one leader per node), or `auto`: hierarchical when the ranks span
+    /// several nodes and some node runs more than one of them.
+    public var gradientAllreduce = GradientAllreduce.auto
+    /// Ours: the ranks of a node share one read-only copy of the reference model in MPI shared memory.
+    public var shareReference = true
+
+    public enum GradientAllreduce: String, Sendable, CaseIterable {
+        case auto, flat, hierarchical
+    }
+
     public init() {}
 }
 

@@ -8,7 +8,7 @@ import TestSupport
     let binary = productsDirectory.appendingPathComponent("dpo-dist")
 
     /// A fresh folder with a small preference file and a config for a tiny model.
-    private func workspace() throws -> URL {
+    func workspace() throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("dpo-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let subjects = ["cats", "rivers", "stars", "trains", "maps", "bees", "clocks", "ships", "roses", "kites", "owls", "drums"]
@@ -48,7 +48,7 @@ import TestSupport
         return folder
     }
 
-    private func train(_ ranks: Int?, _ arguments: [String], timeout: Double = 300) -> ProcessResult {
+    func train(_ ranks: Int?, _ arguments: [String], timeout: Double = 300) -> ProcessResult {
         let fullArguments = ["train"] + arguments
         if let ranks {
             let (launcher, launcherArguments) = mpirunCommand(ranks: ranks, executable: binary, arguments: fullArguments)
@@ -59,7 +59,7 @@ import TestSupport
 
     /// Relative differences of two weight sets, ‖a − b‖ / ‖b‖ (Euclidean): over all parameters as one vector,
     /// and the worst single tensor.
-    private func relativeDifferences(_ a: [String: [Float]], _ b: [String: [Float]]) throws -> (whole: Double, worstTensor: Double) {
+    func relativeDifferences(_ a: [String: [Float]], _ b: [String: [Float]]) throws -> (whole: Double, worstTensor: Double) {
         #expect(Set(a.keys) == Set(b.keys))
         var worstTensor = 0.0, totalDifference = 0.0, totalNorm = 0.0
         for (name, reference) in b {
@@ -450,6 +450,69 @@ import TestSupport
         let state = try String(contentsOf: URL(fileURLWithPath: output).appendingPathComponent("checkpoint-4/trainer_state.json"),
                                encoding: .utf8)
         #expect(state.contains("at step 2: `beta` 0.1 → 0.2"), "\(state)")
+    }
+
+    /// The hierarchical gradient sum on one node is the node's pairwise sum ((g₀ + g₁) + (g₂ + g₃)); Open MPI's flat
+    /// all-reduce of this small buffer (47 KB) pairs the ranks the same way (recursive doubling), and with 2 ranks every
+    /// order is g₀ + g₁. So the runs agree bit for bit, losses included.
+    @Test(.enabled(if: mpirunAvailable), arguments: [2, 4])
+    func hierarchicalGradientSumGivesTheFlatRun(ranks: Int) throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        var runs: [(losses: [Int: Double], weights: [String: [Float]])] = []
+        for algorithm in ["flat", "hierarchical"] {
+            let output = folder.appendingPathComponent("out-\(algorithm)")
+            let result = train(ranks, [
+                "--config", config, "--output_dir", output.path, "--max_steps", "3", "--per_device_train_batch_size", "2",
+                "--gradient_accumulation_steps", "\(4 / ranks)", "--gradient_allreduce", algorithm])
+            #expect(result.status == 0, "\(algorithm): \(result.stderr)")
+            #expect(result.stdout.contains("gradient sum: \(algorithm)"), "\(result.stdout)")
+            runs.append((try RunOutput.losses(in: output), try RunOutput.tensors(in: output)))
+        }
+        #expect(runs[0].losses.keys.sorted() == [1, 2, 3])
+        #expect(runs[1].losses == runs[0].losses)
+        let differing = runs[0].weights.keys.filter { runs[1].weights[$0] != runs[0].weights[$0] }.sorted()
+        #expect(differing.isEmpty, "tensors that differ bit for bit: \(differing)")
+    }
+
+    /// `bench --allreduce` on 3 ranks of one node (no power of two) with chunks of 4 KiB, so large messages take many
+    /// chunks through both slot sets: every sum exact, and the random sums as close to the flat path's as rounding allows.
+    @Test(.enabled(if: mpirunAvailable))
+    func allReduceSweepIsExactOnThreeRanks() throws {
+        let (launcher, arguments) = mpirunCommand(ranks: 3, executable: binary, arguments: [
+            "bench", "--allreduce", "--max-bytes", "262144", "--chunk-bytes", "4096", "--json"])
+        let result = runProcess(launcher, arguments: arguments, timeout: 120)
+        try #require(result.status == 0, "\(result.stderr)")
+        let report = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let rows = report?["rows"] as? [[String: Any]] ?? []
+        #expect(report?["ranks"] as? Int == 3 && rows.count == 2 * 16, "\(result.stdout)")
+        #expect(rows.allSatisfy { $0["wrong"] as? Int == 0 && ($0["max_relative_difference"] as? Double ?? 1) <= 1e-6 })
+    }
+
+    /// One reference per node in shared memory computes exactly what a private copy per rank does, also under TR-DPO
+    /// (the node leader mixes the shared copy every step), and such a run resumes to the same end.
+    @Test(.enabled(if: mpirunAvailable))
+    func sharedReferenceGivesTheRunOfPrivateCopiesAndResumes() throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        let common = ["--config", config, "--max_steps", "4", "--save_steps", "2", "--per_device_train_batch_size", "2",
+                      "--sync_ref_model", "true", "--ref_model_sync_steps", "1", "--ref_model_mixup_alpha", "0.5"]
+        var weights: [[String: [Float]]] = []
+        for share in ["false", "true"] {
+            let output = folder.appendingPathComponent("share-\(share)")
+            let result = train(2, common + ["--output_dir", output.path, "--share_reference", share])
+            #expect(result.status == 0, "share_reference \(share): \(result.stderr)")
+            #expect(result.stdout.contains("one copy per node in shared memory") == (share == "true"), "\(result.stdout)")
+            weights.append(try RunOutput.tensors(in: output))
+        }
+        #expect(weights[1] == weights[0])
+        let resumed = folder.appendingPathComponent("resumed")
+        try FileManager.default.createDirectory(at: resumed, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: folder.appendingPathComponent("share-true/checkpoint-2"),
+                                         to: resumed.appendingPathComponent("checkpoint-2"))
+        let result = train(2, common + ["--output_dir", resumed.path, "--resume"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try RunOutput.tensors(in: resumed) == weights[1])
     }
 
     /// A problem only rank 0 sees (it alone creates output_dir) must end every rank, not leave rank 1 waiting.
