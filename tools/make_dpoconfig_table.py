@@ -91,7 +91,8 @@ def main():
         "Keys dpo-dist reads that `DPOConfig` does not have: " + ", ".join(f"`{key}`" for key in extra) + ".",
         "`train_dataset`/`eval_dataset` and `model_name_or_path` are `DPOTrainer`/script arguments in TRL; `warmup_ratio`",
         "was removed in transformers 5 (we keep it); `max_prompt_length` exists only to tell old configs it was removed;",
-        "`model.*`, `threads`, `overwrite_output_dir` and `precompute_ref_cache_dir` are ours.",
+        "`model.*`, `threads`, `overwrite_output_dir`, `precompute_ref_cache_dir`, `gradient_allreduce` and `share_reference`",
+        "are ours.",
         "",
     ]
     (REPO / "docs/dpoconfig-keys.md").write_text("\n".join(text))

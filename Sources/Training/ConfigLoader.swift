@@ -2,6 +2,7 @@ import DPO
 import Diagnostics
 import Foundation
 import PreferenceData
+import ChatTemplate
 import Yams
 
 /// A configuration problem, always naming the key and where its value came from. Every rank reads the same file and
@@ -278,6 +279,9 @@ enum ConfigKeys {
         "eval_steps": optionalInt(\.evalSteps, min: 1),
         "threads": int(\.threads, min: 0),
         "ddp_bucket_cap_mb": double(\.ddpBucketCapMB, min: 0),
+        "nonfinite_policy": choice(\.nonfinitePolicy),
+        "gradient_allreduce": choice(\.gradientAllreduce),
+        "share_reference": bool(\.shareReference),
     ]
 
     private static func required(_ value: String?) throws -> String {

@@ -1,6 +1,7 @@
 import Foundation
 import Checkpoint
 import DPO
+import JSON
 import Kernels
 import Model
 import MPI
@@ -26,8 +27,8 @@ public final class ModelEvaluation {
 
         /// `{"model": …, "eval_loss": …, …}` with every digit of each value.
         public var jsonLine: String {
-            let label = (try? JSONEncoder().encode(model)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
-            return "{\"model\": \(label), " + MetricsRecord(metrics).jsonLine.dropFirst()
+            JSONValue.object(JSONObject([("model", .string(model))] + metrics.map { ($0.name, .double($0.value)) }))
+                .serialized(.spaced)
         }
     }
 
@@ -125,7 +126,7 @@ public final class ModelEvaluation {
         }
         // As in training, the task's reference is a copy of the policy's starting weights: the reference model.
         let task = try DPOTask(config: config, source: source, policy: policy, data: data, communicator: communicator,
-                               parallel: parallel, say: say)
+                               topology: nil, parallel: parallel, say: say)
         say("evaluating \(models.count) model(s) on \(config.evalDataset ?? "") (\(task.evalCount) pairs), "
             + "\(referenceDescription); \(communicator.size) rank(s) × \(parallel.threads) thread(s)")
         var rows: [Row] = []

@@ -4,6 +4,9 @@ import Kernels
 import Model
 import MPI
 import PreferenceData
+import Tokenizers
+import ChatTemplate
+import JSON
 
 /// Where a run's model comes from: a Hugging Face folder (`model_name_or_path`: config.json, safetensors
 /// weights, tokenizer files) or the built-in GPT-2-architecture model with the byte-level tokenizer, shaped by
@@ -15,7 +18,7 @@ struct ModelSource {
     let folder: URL?
     /// `bos_token_id`, `eos_token_id` and `pad_token_id` for the config.json of saved models: the source folder's own
     /// values, or the byte tokenizer's end-of-text id (GPT-2's convention).
-    let specialTokenIDs: [String: Any]
+    let specialTokenIDs: JSONObject
 
     /// Marks, in config.json, a model saved with the built-in byte-level tokenizer, which has no tokenizer.json.
     static let byteTokenizerKey = "dpo_dist_tokenizer"
@@ -30,8 +33,8 @@ struct ModelSource {
                                 layers: config.layers, heads: config.heads, channels: config.channels)
             folder = nil
             let endOfText = Int(tokenizer.eosTokenID)
-            specialTokenIDs = ["bos_token_id": endOfText, "eos_token_id": endOfText, "pad_token_id": endOfText,
-                               Self.byteTokenizerKey: "bytes"]
+            specialTokenIDs = ["bos_token_id": .integer(endOfText), "eos_token_id": .integer(endOfText),
+                               "pad_token_id": .integer(endOfText), Self.byteTokenizerKey: "bytes"]
             return
         }
         self = try ModelSource(folder: path)
@@ -51,21 +54,24 @@ struct ModelSource {
                 + "`huggingface-cli download HuggingFaceTB/SmolLM2-135M-Instruct --local-dir \(path)`)")
         }
         let configFile = folder.appendingPathComponent("config.json")
-        guard let json = FileManager.default.contents(atPath: configFile.path) else {
+        guard let data = FileManager.default.contents(atPath: configFile.path) else {
             if let checkpoint = try? CheckpointDirectory(outputDir: folder).latest() {
                 throw RunError.input("\(configFile.path): missing; \(path) holds the checkpoints of a run that has not "
                     + "saved its final model: pass one of them, e.g. the latest, \(checkpoint.path)")
             }
             throw RunError.input("\(configFile.path): missing; `model_name_or_path` must be a Hugging Face model folder")
         }
+        // A JSONError names the file itself.
+        let json = try JSONField.parse(data, file: configFile.path)
         do {
             modelConfig = try ModelConfig(huggingFaceConfig: json)
-        } catch {
+        } catch let error as ModelError {
             throw RunError.input("\(configFile.path): \(error)")
         }
-        let original = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] ?? [:]
-        specialTokenIDs = original.filter { ["bos_token_id", "eos_token_id", "pad_token_id", Self.byteTokenizerKey].contains($0.key) }
-        if original[Self.byteTokenizerKey] as? String == "bytes" {
+        specialTokenIDs = JSONObject(try json.members()
+            .filter { ["bos_token_id", "eos_token_id", "pad_token_id", Self.byteTokenizerKey].contains($0.key) }
+            .map { (key: $0.key, value: $0.value.value) })
+        if specialTokenIDs[Self.byteTokenizerKey] == "bytes" {
             // A folder dpo-dist saved from its built-in model (e.g. `dpo-dist sft`, then `train` on the result).
             tokenizer = ByteTokenizer()
         } else {
@@ -117,7 +123,7 @@ struct ModelSource {
             return (tensor.name, tensor.shape, UnsafeBufferPointer(slice))
         }
         try SafeTensorsFile.write(views, metadata: ["format": "pt"], to: destination.appendingPathComponent(ModelWeights.singleFile))
-        try AtomicFile.write(try model.config.huggingFaceConfigJSON(adding: specialTokenIDs),
+        try AtomicFile.write(model.config.huggingFaceConfigJSON(adding: specialTokenIDs),
                              to: destination.appendingPathComponent("config.json"))
         guard let folder else { return }
         for name in Self.tokenizerFiles {
@@ -134,10 +140,11 @@ struct ModelSource {
 public func loadModelFolder(_ path: String, threads: Int) throws -> any CausalLanguageModel {
     let folder = URL(fileURLWithPath: path)
     let configFile = folder.appendingPathComponent("config.json")
-    guard let json = FileManager.default.contents(atPath: configFile.path) else {
+    guard let data = FileManager.default.contents(atPath: configFile.path) else {
         throw RunError.input("\(configFile.path): missing; expected a Hugging Face model folder")
     }
-    let model = try makeCausalLanguageModel(huggingFaceConfig: json, trainable: false, parallel: Parallel(threads: threads))
+    let model = try makeCausalLanguageModel(huggingFaceConfig: data, file: configFile.path, trainable: false,
+                                            parallel: Parallel(threads: threads))
     try loadWeights(from: folder, into: model)
     return model
 }

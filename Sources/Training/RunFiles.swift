@@ -23,7 +23,7 @@ extension Trainer {
 
     /// The end-of-run table as `summary.json` (rank 0's work).
     func writeSummary(of report: TrainingReport) throws {
-        try AtomicFile.write(try report.runSummary.encoded(), to: outputDir.appendingPathComponent(RunSummary.fileName))
+        try AtomicFile.write(Data(report.runSummary.json.utf8), to: outputDir.appendingPathComponent(RunSummary.fileName))
     }
 }
 

@@ -1,5 +1,7 @@
 import PreferenceData
 import Model
+import ChatTemplate
+import Tokenizers
 
 /// A run's training and evaluation examples: the bridge from PreferenceData to Model.
 ///
@@ -11,6 +13,19 @@ struct TrainingData<Example> {
     var eval: [Example]
     /// Training examples whose prompt alone fills `max_length` (dropped only with `truncation_mode: keep_start`).
     var droppedTrainExamples: Int
+
+    /// A hash of every token id and prompt length of every row (train, then eval): what ranks compare at start-up.
+    func fingerprint(rows: (Example) -> [PreferenceRow]) -> String {
+        var fingerprint = Fingerprint()
+        for split in [train, eval] {
+            fingerprint.add([UInt8](repeating: 0xFF, count: 8))
+            for row in split.flatMap(rows) {
+                row.tokens.withUnsafeBytes { fingerprint.add($0) }
+                withUnsafeBytes(of: Int64(row.promptTokens)) { fingerprint.add($0) }
+            }
+        }
+        return fingerprint.hex
+    }
 
     /// The same examples, each transformed.
     func map<Other>(_ transform: (Example) -> Other) -> TrainingData<Other> {

@@ -24,11 +24,20 @@ protocol TrainingTask: AnyObject {
     /// backward into the policy's gradients, an evaluation one only forward.
     func runMicroBatch(_ indices: [Int], _ run: MicroBatchRun<StepTotals>) -> MicroBatchMetrics
 
-    /// After the optimizer update of step `step` (1-based): TR-DPO moves its reference here.
-    func didUpdate(step: Int)
+    /// After the optimizer update of step `step` (1-based): TR-DPO moves its reference here (collective when the
+    /// reference is shared by a node's ranks).
+    func didUpdate(step: Int) throws
 
-    /// Buffers besides the policy and the optimizer that a checkpoint must hold for an exact resume (file name, buffer).
-    var checkpointBuffers: [(file: String, buffer: UnsafeMutableBufferPointer<Float>)] { get }
+    /// Buffers besides the policy and the optimizer that a checkpoint must hold for an exact resume.
+    var checkpointBuffers: [CheckpointBuffer] { get }
+}
+
+/// A buffer besides the policy and the optimizer that a checkpoint holds (a TR-DPO reference), in file `file`.
+struct CheckpointBuffer {
+    var file: String
+    var buffer: UnsafeMutableBufferPointer<Float>
+    /// Set when the ranks of a node share the buffer: a resume then hands rank 0's copy to one rank per node.
+    var nodeShared: NodeSharedBuffer?
 }
 
 /// How a micro-batch is run.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Diagnostics
+import Distributed
 import Foundation
 import MPI
 import Training
@@ -34,11 +35,17 @@ struct RunOptions: ParsableArguments {
     func run(_ objective: Trainer.Objective, demoOverrides: [String] = []) throws {
         let communicator = try Self.startMPI()
         do {
-            let trainingConfig = try ConfigLoader.load(file: config, overrides: overrides, demoOverrides: demoOverrides)
+            // Every rank reads the config; a rank that cannot (a file missing on its node) ends all of them alike.
+            let trainingConfig = try communicator.onEveryRank {
+                try ConfigLoader.load(file: config, overrides: overrides, demoOverrides: demoOverrides)
+            }
             let trainer = try Trainer(objective: objective, config: trainingConfig, communicator: communicator) { print($0) }
-            let report = try trainer.train(resume: resume)
+            let outcome = try trainer.train(resume: resume)
             if communicator.rank == 0 {
-                print(report.summary)
+                switch outcome {
+                case .finished(let report): print(report.summary)
+                case .stopped: print(outcome.stopMessage ?? "")
+                }
             }
             communicator.finalize()
         } catch {
@@ -100,7 +107,7 @@ struct SFT: ParsableCommand {
             template) or {"messages"} (the last assistant message is the completion). The loss is the mean negative
             log-likelihood of the completion tokens, as TRL's SFTTrainer computes it by default. DPO keys (beta,
             loss_type, …) are ignored. With no --config, fine-tunes the demo model on the demo's chosen replies into
-            runs/demo-sft; follow it with `dpo-dist train --model_name_or_path runs/demo-sft` for the SFT → DPO pipeline.
+            runs/demo-sft; follow it with `dpo-dist train --config configs/demo.yaml --model_name_or_path runs/demo-sft --output_dir runs/demo-dpo` for the SFT → DPO pipeline.
             """)
 
     @OptionGroup var options: RunOptions
