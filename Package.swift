@@ -106,10 +106,12 @@ let package = Package(
         .target(name: "Checkpoint", dependencies: ["JSON", "Diagnostics"]),
         // a run folder's summary.json and the report page (`dpo-dist report`): read back what runs wrote
         .target(name: "RunReport", dependencies: ["JSON"]),
+        // TensorBoard's event files (`report_to: tensorboard`): TFRecord frames around hand-encoded Event protobufs
+        .target(name: "TensorBoardEvents"),
         // the one place that joins them
         .target(name: "Training", dependencies: [
             "MPI", "Distributed", "Diagnostics", "Kernels", "Model", "DPO", "Optimization", "Generation", "PreferenceData",
-            "Checkpoint", "RunReport",
+            "Checkpoint", "RunReport", "TensorBoardEvents",
             "Tokenizers", "ChatTemplate", "JSON",
             .product(name: "Yams", package: "Yams"),
         ]),
@@ -125,7 +127,7 @@ let package = Package(
         // Small executable that exercises the MPI wrapper under mpirun (used by MPITests).
         .executableTarget(name: "mpi-check", dependencies: ["MPI"]),
         // Helpers shared by test targets: locating built executables, running processes, mpirun command lines.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TensorBoardEvents"], path: "Tests/TestSupport"),
         // The tokenizer folders (and what the `tokenizers` library made of them) that TokenizersTests and
         // PreferenceDataTests both use.
         .target(name: "TokenizerFixtures", dependencies: ["Tokenizers"], path: "Tests/TokenizerFixtures",
@@ -142,6 +144,7 @@ let package = Package(
         .testTarget(name: "PreferenceDataTests", dependencies: [
             "PreferenceData", "Tokenizers", "ChatTemplate", "SeededRandom", "TestSupport", "TokenizerFixtures",
         ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TensorBoardEventsTests", dependencies: ["TensorBoardEvents", "TestSupport"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MPITests", dependencies: ["MPI", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Diagnostics", "MPI"]),
@@ -149,7 +152,7 @@ let package = Package(
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Model", "MPI"]),
         .testTarget(name: "TrainingTests", dependencies: [
             "Training", "Checkpoint", "DPO", "Diagnostics", "JSON", "Kernels", "Model", "Optimization", "PreferenceData",
-            "Tokenizers", "TestSupport",
+            "Tokenizers", "TestSupport", "RunReport", "TensorBoardEvents",
         ], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]

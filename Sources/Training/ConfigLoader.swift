@@ -282,6 +282,7 @@ enum ConfigKeys {
         "nonfinite_policy": choice(\.nonfinitePolicy),
         "gradient_allreduce": choice(\.gradientAllreduce),
         "share_reference": bool(\.shareReference),
+        "report_to": reportDestinations(\.reportTo),
     ]
 
     private static func required(_ value: String?) throws -> String {
@@ -385,6 +386,38 @@ enum ConfigKeys {
             throw ValueProblem(message: "must be one of \(allowed), got \"\(text)\"")
         }
         return parsed
+    }
+
+    /// `report_to`: a list of destinations, `none`, or `all` (every destination dpo-dist has); transformers' other
+    /// integrations are refused with the reason.
+    static func reportDestinations(_ field: WritableKeyPath<TrainingConfig, [TrainingConfig.ReportDestination]>) -> Entry {
+        Entry(takesList: true, value: { config in
+            config[keyPath: field].isEmpty ? .text("none") : .list(config[keyPath: field].map { .text($0.rawValue) })
+        }) { config, value in
+            let names = try parseList(try required(value)) { $0 }
+            switch names {
+            case ["none"]: config[keyPath: field] = []
+            case ["all"]: config[keyPath: field] = TrainingConfig.ReportDestination.allCases
+            default: config[keyPath: field] = try names.map(parseReportDestination)
+            }
+        }
+    }
+
+    /// transformers' `report_to` integrations that need their own Python client and, most, a service.
+    static let unsupportedIntegrations: Set<String> = [
+        "azure_ml", "clearml", "codecarbon", "comet_ml", "dagshub", "dvclive", "flyte", "kubeflow", "mlflow", "neptune",
+        "swanlab", "trackio", "wandb",
+    ]
+
+    private static func parseReportDestination(_ name: String) throws -> TrainingConfig.ReportDestination {
+        if let destination = TrainingConfig.ReportDestination(rawValue: name) { return destination }
+        if unsupportedIntegrations.contains(name) {
+            throw ValueProblem(message: "\"\(name)\" is not supported: it is a Python client of its own (most also a "
+                + "network service), and dpo-dist is one Swift binary that runs where Python and the network may not be; "
+                + "use tensorboard (TensorBoard reads output_dir/runs/, and `wandb sync --sync-tensorboard` uploads it "
+                + "later) or csv")
+        }
+        throw ValueProblem(message: "must be none, all, or a list of tensorboard, csv; got \"\(name)\"")
     }
 
     /// A list: a YAML sequence, or comma-separated values (`--loss_type sigmoid,sft`).

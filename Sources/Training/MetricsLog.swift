@@ -25,15 +25,18 @@ public struct MetricsRecord: Sendable {
     }
 }
 
-/// Rank 0's metrics output: `metrics.jsonl` in the output folder and a readable console line per record.
+/// Rank 0's metrics output: `metrics.jsonl` in the output folder, and each `report_to` destination.
 final class MetricsLog {
     private let handle: FileHandle
     let url: URL
     static let fileName = "metrics.jsonl"
+    private let reporters: [any MetricsReporter]
 
-    /// Opens `<outputDir>/metrics.jsonl`. When resuming after `keepThroughStep`, records of later steps
-    /// (written after the checkpoint by the interrupted run) are dropped so the file reads as one run.
-    init(outputDir: URL, keepThroughStep: Int?) throws {
+    /// Opens `<outputDir>/metrics.jsonl` and the `reportTo` destinations. When resuming after `keepThroughStep`,
+    /// records of later steps (written after the checkpoint by the interrupted run) are dropped so the file reads as
+    /// one run.
+    init(outputDir: URL, keepThroughStep: Int?, reportTo: [TrainingConfig.ReportDestination] = []) throws {
+        reporters = try reportTo.map { try $0.reporter(outputDir: outputDir, resumingAfter: keepThroughStep) }
         url = outputDir.appendingPathComponent(Self.fileName)
         var kept = Data()
         if let keepThroughStep, let existing = try? String(contentsOf: url, encoding: .utf8) {
@@ -57,6 +60,9 @@ final class MetricsLog {
 
     func write(_ record: MetricsRecord) throws {
         try handle.write(contentsOf: Data((record.jsonLine + "\n").utf8))
+        for reporter in reporters {
+            try reporter.write(record)
+        }
     }
 }
 

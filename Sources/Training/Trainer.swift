@@ -149,7 +149,8 @@ public final class Trainer {
             say("resumed from checkpoint-\(completedSteps) in \(outputDir.path)")
         }
         let log = communicator.rank == 0
-            ? try MetricsLog(outputDir: outputDir, keepThroughStep: resume ? completedSteps : nil) : nil
+            ? try MetricsLog(outputDir: outputDir, keepThroughStep: resume ? completedSteps : nil, reportTo: config.reportTo)
+            : nil
         say("training \(policy.parameterCount) parameters on \(communicator.size) rank(s) × \(parallel.threads) thread(s): "
             + "\(task.trainCount) examples, global batch \(plan.globalBatchSize), \(plan.totalSteps) steps")
 

@@ -86,6 +86,15 @@ public struct TrainingConfig: Sendable, Equatable {
     public var saveSteps = 500
     public var saveTotalLimit: Int? = nil
     public var evalSteps: Int? = nil
+    /// transformers' `report_to` (default "none"): where metrics go besides metrics.jsonl (`ReportDestination`).
+    public var reportTo: [ReportDestination] = []
+
+    public enum ReportDestination: String, Sendable, CaseIterable {
+        /// TensorBoard event files under `output_dir/runs/`, as transformers' TensorBoardCallback writes them.
+        case tensorboard
+        /// `output_dir/metrics.csv` (ours), one column per metric.
+        case csv
+    }
 
     // Ours: threads per rank; 0 = cores of this node divided by the ranks on it.
     public var threads = 0

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Testing
 import TestSupport
 
@@ -33,8 +34,9 @@ import TestSupport
     private func rows(_ result: ProcessResult) throws -> [(model: String, metrics: [String: Double])] {
         #expect(result.status == 0, "\(result.stderr)")
         return try result.stdout.split(separator: "\n").map { line in
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            return (try #require(object["model"] as? String), object.compactMapValues { ($0 as? NSNumber)?.doubleValue })
+            let object = try JSONField.parse(Array(line.utf8), file: "eval --json")
+            let metrics = try object.members().reduce(into: [String: Double]()) { $0[$1.key] = try? $1.value.double() }
+            return (try object.required("model").string(), metrics)
         }
     }
 

@@ -1,14 +1,16 @@
 import Foundation
 import Testing
 import Checkpoint
+import JSON
 
 /// Reading what a `dpo-dist` run wrote into its output folder.
 enum RunOutput {
-    /// Every record of `metrics.jsonl`, in order, with its numeric fields.
+    /// Every record of `metrics.jsonl`, in order, with its numeric fields (read exactly, by the JSON target's parser).
     static func allRecords(in output: URL) throws -> [[String: Double]] {
         try String(contentsOf: output.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n").map {
-            let object = try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
-            return object.compactMapValues { ($0 as? NSNumber)?.doubleValue }
+            try JSONField.parse(Array($0.utf8), file: "metrics.jsonl").members().reduce(into: [:]) { record, member in
+                record[member.key] = try? member.value.double()
+            }
         }
     }
 
