@@ -105,7 +105,7 @@ let package = Package(
         .target(name: "PreferenceData", dependencies: ["JSON", "Tokenizers", "ChatTemplate", "SeededRandom", "Diagnostics"]),
         .target(name: "Checkpoint", dependencies: ["JSON", "Diagnostics"]),
         // a run folder's summary.json and the report page (`dpo-dist report`): read back what runs wrote
-        .target(name: "RunReport", dependencies: ["JSON"]),
+        .target(name: "RunReport", dependencies: ["JSON", .product(name: "Yams", package: "Yams")]),
         // TensorBoard's event files (`report_to: tensorboard`): TFRecord frames around hand-encoded Event protobufs
         .target(name: "TensorBoardEvents"),
         // the one place that joins them
@@ -120,7 +120,7 @@ let package = Package(
                                                    "SeededRandom"]),
         .executableTarget(name: "dpo-dist", dependencies: [
             "Training", "Benchmarks", "Diagnostics", "Distributed", "Generation",
-            "Kernels", "Model", "MPI",
+            "Kernels", "Model", "MPI", "RunReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -144,6 +144,7 @@ let package = Package(
         .testTarget(name: "PreferenceDataTests", dependencies: [
             "PreferenceData", "Tokenizers", "ChatTemplate", "SeededRandom", "TestSupport", "TokenizerFixtures",
         ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RunReportTests", dependencies: ["RunReport", "TestSupport"]),
         .testTarget(name: "TensorBoardEventsTests", dependencies: ["TensorBoardEvents", "TestSupport"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MPITests", dependencies: ["MPI", "TestSupport"]),

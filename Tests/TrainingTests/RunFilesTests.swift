@@ -93,6 +93,28 @@ import TestSupport
         #expect(try csv(output).rows.compactMap { Int($0[0]) } == [2, 3, 4, 6, 6])
     }
 
+    /// `dpo-dist report` on two real runs: the page lands in the first run folder (or at --output) with a chart per
+    /// metric and both runs in each.
+    @Test func reportCommandWritesOnePageForSeveralRuns() throws {
+        let first = newFolder(), second = newFolder()
+        #expect(train(first).status == 0)
+        #expect(train(second, ["--learning_rate", "3e-3"]).status == 0)
+        let result = runProcess(binary, arguments: ["report", first.path, second.path], timeout: 120)
+        #expect(result.status == 0, "\(result.stderr)")
+        let html = try String(contentsOf: first.appendingPathComponent("report.html"), encoding: .utf8)
+        for metric in ["loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies", "logps/chosen",
+                       "logps/rejected", "grad_norm", "learning_rate", "prefers_chosen"] {
+            #expect(html.contains("<figure data-metric=\"\(metric)\">"), "\(metric)")
+        }
+        #expect(html.contains("data-series=\"\(second.path) eval\"") && html.contains("<td>learning_rate</td><td>0.001</td><td>0.003</td>"))
+        #expect(result.stdout.contains("wrote \(first.path)/report.html"))
+        let elsewhere = newFolder().appendingPathExtension("html")
+        #expect(runProcess(binary, arguments: ["report", first.path, "--output", elsewhere.path], timeout: 120).status == 0)
+        #expect(FileManager.default.fileExists(atPath: elsewhere.path))
+        let missing = runProcess(binary, arguments: ["report", first.path + "-nothing"], timeout: 120)
+        #expect(missing.status == 1 && missing.stderr.contains("-nothing: no such folder"), "\(missing.stderr)")
+    }
+
     @Test func reportToRefusesIntegrationsItDoesNotHave() throws {
         let wandb = try #require(configError(["--report_to", "tensorboard,wandb"]))
         #expect(wandb.contains("`report_to` \"wandb\" is not supported") && wandb.contains("wandb sync --sync-tensorboard"))
