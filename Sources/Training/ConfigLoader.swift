@@ -155,6 +155,10 @@ public enum ConfigLoader {
     }
 
     private static func unknownKey(_ key: String, at place: String) -> ConfigError {
+        if let reason = ConfigKeys.unsupportedTRLKeys[key] {
+            return ConfigError("\(place): `\(key)` is a TRL DPOConfig key that dpo-dist does not read: \(reason) "
+                + "(docs/dpoconfig-keys.md); delete it from the config")
+        }
         let suggestion = ConfigKeys.table.keys.min { editDistance($0, key) < editDistance($1, key) }
         var message = "\(place): unknown key `\(key)`"
         if let suggestion, editDistance(suggestion, key) <= max(2, key.count / 4) {

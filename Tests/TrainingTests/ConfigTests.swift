@@ -135,6 +135,25 @@ import Testing
         #expect(sftOwn.outputDir == TrainingConfig().outputDir && !sftOwn.overwriteOutputDir)
     }
 
+    /// An unsupported TRL key's error quotes the reason docs/dpoconfig-keys.md gives, and the generated table agrees
+    /// with the document (tools/make_unsupported_keys.py) and with the keys we read.
+    @Test func unsupportedTRLKeysQuoteTheirReason() throws {
+        let bf16 = try #require(error(file: try writeTemporary("bf16: true\n")))
+        #expect(bf16.contains(":1: `bf16` is a TRL DPOConfig key that dpo-dist does not read: "), "\(bf16)")
+        #expect(bf16.contains(try #require(ConfigKeys.unsupportedTRLKeys["bf16"])))
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let table = try String(contentsOf: repository.appendingPathComponent("docs/dpoconfig-keys.md"), encoding: .utf8)
+        var documented: [String: String] = [:]
+        for line in table.split(separator: "\n") {
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            if cells.count == 6, cells[3] == "unsupported" {
+                documented[cells[1].trimmingCharacters(in: CharacterSet(charactersIn: "`"))] = cells[4]
+            }
+        }
+        #expect(documented == ConfigKeys.unsupportedTRLKeys, "rerun tools/make_unsupported_keys.py")
+        #expect(documented.keys.filter { ConfigKeys.table[$0] != nil }.isEmpty, "a key we read is listed as unsupported")
+    }
+
     @Test func booleanKeys() throws {
         #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir", "false"]).overwriteOutputDir == false)
         #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir=yes"]).overwriteOutputDir == true)
