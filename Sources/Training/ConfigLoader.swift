@@ -281,6 +281,7 @@ enum ConfigKeys {
         "eval_steps": optionalInt(\.evalSteps, min: 1),
         "threads": int(\.threads, min: 0),
         "ddp_bucket_cap_mb": double(\.ddpBucketCapMB, min: 0),
+        "ddp_timeout": double(\.ddpTimeout, min: 0),
         "nonfinite_policy": choice(\.nonfinitePolicy),
         "gradient_allreduce": choice(\.gradientAllreduce),
         "share_reference": bool(\.shareReference),

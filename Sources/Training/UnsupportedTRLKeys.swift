@@ -86,7 +86,6 @@ extension ConfigKeys {
         "ddp_broadcast_buffers": "distribution is MPI data parallelism (mpirun/srun); there are no data-loader workers",
         "ddp_static_graph": "distribution is MPI data parallelism (mpirun/srun); there are no data-loader workers",
         "ddp_backend": "distribution is MPI data parallelism (mpirun/srun); there are no data-loader workers",
-        "ddp_timeout": "distribution is MPI data parallelism (mpirun/srun); there are no data-loader workers",
         "fsdp": "distribution is MPI data parallelism (mpirun/srun); there are no data-loader workers",
         "fsdp_config": "distribution is MPI data parallelism (mpirun/srun); there are no data-loader workers",
         "deepspeed": "distribution is MPI data parallelism (mpirun/srun); there are no data-loader workers",
