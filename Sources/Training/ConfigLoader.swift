@@ -52,10 +52,23 @@ public enum ConfigLoader {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError("\(path): the config file is not UTF-8 text")
         }
-        try apply(yaml: text, source: path, to: &config)
+        try apply(yaml: text, source: path, folder: URL(fileURLWithPath: path).deletingLastPathComponent(), to: &config)
     }
 
-    static func apply(yaml text: String, source path: String, to config: inout TrainingConfig) throws {
+    /// Input paths a config file names resolve against the file's folder, so a config travels with its data and
+    /// models whatever the working directory; `demo` and `none` name no file. `output_dir` stays relative to the
+    /// working directory, as in TRL, and so do paths given on the command line.
+    static let inputPathKeys: Set<String> = ["train_dataset", "eval_dataset", "model_name_or_path", "precompute_ref_cache_dir"]
+
+    /// `value` of `key` as the config in `folder` means it: relative input paths made absolute.
+    private static func resolved(_ value: String?, of key: String, in folder: URL?) -> String? {
+        guard let value, let folder, inputPathKeys.contains(key), !["demo", "none"].contains(value),
+              !value.hasPrefix("/"), !value.hasPrefix("~") else { return value }
+        return folder.appendingPathComponent(value).standardizedFileURL.path
+    }
+
+    /// `folder` is where relative input paths start (nil for the built-in demo config, which names none).
+    static func apply(yaml text: String, source path: String, folder: URL? = nil, to config: inout TrainingConfig) throws {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -66,10 +79,10 @@ public enum ConfigLoader {
         guard case .mapping = root else {
             throw ConfigError("\(path):\(root.mark?.line ?? 1): the config must be a mapping of keys to values")
         }
-        try applyMapping(root, prefix: "", path: path, to: &config)
+        try applyMapping(root, prefix: "", path: path, folder: folder, to: &config)
     }
 
-    private static func applyMapping(_ node: Node, prefix: String, path: String,
+    private static func applyMapping(_ node: Node, prefix: String, path: String, folder: URL?,
                                      to config: inout TrainingConfig) throws {
         guard case let .mapping(mapping) = node else { return }
         for (keyNode, valueNode) in mapping {
@@ -82,10 +95,10 @@ public enum ConfigLoader {
             switch valueNode {
             case .mapping:
                 guard ConfigKeys.sections.contains(key) else { throw unknownKey(key, at: place) }
-                try applyMapping(valueNode, prefix: key + ".", path: path, to: &config)
+                try applyMapping(valueNode, prefix: key + ".", path: path, folder: folder, to: &config)
             case .scalar(let scalar):
                 let isNull = valueNode.null != nil
-                try set(key, to: isNull ? nil : scalar.string, at: place, in: &config)
+                try set(key, to: isNull ? nil : resolved(scalar.string, of: key, in: folder), at: place, in: &config)
             case .sequence(let items) where ConfigKeys.table[key]?.takesList == true:
                 let values = try items.map { item in
                     guard let value = item.string else {

@@ -154,6 +154,19 @@ import Testing
         #expect(documented.keys.filter { ConfigKeys.table[$0] != nil }.isEmpty, "a key we read is listed as unsupported")
     }
 
+    /// Input paths in a config file are relative to its folder; `demo`, absolute paths, `output_dir` and the command
+    /// line are left as they are.
+    @Test func inputPathsResolveAgainstTheConfigFilesFolder() throws {
+        let path = try writeTemporary("train_dataset: data/pairs.jsonl\neval_dataset: demo\nmodel_name_or_path: ../models/m\n"
+            + "precompute_ref_cache_dir: /abs/cache\noutput_dir: runs/x\n")
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let config = try ConfigLoader.load(file: path, overrides: [])
+        #expect(config.trainDataset == folder.appendingPathComponent("data/pairs.jsonl").path)
+        #expect(config.modelNameOrPath == folder.deletingLastPathComponent().appendingPathComponent("models/m").path)
+        #expect(config.evalDataset == "demo" && config.precomputeRefCacheDir == "/abs/cache" && config.outputDir == "runs/x")
+        #expect(try ConfigLoader.load(file: path, overrides: ["--train_dataset", "mine.jsonl"]).trainDataset == "mine.jsonl")
+    }
+
     @Test func booleanKeys() throws {
         #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir", "false"]).overwriteOutputDir == false)
         #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir=yes"]).overwriteOutputDir == true)
