@@ -182,6 +182,12 @@ public enum ConfigLoader {
 
     /// Checks that involve more than one key.
     static func validate(_ config: TrainingConfig) throws {
+        // Batch sizes multiply by the rank count too (StepPlan); keep the product far from Int's limit.
+        let (batch, overflow) = config.perDeviceTrainBatchSize.multipliedReportingOverflow(by: config.gradientAccumulationSteps)
+        if overflow || batch > 1 << 24 {
+            throw ConfigError("`per_device_train_batch_size` × `gradient_accumulation_steps` (\(config.perDeviceTrainBatchSize) × "
+                + "\(config.gradientAccumulationSteps)) is larger than any data set this trainer can hold (at most 2^24 rows a step)")
+        }
         if config.channels % config.heads != 0 {
             throw ConfigError("`model.n_embd` (\(config.channels)) must be divisible by `model.n_head` (\(config.heads))")
         }
@@ -282,7 +288,7 @@ enum ConfigKeys {
         "per_device_train_batch_size": int(\.perDeviceTrainBatchSize, min: 1),
         "per_device_eval_batch_size": int(\.perDeviceEvalBatchSize, min: 1),
         "gradient_accumulation_steps": int(\.gradientAccumulationSteps, min: 1),
-        "num_train_epochs": double(\.numTrainEpochs, above: 0),
+        "num_train_epochs": double(\.numTrainEpochs, above: 0, max: 1e6),
         "max_steps": int(\.maxSteps, min: -1),
         "seed": int(\.seed, min: 0),
         "train_sampling_strategy": choice(\.trainSamplingStrategy),
@@ -313,9 +319,14 @@ enum ConfigKeys {
         }
     }
 
+    /// A value or none (`null` or `none`); an empty string is an error, not "none": `model_name_or_path: ""` must
+    /// not quietly train the built-in model.
     static func optionalString(_ field: WritableKeyPath<TrainingConfig, String?>) -> Entry {
         Entry { config, value in
-            config[keyPath: field] = (value?.isEmpty ?? true) || value == "none" ? nil : value
+            guard value?.isEmpty != true else {
+                throw ValueProblem(message: "is empty: give a value, or null (or none) for none")
+            }
+            config[keyPath: field] = value == "none" ? nil : value
         }
     }
 

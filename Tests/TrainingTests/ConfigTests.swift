@@ -167,6 +167,16 @@ import Testing
         #expect(try ConfigLoader.load(file: path, overrides: ["--train_dataset", "mine.jsonl"]).trainDataset == "mine.jsonl")
     }
 
+    /// Values that would crash or silently misbehave later are refused by the loader, naming the key.
+    @Test func hostileValuesAreRefused() throws {
+        #expect(error(file: nil, overrides: ["--model_name_or_path", ""])?.contains("`model_name_or_path` is empty") == true)
+        #expect(error(file: nil, overrides: ["--num_train_epochs", "1e300"])?.contains("`num_train_epochs` must be at most") == true)
+        let product = error(file: nil, overrides: ["--per_device_train_batch_size", "9223372036854775807",
+                                                   "--gradient_accumulation_steps", "4"])
+        #expect(product?.contains("`per_device_train_batch_size` × `gradient_accumulation_steps`") == true, "\(product ?? "")")
+        #expect(try ConfigLoader.load(file: nil, overrides: ["--eval_dataset", "none"]).evalDataset == nil)
+    }
+
     @Test func booleanKeys() throws {
         #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir", "false"]).overwriteOutputDir == false)
         #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir=yes"]).overwriteOutputDir == true)
