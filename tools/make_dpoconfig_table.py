@@ -28,6 +28,7 @@ DIFFERENT = {
     "output_dir": "default `output`; a fresh run refuses a folder holding an earlier run's checkpoints (see `overwrite_output_dir`)",
     "precompute_ref_log_probs": "same; the result is also cached on disk (`precompute_ref_cache_dir`), keyed by weights, token ids and truncation",
     "ddp_bucket_cap_mb": "bucket size of the gradient all-reduce that overlaps backward; 0 means one blocking all-reduce",
+    "ddp_timeout": "same default; bounds each phase that waits on other ranks (a step's gradient sum, the logged metrics, an evaluation, a checkpoint): past it the rank names the phase and ends the job (ignored on one process)",
     "report_to": "same default (`none`); `tensorboard` writes event files under `output_dir/runs/` as transformers does, `csv` writes `output_dir/metrics.csv`, `all` both; the other integrations are Python clients and are refused with that reason",
 }
 
@@ -98,6 +99,9 @@ def main():
     ]
     (REPO / "docs/dpoconfig-keys.md").write_text("\n".join(text))
     print(f"wrote docs/dpoconfig-keys.md: {counts}")
+    # The unsupported keys' reasons, which the config loader quotes, come from the table just written.
+    import runpy
+    runpy.run_path(str(Path(__file__).resolve().parent / "make_unsupported_keys.py"), run_name="__main__")
 
 
 if __name__ == "__main__":

@@ -52,10 +52,23 @@ public enum ConfigLoader {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError("\(path): the config file is not UTF-8 text")
         }
-        try apply(yaml: text, source: path, to: &config)
+        try apply(yaml: text, source: path, folder: URL(fileURLWithPath: path).deletingLastPathComponent(), to: &config)
     }
 
-    static func apply(yaml text: String, source path: String, to config: inout TrainingConfig) throws {
+    /// Input paths a config file names resolve against the file's folder, so a config travels with its data and
+    /// models whatever the working directory; `demo` and `none` name no file. `output_dir` stays relative to the
+    /// working directory, as in TRL, and so do paths given on the command line.
+    static let inputPathKeys: Set<String> = ["train_dataset", "eval_dataset", "model_name_or_path", "precompute_ref_cache_dir"]
+
+    /// `value` of `key` as the config in `folder` means it: relative input paths made absolute.
+    static func resolved(_ value: String?, of key: String, in folder: URL?) -> String? {
+        guard let value, let folder, inputPathKeys.contains(key), !["demo", "none"].contains(value),
+              !value.hasPrefix("/"), !value.hasPrefix("~") else { return value }
+        return folder.appendingPathComponent(value).standardizedFileURL.path
+    }
+
+    /// `folder` is where relative input paths start (nil for the built-in demo config, which names none).
+    static func apply(yaml text: String, source path: String, folder: URL? = nil, to config: inout TrainingConfig) throws {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -66,10 +79,10 @@ public enum ConfigLoader {
         guard case .mapping = root else {
             throw ConfigError("\(path):\(root.mark?.line ?? 1): the config must be a mapping of keys to values")
         }
-        try applyMapping(root, prefix: "", path: path, to: &config)
+        try applyMapping(root, prefix: "", path: path, folder: folder, to: &config)
     }
 
-    private static func applyMapping(_ node: Node, prefix: String, path: String,
+    private static func applyMapping(_ node: Node, prefix: String, path: String, folder: URL?,
                                      to config: inout TrainingConfig) throws {
         guard case let .mapping(mapping) = node else { return }
         for (keyNode, valueNode) in mapping {
@@ -82,10 +95,10 @@ public enum ConfigLoader {
             switch valueNode {
             case .mapping:
                 guard ConfigKeys.sections.contains(key) else { throw unknownKey(key, at: place) }
-                try applyMapping(valueNode, prefix: key + ".", path: path, to: &config)
+                try applyMapping(valueNode, prefix: key + ".", path: path, folder: folder, to: &config)
             case .scalar(let scalar):
                 let isNull = valueNode.null != nil
-                try set(key, to: isNull ? nil : scalar.string, at: place, in: &config)
+                try set(key, to: isNull ? nil : resolved(scalar.string, of: key, in: folder), at: place, in: &config)
             case .sequence(let items) where ConfigKeys.table[key]?.takesList == true:
                 let values = try items.map { item in
                     guard let value = item.string else {
@@ -155,6 +168,10 @@ public enum ConfigLoader {
     }
 
     private static func unknownKey(_ key: String, at place: String) -> ConfigError {
+        if let reason = ConfigKeys.unsupportedTRLKeys[key] {
+            return ConfigError("\(place): `\(key)` is a TRL DPOConfig key that dpo-dist does not read: \(reason) "
+                + "(docs/dpoconfig-keys.md); delete it from the config")
+        }
         let suggestion = ConfigKeys.table.keys.min { editDistance($0, key) < editDistance($1, key) }
         var message = "\(place): unknown key `\(key)`"
         if let suggestion, editDistance(suggestion, key) <= max(2, key.count / 4) {
@@ -165,6 +182,12 @@ public enum ConfigLoader {
 
     /// Checks that involve more than one key.
     static func validate(_ config: TrainingConfig) throws {
+        // Batch sizes multiply by the rank count too (StepPlan); keep the product far from Int's limit.
+        let (batch, overflow) = config.perDeviceTrainBatchSize.multipliedReportingOverflow(by: config.gradientAccumulationSteps)
+        if overflow || batch > 1 << 24 {
+            throw ConfigError("`per_device_train_batch_size` × `gradient_accumulation_steps` (\(config.perDeviceTrainBatchSize) × "
+                + "\(config.gradientAccumulationSteps)) is larger than any data set this trainer can hold (at most 2^24 rows a step)")
+        }
         if config.channels % config.heads != 0 {
             throw ConfigError("`model.n_embd` (\(config.channels)) must be divisible by `model.n_head` (\(config.heads))")
         }
@@ -267,7 +290,7 @@ enum ConfigKeys {
         "per_device_train_batch_size": int(\.perDeviceTrainBatchSize, min: 1),
         "per_device_eval_batch_size": int(\.perDeviceEvalBatchSize, min: 1),
         "gradient_accumulation_steps": int(\.gradientAccumulationSteps, min: 1),
-        "num_train_epochs": double(\.numTrainEpochs, above: 0),
+        "num_train_epochs": double(\.numTrainEpochs, above: 0, max: 1e6),
         "max_steps": int(\.maxSteps, min: -1),
         "seed": int(\.seed, min: 0),
         "train_sampling_strategy": choice(\.trainSamplingStrategy),
@@ -279,6 +302,7 @@ enum ConfigKeys {
         "eval_steps": optionalInt(\.evalSteps, min: 1),
         "threads": int(\.threads, min: 0),
         "ddp_bucket_cap_mb": double(\.ddpBucketCapMB, min: 0),
+        "ddp_timeout": double(\.ddpTimeout, min: 0),
         "nonfinite_policy": choice(\.nonfinitePolicy),
         "gradient_allreduce": choice(\.gradientAllreduce),
         "share_reference": bool(\.shareReference),
@@ -298,9 +322,14 @@ enum ConfigKeys {
         }
     }
 
+    /// A value or none (`null` or `none`); an empty string is an error, not "none": `model_name_or_path: ""` must
+    /// not quietly train the built-in model.
     static func optionalString(_ field: WritableKeyPath<TrainingConfig, String?>) -> Entry {
         Entry(value: { $0[keyPath: field].map(ConfigValue.text) ?? .null }) { config, value in
-            config[keyPath: field] = (value?.isEmpty ?? true) || value == "none" ? nil : value
+            guard value?.isEmpty != true else {
+                throw ValueProblem(message: "is empty: give a value, or null (or none) for none")
+            }
+            config[keyPath: field] = value == "none" ? nil : value
         }
     }
 

@@ -41,12 +41,18 @@ extension ConfigLoader {
     public static let resolvedFileName = "config.yaml"
 
     /// Every key of the table with its value in `config`: top-level keys sorted by name, dotted keys (`model.n_layer`)
-    /// as a nested mapping. `load(file:overrides:)` of this text gives `config` back, so it records exactly what ran.
+    /// as a nested mapping, relative input paths (datasets, model, cache) made absolute against the working directory,
+    /// since a config file's own paths resolve against its folder. `load(file:overrides:)` of this text gives `config`
+    /// back (with those paths absolute), wherever the file is read from, so it records exactly what ran.
     public static func resolvedYAML(of config: TrainingConfig) throws -> String {
         var topLevel: [(key: String, value: Node?)] = []
         var sections: [String: [(Node, Node)]] = [:]
+        let workingDirectory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
         for (key, entry) in ConfigKeys.table.sorted(by: { $0.key < $1.key }) {
-            guard let value = entry.value?(config) else { continue }
+            guard var value = entry.value?(config) else { continue }
+            if case .text(let path) = value, let absolute = resolved(path, of: key, in: workingDirectory) {
+                value = .text(absolute)
+            }
             if let dot = key.firstIndex(of: "."), ConfigKeys.sections.contains(String(key[..<dot])) {
                 let section = String(key[..<dot])
                 if sections[section] == nil { topLevel.append((section, nil)) }

@@ -39,6 +39,8 @@ public final class Trainer {
     private(set) var initialWeightsFingerprint = ""
     /// Changed settings of every resume so far (`TrainerState.resumeChanges`).
     var resumeChanges: [String] = []
+    /// Ends the job when a phase that waits on other ranks outlives `ddp_timeout`.
+    let watchdog: Watchdog
     /// When this process's training loop began, and the step it began at (for the console's elapsed time and ETA).
     private var trainingStart = Date()
     private var firstStepThisRun = 0
@@ -60,6 +62,7 @@ public final class Trainer {
         let parallel = Parallel(threads: config.threads > 0 ? config.threads : Self.automaticThreads())
         self.parallel = parallel
         outputDir = URL(fileURLWithPath: config.outputDir)
+        watchdog = Watchdog(timeout: communicator.size > 1 ? config.ddpTimeout : 0, rank: communicator.rank)
 
         // Which ranks share a node: for the node-shared reference and the hierarchical gradient sum.
         let topology = communicator.size > 1 ? try NodeTopology(world: communicator) : nil
@@ -154,44 +157,52 @@ public final class Trainer {
         say("training \(policy.parameterCount) parameters on \(communicator.size) rank(s) × \(parallel.threads) thread(s): "
             + "\(task.trainCount) examples, global batch \(plan.globalBatchSize), \(plan.totalSteps) steps")
 
-        let before = try evaluateSplits()
+        let before = try watchdog.guarding("the evaluation before training") { try evaluateSplits() }
         trainingStart = Date()
         firstStepThisRun = completedSteps
         var window = MetricWindow(names: task.metricNames)
         var windowStart = Date()
         var lastSaved = completedSteps
         while completedSteps < plan.totalSteps {
-            if let request = try communicator.stopRequest() {
+            let request = try watchdog.guarding("step \(completedSteps + 1): agreeing whether to stop") {
+                try communicator.stopRequest()
+            }
+            if let request {
                 // A fresh run stopped before its first update saves checkpoint-0, so there is always one to resume.
                 if lastSaved != completedSteps || (!resume && completedSteps == 0) {
-                    try saveCheckpoint()
+                    try watchdog.guarding("step \(completedSteps): saving a checkpoint") { try saveCheckpoint() }
                 }
                 return .stopped(step: completedSteps, totalSteps: plan.totalSteps, signal: request.signal, ranks: request.ranks,
                                 outputDir: outputDir.path)
             }
-            let gradNorm = try runStep(completedSteps, metrics: &window)
+            let gradNorm = try watchdog.guarding("step \(completedSteps + 1): forward, backward and gradient sum") {
+                try runStep(completedSteps, metrics: &window)
+            }
             completedSteps += 1
             let isLast = completedSteps == plan.totalSteps
             if completedSteps % config.loggingSteps == 0 || isLast {
-                let record = try trainRecord(window, gradNorm: gradNorm, seconds: Date().timeIntervalSince(windowStart))
+                let seconds = Date().timeIntervalSince(windowStart)
+                let record = try watchdog.guarding("step \(completedSteps): summing the logged metrics") {
+                    try trainRecord(window, gradNorm: gradNorm, seconds: seconds)
+                }
                 try emit(record, to: log)
                 window = MetricWindow(names: task.metricNames)
                 windowStart = Date()
             }
             if let every = config.evalSteps, task.evalCount > 0, completedSteps % every == 0 || isLast {
-                try emit(try evaluationRecord(), to: log)
+                try emit(try watchdog.guarding("step \(completedSteps): evaluation") { try evaluationRecord() }, to: log)
             }
             if config.saveSteps > 0, completedSteps % config.saveSteps == 0 {
-                try saveCheckpoint()
+                try watchdog.guarding("step \(completedSteps): saving a checkpoint") { try saveCheckpoint() }
                 lastSaved = completedSteps
             }
         }
         if lastSaved != completedSteps || completedSteps == 0 {
-            try saveCheckpoint()
+            try watchdog.guarding("step \(completedSteps): saving a checkpoint") { try saveCheckpoint() }
         }
         try saveFinalModel()
         let runtime = Date().timeIntervalSince(trainingStart)
-        let after = try evaluateSplits()
+        let after = try watchdog.guarding("the evaluation after training") { try evaluateSplits() }
         let steps = completedSteps - firstStepThisRun
         say(String(format: "train_runtime %.1f s", runtime) + " (\(durationText(runtime))) for \(steps) steps, "
             + String(format: "%.2f steps/s", Double(steps) / max(runtime, 1e-9)))

@@ -97,6 +97,8 @@ extension TrainerState {
 }
 
 extension Trainer {
+    /// The trainer_state.json format this build writes and resumes (`dpo-dist --version` shows it).
+    public static var checkpointFormat: String { TrainerState.format }
     static let optimizerFile = "optimizer.safetensors"
     static let stateFile = "trainer_state.json"
 

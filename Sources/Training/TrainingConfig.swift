@@ -102,6 +102,9 @@ public struct TrainingConfig: Sendable, Equatable {
     /// in buckets of this size, each started as soon as the last backward of a step has finished it; 0 = one blocking
     /// all-reduce of the whole buffer after the backward.
     public var ddpBucketCapMB = 25.0
+    /// transformers' `ddp_timeout` in seconds (default 1800): a phase that waits on other ranks (a step's gradient sum,
+    /// the metrics, an evaluation, a checkpoint) and outlives it ends the job, naming the rank and the phase; 0 = never.
+    public var ddpTimeout = 1800.0
     /// Ours: what a step whose summed gradient is not finite does: `stop` the run (nothing of the step is applied), or
     /// `skip` its update, count it and go on. Weights made non-finite by an update always stop the run.
     public var nonfinitePolicy = NonfinitePolicy.stop

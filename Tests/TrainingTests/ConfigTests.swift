@@ -135,6 +135,48 @@ import Testing
         #expect(sftOwn.outputDir == TrainingConfig().outputDir && !sftOwn.overwriteOutputDir)
     }
 
+    /// An unsupported TRL key's error quotes the reason docs/dpoconfig-keys.md gives, and the generated table agrees
+    /// with the document (tools/make_unsupported_keys.py) and with the keys we read.
+    @Test func unsupportedTRLKeysQuoteTheirReason() throws {
+        let bf16 = try #require(error(file: try writeTemporary("bf16: true\n")))
+        #expect(bf16.contains(":1: `bf16` is a TRL DPOConfig key that dpo-dist does not read: "), "\(bf16)")
+        #expect(bf16.contains(try #require(ConfigKeys.unsupportedTRLKeys["bf16"])))
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let table = try String(contentsOf: repository.appendingPathComponent("docs/dpoconfig-keys.md"), encoding: .utf8)
+        var documented: [String: String] = [:]
+        for line in table.split(separator: "\n") {
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            if cells.count == 6, cells[3] == "unsupported" {
+                documented[cells[1].trimmingCharacters(in: CharacterSet(charactersIn: "`"))] = cells[4]
+            }
+        }
+        #expect(documented == ConfigKeys.unsupportedTRLKeys, "rerun tools/make_unsupported_keys.py")
+        #expect(documented.keys.filter { ConfigKeys.table[$0] != nil }.isEmpty, "a key we read is listed as unsupported")
+    }
+
+    /// Input paths in a config file are relative to its folder; `demo`, absolute paths, `output_dir` and the command
+    /// line are left as they are.
+    @Test func inputPathsResolveAgainstTheConfigFilesFolder() throws {
+        let path = try writeTemporary("train_dataset: data/pairs.jsonl\neval_dataset: demo\nmodel_name_or_path: ../models/m\n"
+            + "precompute_ref_cache_dir: /abs/cache\noutput_dir: runs/x\n")
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let config = try ConfigLoader.load(file: path, overrides: [])
+        #expect(config.trainDataset == folder.appendingPathComponent("data/pairs.jsonl").path)
+        #expect(config.modelNameOrPath == folder.deletingLastPathComponent().appendingPathComponent("models/m").path)
+        #expect(config.evalDataset == "demo" && config.precomputeRefCacheDir == "/abs/cache" && config.outputDir == "runs/x")
+        #expect(try ConfigLoader.load(file: path, overrides: ["--train_dataset", "mine.jsonl"]).trainDataset == "mine.jsonl")
+    }
+
+    /// Values that would crash or silently misbehave later are refused by the loader, naming the key.
+    @Test func hostileValuesAreRefused() throws {
+        #expect(error(file: nil, overrides: ["--model_name_or_path", ""])?.contains("`model_name_or_path` is empty") == true)
+        #expect(error(file: nil, overrides: ["--num_train_epochs", "1e300"])?.contains("`num_train_epochs` must be at most") == true)
+        let product = error(file: nil, overrides: ["--per_device_train_batch_size", "9223372036854775807",
+                                                   "--gradient_accumulation_steps", "4"])
+        #expect(product?.contains("`per_device_train_batch_size` × `gradient_accumulation_steps`") == true, "\(product ?? "")")
+        #expect(try ConfigLoader.load(file: nil, overrides: ["--eval_dataset", "none"]).evalDataset == nil)
+    }
+
     @Test func booleanKeys() throws {
         #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir", "false"]).overwriteOutputDir == false)
         #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir=yes"]).overwriteOutputDir == true)
@@ -179,9 +221,20 @@ import Testing
         #expect(everyKeyChanged.precomputeRefCacheDir == nil)
         var withCacheDir = everyKeyChanged
         withCacheDir.precomputeRefCacheDir = "null"
-        for config in [try ConfigLoader.load(file: nil, overrides: []), everyKeyChanged, withCacheDir, TrainingConfig()] {
+        // Relative input paths are written absolute (a config file's own paths resolve against its folder).
+        let workingDirectory = FileManager.default.currentDirectoryPath
+        var absolute = withCacheDir
+        absolute.modelNameOrPath = workingDirectory + "/models/a: b"
+        absolute.trainDataset = workingDirectory + "/true"
+        absolute.evalDataset = workingDirectory + "/data/held out.jsonl"
+        absolute.precomputeRefCacheDir = workingDirectory + "/null"
+        var absoluteWithoutCacheDir = absolute
+        absoluteWithoutCacheDir.precomputeRefCacheDir = nil
+        let demo = try ConfigLoader.load(file: nil, overrides: [])
+        for (config, expected) in [(demo, demo), (TrainingConfig(), TrainingConfig()), (everyKeyChanged, absoluteWithoutCacheDir),
+                                   (withCacheDir, absolute), (absolute, absolute)] {
             let yaml = try ConfigLoader.resolvedYAML(of: config)
-            #expect(try ConfigLoader.load(file: try writeTemporary(yaml), overrides: []) == config, "\(yaml)")
+            #expect(try ConfigLoader.load(file: try writeTemporary(yaml), overrides: []) == expected, "\(yaml)")
             for key in ConfigKeys.table.keys where key != "max_prompt_length" {
                 let name = key.split(separator: ".").last.map(String.init) ?? key
                 #expect(yaml.contains("\n\(name):") || yaml.contains(" \(name):"), "\(key) missing from\n\(yaml)")

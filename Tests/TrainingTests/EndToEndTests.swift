@@ -427,6 +427,28 @@ import TestSupport
         #expect(data.stderr.contains("the data (every token id) of rank(s) 1 differs from rank 0's"), "\(data.stderr)")
     }
 
+    /// A rank that hangs (stopped with SIGSTOP) ends the job once another rank has waited `ddp_timeout` in a step,
+    /// with a message naming that rank, the step and the phase.
+    @Test(.enabled(if: mpirunAvailable))
+    func hungRankEndsTheJobAfterDDPTimeout() throws {
+        let folder = try workspace()
+        let log = folder.appendingPathComponent("hung.log")
+        let process = try startTraining(2, ["--config", folder.appendingPathComponent("tiny.yaml").path, "--output_dir",
+                                            folder.appendingPathComponent("out").path, "--max_steps", "100000",
+                                            "--ddp_timeout", "3"], log: log)
+        #expect(wait(for: "step 3/100000", in: log, of: process))
+        let hung = try #require(ranks(of: process).last)
+        kill(hung, SIGSTOP)
+        let stopped = Date()
+        #expect(exitStatus(of: process, within: 30) ?? 0 != 0)
+        #expect(Date().timeIntervalSince(stopped) < 30)
+        let output = try String(contentsOf: log, encoding: .utf8)
+        #expect(output.contains("has not finished after") && output.contains("(ddp_timeout 3.0 s)"), "\(output)")
+        #expect(output.contains(": forward, backward and gradient sum") || output.contains(": agreeing whether to stop")
+                || output.contains(": summing the logged metrics"), "\(output)")
+        kill(hung, SIGKILL)
+    }
+
     /// Resuming with other data content is refused; a changed `beta` is allowed, said and recorded.
     @Test func resumeRefusesChangedDataAndRecordsChangedSettings() throws {
         let folder = try workspace()
