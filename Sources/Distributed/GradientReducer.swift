@@ -12,7 +12,8 @@ import MPI
 /// outstanding collectives: Open MPI advances non-blocking collectives only inside MPI calls.
 ///
 /// Replicated, each bucket is all-reduced, and the sum of each element is the same single MPI reduction as with one
-/// blocking all-reduce, just issued per bucket. Sharded (ZeRO), each bucket is reduce-scattered so that every rank
+/// blocking all-reduce, just issued per bucket; with a `HierarchicalAllReduce` the whole buffer is instead summed by
+/// it, blocking, in `finish()`. Sharded (ZeRO), each bucket is reduce-scattered so that every rank
 /// receives only the sum of the part of the bucket in its own shard, which is moved to its place in the buffer; with a
 /// `release` hook the rest of the bucket is handed back at once (ZeRO-2 keeps no other gradients). At most
 /// `shardedBucketsInFlight` reduce-scatters run at once, as DeepSpeed's double-buffered ZeRO-2 buckets: Open MPI's
@@ -29,6 +30,8 @@ public final class GradientReducer {
     }
 
     private let communicator: Communicator
+    /// The two-level sum that replaces the flat all-reduces; nil for those.
+    private let hierarchical: HierarchicalAllReduce?
     private let gradients: UnsafeMutableBufferPointer<Float>
     private let result: Result
     /// Bucket ranges in start order (from the end of the buffer to its start); empty for the blocking all-reduce.
@@ -52,9 +55,10 @@ public final class GradientReducer {
     public private(set) var secondsInMPI = 0.0
 
     /// `bucketCapMB` in MiB as `ddp_bucket_cap_mb`; 0 starts nothing before `finish()`, which then runs one blocking
-    /// all-reduce, or reduce-scatters the whole buffer. With one rank nothing is communicated.
+    /// all-reduce, or reduce-scatters the whole buffer. With `hierarchical` a replicated sum is that one blocking sum,
+    /// by it instead of the flat all-reduce. With one rank nothing is communicated.
     public init(communicator: Communicator, gradients: UnsafeMutableBufferPointer<Float>, bucketCapMB: Double,
-                result: Result = .replicated, testsWhileComputing: Bool = true) {
+                result: Result = .replicated, testsWhileComputing: Bool = true, hierarchical: HierarchicalAllReduce? = nil) {
         self.communicator = communicator
         self.gradients = gradients
         self.result = result
@@ -63,9 +67,13 @@ public final class GradientReducer {
         switch result {
         case _ where communicator.size == 1:
             buckets = []
+            self.hierarchical = nil
         case .replicated:
-            buckets = Self.buckets(count: gradients.count, bucketCapMB: bucketCapMB)
+            self.hierarchical = hierarchical
+            buckets = hierarchical == nil ? Self.buckets(count: gradients.count, bucketCapMB: bucketCapMB) : []
         case .sharded:
+            precondition(hierarchical == nil, "the hierarchical sum is an all-reduce, not a reduce-scatter")
+            self.hierarchical = nil
             // A reduce-scatter is one MPI call, so no bucket exceeds the per-call count.
             let capacity = overlapsBackward ? Self.capacity(bucketCapMB: bucketCapMB) : gradients.count
             buckets = Self.buckets(count: gradients.count, capacity: min(capacity, Communicator.maximumCountPerCall))
@@ -102,7 +110,11 @@ public final class GradientReducer {
         var completed: [Int] = []
         try timingMPI {
             guard !buckets.isEmpty else {
-                try communicator.allReduceSum(gradients)
+                if let hierarchical {
+                    try hierarchical.sum(gradients)
+                } else {
+                    try communicator.allReduceSum(gradients)
+                }
                 return
             }
             completed = try startBuckets(upTo: buckets.count)

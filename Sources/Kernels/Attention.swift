@@ -105,7 +105,7 @@ private func scores(into scores: UnsafeMutablePointer<Float>, seqLen: Int, queri
 }
 
 /// row[j] = softmax(scale·row)[j] for j < count, in place; returns log Σ_j exp(scale·row[j]).
-private func scaledSoftmax(_ row: UnsafeMutablePointer<Float>, count: Int, scale: Float) -> Float {
+func scaledSoftmax(_ row: UnsafeMutablePointer<Float>, count: Int, scale: Float) -> Float {
     var maximum = -Float.infinity
     for j in 0 ..< count { maximum = max(maximum, row[j]) }
     let (shift, scales) = (Float8(repeating: maximum), Float8(repeating: scale))

@@ -38,30 +38,35 @@ public struct RotaryTable: Sendable {
 }
 
 /// Rotates, IN PLACE, `heads` consecutive head vectors of size 2·table.pairs at the start of every row of
-/// x [batch, seqLen, rowStride] by the angles of the row's position t (Hugging Face's "rotate_half" convention:
-/// element i pairs with element i + pairs): (a, b) → (a·cos − b·sin, b·cos + a·sin).
+/// x [batch, seqLen, rowStride] by the angles of the row's position firstPosition + t (Hugging Face's "rotate_half"
+/// convention: element i pairs with element i + pairs): (a, b) → (a·cos − b·sin, b·cos + a·sin). A `firstPosition`
+/// above 0 continues a sequence whose earlier positions are already in a key/value cache.
 public func rotaryForward(_ x: UnsafeMutablePointer<Float>, table: RotaryTable, batch: Int, seqLen: Int, heads: Int,
-                          rowStride: Int, parallel: Parallel) {
-    rotate(x, table: table, batch: batch, seqLen: seqLen, heads: heads, rowStride: rowStride, direction: 1, parallel: parallel)
+                          rowStride: Int, firstPosition: Int = 0, parallel: Parallel) {
+    rotate(x, table: table, batch: batch, seqLen: seqLen, heads: heads, rowStride: rowStride, firstPosition: firstPosition,
+           direction: 1, parallel: parallel)
 }
 
 /// Backward of `rotaryForward`, IN PLACE on the gradient: a rotation's transpose is the rotation by −angle.
 public func rotaryBackward(_ dx: UnsafeMutablePointer<Float>, table: RotaryTable, batch: Int, seqLen: Int, heads: Int,
                            rowStride: Int, parallel: Parallel) {
-    rotate(dx, table: table, batch: batch, seqLen: seqLen, heads: heads, rowStride: rowStride, direction: -1, parallel: parallel)
+    rotate(dx, table: table, batch: batch, seqLen: seqLen, heads: heads, rowStride: rowStride, firstPosition: 0,
+           direction: -1, parallel: parallel)
 }
 
-/// Rotation by direction·angle; direction is +1 (forward) or −1 (its transpose).
+/// Rotation by direction·angle of positions firstPosition ..< firstPosition + seqLen; direction is +1 (forward) or
+/// −1 (its transpose).
 private func rotate(_ x: UnsafeMutablePointer<Float>, table: RotaryTable, batch: Int, seqLen: Int, heads: Int,
-                    rowStride: Int, direction: Float, parallel: Parallel) {
-    precondition(seqLen <= table.positions, "rotary: \(seqLen) positions, the table has \(table.positions)")
+                    rowStride: Int, firstPosition: Int, direction: Float, parallel: Parallel) {
+    precondition(firstPosition >= 0 && firstPosition + seqLen <= table.positions,
+                 "rotary: positions \(firstPosition)..<\(firstPosition + seqLen), the table has \(table.positions)")
     let pairs = table.pairs
     precondition(heads * 2 * pairs <= rowStride, "rotary: \(heads) heads of size \(2 * pairs) exceed the row stride \(rowStride)")
     table.cosines.withUnsafeBufferPointer { cosines in
         table.sines.withUnsafeBufferPointer { sines in
             parallel.forEachChunk(of: batch * seqLen, minimumChunk: minimumRows(perRowWork: 6 * heads * pairs)) { rowRange in
                 for row in rowRange {
-                    let t = row % seqLen
+                    let t = firstPosition + row % seqLen
                     let cosine = cosines.baseAddress! + t * pairs
                     let sine = sines.baseAddress! + t * pairs
                     for h in 0..<heads {

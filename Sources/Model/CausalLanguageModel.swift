@@ -39,6 +39,15 @@ public protocol CausalLanguageModel: AnyObject {
     /// Full logits [count·length, vocab], row-major (tests and debugging: materializes the whole matrix).
     func logits(_ batch: SequenceBatch) -> [Float]
 
+    /// An empty key/value cache for one sequence of up to `capacity` positions (at most the model's), for
+    /// `logits(continuing:cache:allPositions:)`. Throws `ModelError.invalidKeyValueCache` for a capacity out of range.
+    func makeKeyValueCache(capacity: Int) throws -> KeyValueCache
+    /// Runs `tokens` through the model as the continuation of the sequence whose positions `cache` holds (none at
+    /// first: the prompt), appends their keys and values to it and returns the logits of the last token [vocab], or
+    /// with `allPositions` those of every token [tokens.count, vocab]. Throws `ModelError.invalidKeyValueCache` when
+    /// the tokens do not fit in the cache and `ModelError.invalidBatch` for a token outside the vocabulary.
+    func logits(continuing tokens: [Int32], cache: KeyValueCache, allPositions: Bool) throws -> [Float]
+
     /// Fills `flat` (parameters, or any buffer with this layout) from tensors looked up by Hugging Face name.
     func loadHuggingFaceTensors(into flat: UnsafeMutableBufferPointer<Float>,
                                 lookup: (String) throws -> (shape: [Int], values: [Float])?) throws
@@ -63,8 +72,17 @@ public func makeCausalLanguageModel(config: ModelConfig, trainable: Bool, parall
     return DecoderModel(config: config, trainable: trainable, parallel: parallel)
 }
 
-/// Builds the model a Hugging Face `config.json` describes (its weights are loaded separately).
-public func makeCausalLanguageModel(huggingFaceConfig json: Data, trainable: Bool,
+/// Builds a frozen model of `config`'s family over `sharedParameters`, a buffer that `owner` keeps alive and fills (for
+/// example one copy of a reference model that all processes of a machine read); the model never writes it.
+public func makeCausalLanguageModel(config: ModelConfig, sharedParameters: UnsafeMutableBufferPointer<Float>,
+                                    owner: AnyObject, parallel: Parallel) throws -> any CausalLanguageModel {
+    try config.validate()
+    return DecoderModel(config: config, sharedParameters: sharedParameters, owner: owner, parallel: parallel)
+}
+
+/// Builds the model a Hugging Face `config.json` describes (its weights are loaded separately); `file` names it in errors.
+public func makeCausalLanguageModel(huggingFaceConfig json: Data, file: String = "config.json", trainable: Bool,
                                     parallel: Parallel) throws -> any CausalLanguageModel {
-    try makeCausalLanguageModel(config: ModelConfig(huggingFaceConfig: json), trainable: trainable, parallel: parallel)
+    try makeCausalLanguageModel(config: ModelConfig(huggingFaceConfig: json, file: file), trainable: trainable,
+                                parallel: parallel)
 }

@@ -7,7 +7,9 @@ import SeededRandom
 /// GPT-2 uses LayerNorm, a learned position table, a tanh-GELU MLP and a tied head; the Llama family RMSNorm,
 /// rotary q/k, grouped-query attention and a SwiGLU MLP, with the biases and head tying its config names.
 /// All parameters live in one flat 64-byte-aligned buffer (and all gradients in another, page-mapped so that ranges of
-/// it can be released) laid out by `ParameterLayout`; activations are sized for the batch shape and reused across calls.
+/// it can be released) laid out by `ParameterLayout`; activations are sized for the batch shape and reused across
+/// calls. A frozen model can instead run over a parameter buffer someone else owns and fills
+/// (`init(config:sharedParameters:owner:parallel:)`).
 public final class DecoderModel: CausalLanguageModel {
     public let config: ModelConfig
     public let layout: ParameterLayout
@@ -18,6 +20,8 @@ public final class DecoderModel: CausalLanguageModel {
     public let trainable: Bool
     /// Threads the kernels may use.
     public let parallel: Parallel
+    /// What keeps an external parameter buffer alive; nil when the model allocated (and frees) its own.
+    private let parameterOwner: AnyObject?
 
     /// Rows of the LM head computed at once, so at most `lmHeadChunkRows × vocabSize` logits are alive.
     public static let lmHeadChunkRows = 128
@@ -27,19 +31,40 @@ public final class DecoderModel: CausalLanguageModel {
     private let rotaryFrequencies: [Double]?
     private var rotaryTable: RotaryTable?
     /// The batch and scored positions of the last training forward, which `backward` differentiates.
-    private var pendingBackward: (batch: SequenceBatch, scored: ScoredPositions)?
+    var pendingBackward: (batch: SequenceBatch, scored: ScoredPositions)?
 
     /// Parameters start zeroed; call `initializeRandomly(seed:)`, `copyParameters(from:)` or load weights.
     /// The config must be valid (check with `ModelConfig.validate()` first, or build through `makeCausalLanguageModel`).
-    public init(config: ModelConfig, trainable: Bool, parallel: Parallel) {
+    public convenience init(config: ModelConfig, trainable: Bool, parallel: Parallel) {
+        let layout = ParameterLayout(config: config)
+        self.init(config: config, layout: layout, parameters: allocateAlignedFloats(layout.parameterCount), owner: nil,
+                  trainable: trainable, parallel: parallel)
+    }
+
+    /// A frozen model over `sharedParameters`, a 64-byte-aligned buffer of `parameterCount` floats that `owner` keeps
+    /// alive and that whoever owns it fills: several models (in several processes) can read one copy of the weights.
+    /// The model never writes it — `initializeRandomly` and `copyParameters` are refused — and has no gradients.
+    public convenience init(config: ModelConfig, sharedParameters: UnsafeMutableBufferPointer<Float>, owner: AnyObject,
+                            parallel: Parallel) {
+        let layout = ParameterLayout(config: config)
+        precondition(sharedParameters.count == layout.parameterCount,
+                     "shared parameters hold \(sharedParameters.count) floats, the model needs \(layout.parameterCount)")
+        precondition(Int(bitPattern: sharedParameters.baseAddress) % 64 == 0, "shared parameters must be 64-byte aligned")
+        self.init(config: config, layout: layout, parameters: sharedParameters, owner: owner, trainable: false,
+                  parallel: parallel)
+    }
+
+    private init(config: ModelConfig, layout: ParameterLayout, parameters: UnsafeMutableBufferPointer<Float>,
+                 owner: AnyObject?, trainable: Bool, parallel: Parallel) {
         do { try config.validate() } catch { preconditionFailure("\(error)") }
         self.config = config
-        self.layout = ParameterLayout(config: config)
+        self.layout = layout
         self.tensors = layout.tensors
         self.parameterCount = layout.parameterCount
         self.trainable = trainable
         self.parallel = parallel
-        self.parameters = allocateAlignedFloats(layout.parameterCount)
+        self.parameters = parameters
+        self.parameterOwner = owner
         self.gradients = trainable ? PageMappedFloats.allocate(layout.parameterCount)
                                    : UnsafeMutableBufferPointer(start: nil, count: 0)
         self.activations = ActivationStore(config: config)
@@ -47,13 +72,17 @@ public final class DecoderModel: CausalLanguageModel {
     }
 
     deinit {
-        deallocateAlignedFloats(parameters)
+        if parameterOwner == nil { deallocateAlignedFloats(parameters) }
         PageMappedFloats.deallocate(gradients)
     }
+
+    /// Whether the parameters are someone else's read-only buffer (`init(config:sharedParameters:owner:parallel:)`).
+    public var hasSharedParameters: Bool { parameterOwner != nil }
 
     /// Hugging Face's `_init_weights`: 2-D weights and embeddings N(0, 0.02) (GPT-2's residual projections
     /// `c_proj.weight` N(0, 0.02/√(2·layers))), norm weights 1, biases 0. Deterministic in `seed`.
     public func initializeRandomly(seed: UInt64) {
+        precondition(!hasSharedParameters, "a model over shared parameters does not write them")
         var normal = NormalGenerator(seed: seed)
         let projectionStd = 0.02 / Double(2 * config.layers).squareRoot()
         for tensor in tensors {
@@ -70,6 +99,7 @@ public final class DecoderModel: CausalLanguageModel {
 
     public func copyParameters(from other: any CausalLanguageModel) {
         precondition(other.config == config, "copyParameters needs equal configs (\(other.config) vs \(config))")
+        precondition(!hasSharedParameters, "a model over shared parameters does not write them")
         parameters.baseAddress!.update(from: other.parameters.baseAddress!, count: parameterCount)
     }
 
@@ -134,10 +164,16 @@ public final class DecoderModel: CausalLanguageModel {
         requireValid(batch)
         pendingBackward = nil
         runTrunk(batch, keepAllLayers: false)
-        let (rows, C, V) = (activations.rows, config.channels, config.vocabSize)
+        return headLogits(firstRow: 0, rows: activations.rows)
+    }
+
+    /// The final norm and the LM head of `rows` rows of the last trunk pass from `firstRow` on: logits [rows, vocab].
+    func headLogits(firstRow: Int, rows: Int) -> [Float] {
+        let (C, V) = (config.channels, config.vocabSize)
         // The projection scratch is free once the trunk has run; it holds the final norm's output here.
         let normed = activations.projection.pointer
-        normalize(layout.finalNorm, out: normed, mean: nil, rstd: nil, inp: activations.residualStream(config.layers), rows: rows)
+        normalize(layout.finalNorm, out: normed, mean: nil, rstd: nil,
+                  inp: activations.residualStream(config.layers) + firstRow * C, rows: rows)
         return [Float](unsafeUninitializedCapacity: rows * V) { buffer, initialized in
             matmulForward(out: buffer.baseAddress!, inp: normed, weight: parameter(layout.outputEmbedding), bias: nil,
                           rows: rows, inDim: C, outDim: V, parallel: parallel)
@@ -166,20 +202,28 @@ public final class DecoderModel: CausalLanguageModel {
     }
 
     /// Embeddings and all transformer blocks; leaves the final residual stream in `residualStream(layers)`.
-    private func runTrunk(_ batch: SequenceBatch, keepAllLayers: Bool) {
+    /// With a cache the batch is one sequence continuing at position `cache.count` (see `selfAttention`), and the
+    /// cache holds its positions too afterwards.
+    func runTrunk(_ batch: SequenceBatch, keepAllLayers: Bool, cache: KeyValueCache? = nil) {
+        precondition(cache == nil || batch.count == 1, "a key/value cache holds one sequence, the batch has \(batch.count)")
+        let firstPosition = cache?.count ?? 0
         activations.prepareForward(count: batch.count, length: batch.length, keepAllLayers: keepAllLayers)
-        if let rotaryFrequencies, (rotaryTable?.positions ?? 0) < batch.length {
-            rotaryTable = RotaryTable(inverseFrequencies: rotaryFrequencies, positions: batch.length)
+        // A cache's table is made once for all the positions it can hold, not again for every generated token.
+        let positions = cache?.capacity ?? batch.length
+        if let rotaryFrequencies, (rotaryTable?.positions ?? 0) < positions {
+            rotaryTable = RotaryTable(inverseFrequencies: rotaryFrequencies, positions: positions)
         }
+        let positionTable = layout.positionEmbedding.map { parameter($0 + firstPosition * config.channels) }
         batch.tokens.withUnsafeBufferPointer { tokens in
             embeddingForward(out: activations.residualStream(0), tokens: tokens.baseAddress!,
-                             tokenTable: parameter(layout.tokenEmbedding), positionTable: layout.positionEmbedding.map(parameter),
+                             tokenTable: parameter(layout.tokenEmbedding), positionTable: positionTable,
                              batch: batch.count, seqLen: batch.length, dim: config.channels)
         }
-        for layer in 0 ..< config.layers { forwardBlock(layer) }
+        for layer in 0 ..< config.layers { forwardBlock(layer, cache: cache) }
+        cache?.count += batch.length
     }
 
-    private func forwardBlock(_ layer: Int) {
+    private func forwardBlock(_ layer: Int, cache: KeyValueCache?) {
         let p = layout.blocks[layer]
         let s = activations.block(layer)
         let (rows, C) = (activations.rows, config.channels)
@@ -188,13 +232,7 @@ public final class DecoderModel: CausalLanguageModel {
         normalize(p.attentionNorm, out: s.norm1, mean: s.norm1Mean, rstd: s.norm1Rstd, inp: s.input, rows: rows)
         matmulForward(out: s.qkv, inp: s.norm1, weight: parameter(p.qkvWeight), bias: p.qkvBias.map(parameter),
                       rows: rows, inDim: C, outDim: config.qkvWidth, parallel: parallel)
-        if let rotaryTable {
-            // q and k heads are adjacent at the start of each qkv row.
-            rotaryForward(s.qkv, table: rotaryTable, batch: activations.count, seqLen: activations.length,
-                          heads: config.heads + config.keyValueHeads, rowStride: config.qkvWidth, parallel: parallel)
-        }
-        attentionForward(out: s.attentionOutput, logSumExp: s.attentionLogSumExp, qkv: s.qkv,
-                         shape: activations.attentionShape, parallel: parallel)
+        selfAttention(s, layer: layer, cache: cache)
         matmulForward(out: projection, inp: s.attentionOutput, weight: parameter(p.attentionOutputWeight),
                       bias: p.attentionOutputBias.map(parameter), rows: rows, inDim: config.attentionWidth, outDim: C,
                       parallel: parallel)
@@ -207,6 +245,31 @@ public final class DecoderModel: CausalLanguageModel {
         matmulForward(out: projection, inp: s.mlpActivation, weight: parameter(p.mlpOutputWeight),
                       bias: p.mlpOutputBias.map(parameter), rows: rows, inDim: config.intermediateSize, outDim: C, parallel: parallel)
         residualForward(out: s.output, a: s.afterAttention, b: projection, count: rows * C)
+    }
+
+    /// Rotary q and k (rotary families), then causal attention from `s.qkv` into `s.attentionOutput`. Without a cache
+    /// the rows attend among themselves. With one they continue its sequence from position `cache.count`: their keys
+    /// and values are appended to `layer`'s and they attend over every position held; an empty cache (the prompt's
+    /// prefill) needs only the rows themselves, so it takes the same blocked attention as training.
+    private func selfAttention(_ s: BlockActivations, layer: Int, cache: KeyValueCache?) {
+        let firstPosition = cache?.count ?? 0
+        if let rotaryTable {
+            // q and k heads are adjacent at the start of each qkv row.
+            rotaryForward(s.qkv, table: rotaryTable, batch: activations.count, seqLen: activations.length,
+                          heads: config.heads + config.keyValueHeads, rowStride: config.qkvWidth,
+                          firstPosition: firstPosition, parallel: parallel)
+        }
+        cache?.store(layer: layer, qkv: s.qkv, rows: activations.rows)
+        if let cache, firstPosition > 0 {
+            let keys = cache.keys(layer: layer)
+            cachedAttentionForward(out: s.attentionOutput, queries: s.qkv, queryStride: config.qkvWidth, keys: keys,
+                                   values: keys + cache.valueOffset, cacheStride: cache.rowWidth,
+                                   firstPosition: firstPosition, rows: activations.rows, heads: config.heads,
+                                   keyValueHeads: config.keyValueHeads, headSize: config.headSize, parallel: parallel)
+        } else {
+            attentionForward(out: s.attentionOutput, logSumExp: s.attentionLogSumExp, qkv: s.qkv,
+                             shape: activations.attentionShape, parallel: parallel)
+        }
     }
 
     /// GELU of the up projection, or SwiGLU of gate|up: [rows, mlpInputWidth] → [rows, intermediateSize].

@@ -2,7 +2,11 @@ import Foundation
 import Checkpoint
 import Kernels
 import Model
+import MPI
 import PreferenceData
+import Tokenizers
+import ChatTemplate
+import JSON
 
 /// Where a run's model comes from: a Hugging Face folder (`model_name_or_path`: config.json, safetensors
 /// weights, tokenizer files) or the built-in GPT-2-architecture model with the byte-level tokenizer, shaped by
@@ -14,7 +18,7 @@ struct ModelSource {
     let folder: URL?
     /// `bos_token_id`, `eos_token_id` and `pad_token_id` for the config.json of saved models: the source folder's own
     /// values, or the byte tokenizer's end-of-text id (GPT-2's convention).
-    let specialTokenIDs: [String: Any]
+    let specialTokenIDs: JSONObject
 
     /// Marks, in config.json, a model saved with the built-in byte-level tokenizer, which has no tokenizer.json.
     static let byteTokenizerKey = "dpo_dist_tokenizer"
@@ -29,28 +33,45 @@ struct ModelSource {
                                 layers: config.layers, heads: config.heads, channels: config.channels)
             folder = nil
             let endOfText = Int(tokenizer.eosTokenID)
-            specialTokenIDs = ["bos_token_id": endOfText, "eos_token_id": endOfText, "pad_token_id": endOfText,
-                               Self.byteTokenizerKey: "bytes"]
+            specialTokenIDs = ["bos_token_id": .integer(endOfText), "eos_token_id": .integer(endOfText),
+                               "pad_token_id": .integer(endOfText), Self.byteTokenizerKey: "bytes"]
             return
         }
+        self = try ModelSource(folder: path)
+        guard config.maxLength <= modelConfig.maxPositions else {
+            throw RunError.input("`max_length` (\(config.maxLength)) exceeds the model's \(modelConfig.maxPositions) positions "
+                + "(\(URL(fileURLWithPath: path).appendingPathComponent("config.json").path))")
+        }
+    }
+
+    /// A Hugging Face model folder (`model_name_or_path`) with its tokenizer. A run's `output_dir` is one once the
+    /// run has saved its final model; a run folder holding only checkpoints is refused with the latest one named.
+    init(folder path: String) throws {
         let folder = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ConfigError("`model_name_or_path` \(path): no such folder (download the model first, e.g. "
+            throw RunError.input("`model_name_or_path` \(path): no such folder (download the model first, e.g. "
                 + "`huggingface-cli download HuggingFaceTB/SmolLM2-135M-Instruct --local-dir \(path)`)")
         }
         let configFile = folder.appendingPathComponent("config.json")
-        guard let json = FileManager.default.contents(atPath: configFile.path) else {
-            throw ConfigError("\(configFile.path): missing; `model_name_or_path` must be a Hugging Face model folder")
+        guard let data = FileManager.default.contents(atPath: configFile.path) else {
+            if let checkpoint = try? CheckpointDirectory(outputDir: folder).latest() {
+                throw RunError.input("\(configFile.path): missing; \(path) holds the checkpoints of a run that has not "
+                    + "saved its final model: pass one of them, e.g. the latest, \(checkpoint.path)")
+            }
+            throw RunError.input("\(configFile.path): missing; `model_name_or_path` must be a Hugging Face model folder")
         }
+        // A JSONError names the file itself.
+        let json = try JSONField.parse(data, file: configFile.path)
         do {
             modelConfig = try ModelConfig(huggingFaceConfig: json)
-        } catch {
-            throw ConfigError("\(configFile.path): \(error)")
+        } catch let error as ModelError {
+            throw RunError.input("\(configFile.path): \(error)")
         }
-        let original = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] ?? [:]
-        specialTokenIDs = original.filter { ["bos_token_id", "eos_token_id", "pad_token_id", Self.byteTokenizerKey].contains($0.key) }
-        if original[Self.byteTokenizerKey] as? String == "bytes" {
+        specialTokenIDs = JSONObject(try json.members()
+            .filter { ["bos_token_id", "eos_token_id", "pad_token_id", Self.byteTokenizerKey].contains($0.key) }
+            .map { (key: $0.key, value: $0.value.value) })
+        if specialTokenIDs[Self.byteTokenizerKey] == "bytes" {
             // A folder dpo-dist saved from its built-in model (e.g. `dpo-dist sft`, then `train` on the result).
             tokenizer = ByteTokenizer()
         } else {
@@ -59,19 +80,19 @@ struct ModelSource {
             self.tokenizer = tokenizer
         }
         self.folder = folder
-        guard config.maxLength <= modelConfig.maxPositions else {
-            throw ConfigError("`max_length` (\(config.maxLength)) exceeds the model's \(modelConfig.maxPositions) positions "
-                + "(\(configFile.path))")
-        }
     }
 
-    /// The model's initial weights: read from the folder, or drawn from `seed` for the built-in model.
-    func initialize(_ model: any CausalLanguageModel, seed: Int) throws {
-        if let folder {
-            try loadWeights(from: folder, into: model)
-        } else {
-            model.initializeRandomly(seed: UInt64(seed))
+    /// Puts the model's weights into `model` on every rank: rank 0 reads them from the folder (or draws the built-in
+    /// model's from `seed`) and broadcasts them, so only rank 0 needs to read the model folder.
+    func load(into model: any CausalLanguageModel, seed: Int, communicator: Communicator) throws {
+        try communicator.runOnRankZero {
+            if let folder {
+                try loadWeights(from: folder, into: model)
+            } else {
+                model.initializeRandomly(seed: UInt64(seed))
+            }
         }
+        try communicator.broadcast(UnsafeMutableRawBufferPointer(model.parameters), root: 0)
     }
 
     /// The chat template for conversational data: the built-in one named by `chat_template`, else the model's own.
@@ -81,7 +102,7 @@ struct ModelSource {
                                          builtInName: name)
         }
         guard let name else {
-            throw ConfigError("the built-in model has no chat template: name one with `chat_template` "
+            throw RunError.input("the built-in model has no chat template: name one with `chat_template` "
                 + "(\(ChatTemplate.builtInNames.joined(separator: ", ")))")
         }
         return try ChatTemplate.builtIn(named: name)
@@ -102,7 +123,7 @@ struct ModelSource {
             return (tensor.name, tensor.shape, UnsafeBufferPointer(slice))
         }
         try SafeTensorsFile.write(views, metadata: ["format": "pt"], to: destination.appendingPathComponent(ModelWeights.singleFile))
-        try AtomicFile.write(try model.config.huggingFaceConfigJSON(adding: specialTokenIDs),
+        try AtomicFile.write(model.config.huggingFaceConfigJSON(adding: specialTokenIDs),
                              to: destination.appendingPathComponent("config.json"))
         guard let folder else { return }
         for name in Self.tokenizerFiles {
@@ -119,10 +140,11 @@ struct ModelSource {
 public func loadModelFolder(_ path: String, threads: Int) throws -> any CausalLanguageModel {
     let folder = URL(fileURLWithPath: path)
     let configFile = folder.appendingPathComponent("config.json")
-    guard let json = FileManager.default.contents(atPath: configFile.path) else {
-        throw ConfigError("\(configFile.path): missing; expected a Hugging Face model folder")
+    guard let data = FileManager.default.contents(atPath: configFile.path) else {
+        throw RunError.input("\(configFile.path): missing; expected a Hugging Face model folder")
     }
-    let model = try makeCausalLanguageModel(huggingFaceConfig: json, trainable: false, parallel: Parallel(threads: threads))
+    let model = try makeCausalLanguageModel(huggingFaceConfig: data, file: configFile.path, trainable: false,
+                                            parallel: Parallel(threads: threads))
     try loadWeights(from: folder, into: model)
     return model
 }

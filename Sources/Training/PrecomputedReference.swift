@@ -56,7 +56,7 @@ struct PrecomputedReference {
                 try tables[index].withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
             }
         }
-        try communicator.onRankZero { try writeCache(tables, to: file) }
+        try communicator.runOnRankZero { try writeCache(tables, to: file) }
         say("reference log-probs computed for \(train.count + eval.count) pairs and cached in \(file.path)")
         return PrecomputedReference(train: tables[0], eval: tables[1])
     }
@@ -96,7 +96,7 @@ struct PrecomputedReference {
         let cached = try SafeTensorsFile.read(contentsOf: file)
         return try zip(["train", "eval"], sizes).map { name, size in
             guard let tensor = cached[name], tensor.elementCount == size else {
-                throw ConfigError("\(file.path): cached tensor `\(name)` does not match the data")
+                throw RunError.input("\(file.path): cached tensor `\(name)` does not match the data")
             }
             return try tensor.floats()
         }
@@ -131,6 +131,20 @@ struct Fingerprint {
         }
         mix(tail ^ UInt64(bytes.count - offset) << 56)
         length &+= UInt64(bytes.count)
+    }
+
+    /// The fingerprint of a flat buffer's values.
+    static func of(_ values: UnsafeMutableBufferPointer<Float>) -> String {
+        var fingerprint = Fingerprint()
+        fingerprint.add(UnsafeRawBufferPointer(values))
+        return fingerprint.hex
+    }
+
+    /// The fingerprint of one text.
+    static func of(_ text: String) -> String {
+        var fingerprint = Fingerprint()
+        fingerprint.add(Array(text.utf8))
+        return fingerprint.hex
     }
 
     mutating func add(_ bytes: [UInt8]) {

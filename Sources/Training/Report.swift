@@ -3,13 +3,6 @@ import Diagnostics
 import PreferenceData
 import DPO
 
-public enum TrainingErrors {
-    /// Errors caused by the user's input, or otherwise raised the same way on every rank (`IdenticalOnEveryRank`).
-    public static func isInputError(_ error: Error) -> Bool {
-        error is ConfigError || error is DataError || error is any IdenticalOnEveryRank
-    }
-}
-
 extension TrainingReport {
     /// The end-of-run table: the task's summary metrics on the training and held-out sets, before and after.
     public var summary: String {

@@ -23,11 +23,16 @@ public struct TrainingStep {
         /// (`GradientReducer`); `testsWhileComputing` also drives the started ones with MPI_Test at every report of
         /// the backward, which Open MPI needs to progress them (training always does; off only to measure that).
         case overlapped(Communicator, bucketCapMB: Double, testsWhileComputing: Bool)
+        /// Within each node through shared memory, then among the node leaders, after the last backward
+        /// (`HierarchicalAllReduce`; blocking: nothing overlaps the backward). An all-reduce, so with ZeRO-1 each rank
+        /// then uses its shard of it; not with ZeRO-2, which must reduce-scatter.
+        case hierarchical(HierarchicalAllReduce)
 
         var communicator: Communicator? {
             switch self {
             case .none: nil
             case .blocking(let communicator), .overlapped(let communicator, _, _): communicator
+            case .hierarchical(let hierarchical): hierarchical.topology.world
             }
         }
     }
@@ -101,7 +106,7 @@ public struct TrainingStep {
         let gradientNorm = try globalNorm(secondsInMPI: &secondsInMPI)
         clipGradients(ownGradients, count: owned.count, norm: gradientNorm, maxNorm: maxGradNorm, parallel: parallel)
         guard gradientNorm.isFinite else {
-            throw ConfigError("step \(update): the gradient is not finite (NaN or infinity); lower `learning_rate` or "
+            throw RunError.diverged(step: update, what: "the gradient is not finite (NaN or infinity); lower `learning_rate` or "
                 + "`max_grad_norm`, or check the data — no update was applied, the last checkpoint is intact")
         }
         optimizer.update(policy, step: update, learningRate: learningRate, parallel: parallel)
@@ -124,6 +129,10 @@ public struct TrainingStep {
         case .overlapped(let communicator, let bucketCapMB, let testsWhileComputing):
             return GradientReducer(communicator: communicator, gradients: policy.gradients, bucketCapMB: bucketCapMB,
                                    result: result, testsWhileComputing: testsWhileComputing)
+        case .hierarchical(let hierarchical):
+            precondition(zero?.stage != .gradients, "ZeRO-2 reduce-scatters; the hierarchical sum is an all-reduce")
+            return GradientReducer(communicator: hierarchical.topology.world, gradients: policy.gradients, bucketCapMB: 0,
+                                   hierarchical: hierarchical)
         }
     }
 

@@ -156,3 +156,45 @@ func attentionIsIdenticalWithOneAndTwoThreads(shape: AttentionShape) {
     #expect(serial.logSumExp == threaded.logSumExp)
     #expect(serial.dqkv == threaded.dqkv)
 }
+
+/// The last `rows` positions of a random sequence, attended through a cache that holds the k|v part of every qkv row:
+/// (shape, rows). Single rows (a decode step) and several (a multi-token continuation), multi-head and grouped-query.
+private let cachedAttentionCases: [(shape: AttentionShape, rows: Int)] = [
+    (AttentionShape(batch: 1, seqLen: 1, heads: 1, keyValueHeads: 1, headSize: 4), 1),
+    (AttentionShape(batch: 1, seqLen: 7, heads: 2, keyValueHeads: 2, headSize: 17), 1),
+    (AttentionShape(batch: 1, seqLen: 9, heads: 6, keyValueHeads: 2, headSize: 8), 3),
+    (AttentionShape(batch: 1, seqLen: 60, heads: 4, keyValueHeads: 1, headSize: 16), 2),
+]
+
+/// cachedAttentionForward's output for `rows` final positions of `qkv` [seqLen, qkvWidth], keys and values read in
+/// place from the qkv rows (cacheStride = qkvWidth), queries from the last rows.
+private func runCachedAttention(_ shape: AttentionShape, rows: Int, qkv: [Float], parallel: Parallel) -> [Float] {
+    let qkvBuffer = TestBuffer(qkv)
+    var random = SplitMix64(seed: 2)
+    let out = TestBuffer(random.floats(rows * shape.outputWidth))
+    let firstPosition = shape.seqLen - rows
+    cachedAttentionForward(out: out.pointer, queries: qkvBuffer.pointer + firstPosition * shape.qkvWidth,
+                           queryStride: shape.qkvWidth, keys: qkvBuffer.pointer + shape.keyOffset(0),
+                           values: qkvBuffer.pointer + shape.valueOffset(0), cacheStride: shape.qkvWidth,
+                           firstPosition: firstPosition, rows: rows, heads: shape.heads,
+                           keyValueHeads: shape.keyValueHeads, headSize: shape.headSize, parallel: parallel)
+    return out.values
+}
+
+@Test(arguments: cachedAttentionCases.indices)
+func cachedAttentionMatchesTheLastRowsOfTheReference(caseIndex: Int) {
+    let (shape, rows) = cachedAttentionCases[caseIndex]
+    let (qkv, _, _) = attentionInputs(shape, seed: 1700 + UInt64(caseIndex))
+    let expected = AttentionReference(shape: shape).forward(doubles(qkv)).out
+    let lastRows = Array(expected[((shape.seqLen - rows) * shape.outputWidth)...])
+    expectClose(runCachedAttention(shape, rows: rows, qkv: qkv, parallel: Parallel(threads: 2)), lastRows,
+                relative: 2e-5, "cached attention \(shape), \(rows) rows")
+}
+
+/// Threads split (row, head) pairs, whose outputs are disjoint.
+@Test func cachedAttentionIsIdenticalWithOneAndTwoThreads() {
+    let shape = AttentionShape(batch: 1, seqLen: 30, heads: 6, keyValueHeads: 2, headSize: 8)
+    let (qkv, _, _) = attentionInputs(shape, seed: 1800)
+    #expect(runCachedAttention(shape, rows: 4, qkv: qkv, parallel: .serial)
+            == runCachedAttention(shape, rows: 4, qkv: qkv, parallel: Parallel(threads: 2)))
+}

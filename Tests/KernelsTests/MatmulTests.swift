@@ -41,10 +41,10 @@ private struct MatmulReference {
 /// Includes rows and dims that are not multiples of the 6 × 16 (12 × 32 with AVX-512) register tile; (300, 20, 260),
 /// whose reductions in both backward products exceed one 256-long packed block; and (97, 260, 1030), which crosses
 /// every blocking boundary of the GEMM at once: two 96-row blocks with a 1-row edge, two 256-long reduction blocks, two
-/// 1024-column blocks with a 6-column edge panel.
+/// 1024-column blocks with a 6-column edge panel. Single rows take the matrix-vector product instead.
 private let matmulShapes: [(rows: Int, inDim: Int, outDim: Int)] = [
     (1, 1, 1), (3, 5, 17), (4, 33, 9), (7, 64, 48), (13, 100, 70), (2, 1024, 3), (37, 48, 129), (300, 20, 260),
-    (97, 260, 1030),
+    (97, 260, 1030), (1, 37, 70), (1, 1024, 3),
 ]
 
 /// Every test runs on each GEMM path this CPU supports: AVX2 and AVX-512 where it has AVX-512, only AVX2 elsewhere.
@@ -107,9 +107,9 @@ func matmulBackwardSkipsNilOutputs(kernel: GEMMKernel) {
 
 /// Threads split independent outputs and every output is summed in the same order, so any thread count must agree
 /// bit for bit. The first shape splits the columns of C in all three products, the second its rows (forward, dinp);
-/// both are large enough that every product really runs on several threads. (The two GEMM paths may round differently
-/// from each other; each must agree with itself.)
-@Test(arguments: kernels, [(200, 300, 260), (300, 200, 100)])
+/// both are large enough that every product really runs on several threads; the third is a matrix-vector product whose
+/// threads split the outputs. (The two GEMM paths may round differently from each other; each must agree with itself.)
+@Test(arguments: kernels, [(200, 300, 260), (300, 200, 100), (1, 1000, 5000)])
 func matmulIsIdenticalForEveryThreadCount(kernel: GEMMKernel, shape: (rows: Int, inDim: Int, outDim: Int)) {
     let (rows, inDim, outDim) = shape
     var random = SplitMix64(seed: 400)

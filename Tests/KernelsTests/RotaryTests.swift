@@ -7,13 +7,13 @@ import Testing
 // 1e-4 against finite differences (step 1e-5 in Double).
 
 /// Rotates `heads` head vectors of size 2·frequencies.count at the start of each row of x [batch, seqLen, rowStride]
-/// by t·frequency (pairs i and i + half), in Double; `sign` −1 rotates backwards.
+/// by (firstPosition + t)·frequency (pairs i and i + half), in Double; `sign` −1 rotates backwards.
 private func referenceRotary(_ x: [Double], frequencies: [Double], batch: Int, seqLen: Int, heads: Int, rowStride: Int,
-                             sign: Double = 1) -> [Double] {
+                             firstPosition: Int = 0, sign: Double = 1) -> [Double] {
     var out = x
     let half = frequencies.count
     for row in 0..<(batch * seqLen) {
-        let t = Double(row % seqLen)
+        let t = Double(firstPosition + row % seqLen)
         for h in 0..<heads {
             for i in 0..<half {
                 let (first, second) = (row * rowStride + h * 2 * half + i, row * rowStride + h * 2 * half + half + i)
@@ -57,6 +57,22 @@ func rotaryForwardAndBackwardMatchReference(shapeIndex: Int) {
                                                  heads: heads, rowStride: rowStride, sign: -1), relative: 1e-5, "backward \(label)")
     rotaryBackward(x.pointer, table: table, batch: batch, seqLen: seqLen, heads: heads, rowStride: rowStride, parallel: .serial)
     expectClose(x.values, doubles(values), relative: 1e-5, "backward undoes forward \(label)")
+}
+
+/// Continuing a cached sequence: rows at positions firstPosition..., read from the same table.
+@Test(arguments: [0, 1, 6])
+func rotaryForwardFromAFirstPositionMatchesReference(firstPosition: Int) {
+    let (batch, seqLen, heads, headSize) = (1, 3, 3, 8)
+    let frequencies = RotaryTable.standardInverseFrequencies(headSize: headSize, theta: 10_000)
+    let table = RotaryTable(inverseFrequencies: frequencies, positions: 9)
+    var random = SplitMix64(seed: 3200 + UInt64(firstPosition))
+    let values = random.floats(batch * seqLen * heads * headSize, magnitude: 2)
+    let x = TestBuffer(values)
+    rotaryForward(x.pointer, table: table, batch: batch, seqLen: seqLen, heads: heads, rowStride: heads * headSize,
+                  firstPosition: firstPosition, parallel: .serial)
+    expectClose(x.values, referenceRotary(doubles(values), frequencies: frequencies, batch: batch, seqLen: seqLen,
+                                          heads: heads, rowStride: heads * headSize, firstPosition: firstPosition),
+                relative: 1e-5, "forward from position \(firstPosition)")
 }
 
 @Test func rotaryBackwardMatchesFiniteDifferences() {

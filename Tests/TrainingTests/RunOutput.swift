@@ -1,18 +1,23 @@
 import Foundation
 import Testing
 import Checkpoint
+import JSON
 
 /// Reading what a `dpo-dist` run wrote into its output folder.
 enum RunOutput {
+    /// Every record of `metrics.jsonl`, in order, with its numeric fields (read exactly, by the JSON target's parser).
+    static func allRecords(in output: URL) throws -> [[String: Double]] {
+        try String(contentsOf: output.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n").map {
+            try JSONField.parse(Array($0.utf8), file: "metrics.jsonl").members().reduce(into: [:]) { record, member in
+                record[member.key] = try? member.value.double()
+            }
+        }
+    }
+
     /// The training records of `metrics.jsonl` (those with a loss), by step.
     static func records(in output: URL) throws -> [Int: [String: Double]] {
-        var records: [Int: [String: Double]] = [:]
-        for line in try String(contentsOf: output.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n") {
-            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-            guard let step = object["step"] as? Int, object["loss"] != nil else { continue }
-            records[step] = object.compactMapValues { ($0 as? NSNumber)?.doubleValue }
-        }
-        return records
+        try allRecords(in: output).filter { $0["loss"] != nil && $0["step"] != nil }
+            .reduce(into: [:]) { $0[Int($1["step"]!)] = $1 }
     }
 
     /// The logged training loss by step.

@@ -4,6 +4,7 @@ import DPO
 import Kernels
 import Model
 import PreferenceData
+import Tokenizers
 @testable import Training
 
 @Suite struct TRLTokenizationTests {
@@ -62,7 +63,7 @@ import PreferenceData
     @Test func conversationalDataWithoutATemplateNamesTheFileAndTheKey() throws {
         var config = TrainingConfig()
         config.trainDataset = try write(conversation + "\n", "chat.jsonl")
-        let error = try #require(throws: ConfigError.self) { try TrainingData.pairs(config: config, tokenizer: ByteTokenizer()) }
+        let error = try #require(throws: RunError.self) { try TrainingData.pairs(config: config, tokenizer: ByteTokenizer()) }
         #expect(error.description.hasPrefix("`train_dataset` \(config.trainDataset) is conversational"))
         #expect(error.description.contains("set `chat_template` to one of chatml, llama3, zephyr"))
     }
