@@ -1,4 +1,5 @@
 import Foundation
+import Distributed
 import Model
 import MPI
 import Training
@@ -23,6 +24,8 @@ public enum CommunicationBenchmark {
         public var bucketCapMB = 25.0
         /// What each rank keeps of the optimizer state and gradients (`zero_stage`).
         public var zeroStage = ZeroStage.replicated
+        /// One reference model per node in shared memory (training's `share_reference`) instead of one per rank.
+        public var shareReference = false
         /// The gradient sums measured, in this order each round.
         public var modes = Mode.allCases
         public var threads = 1
@@ -88,8 +91,9 @@ public enum CommunicationBenchmark {
     public static func run(_ settings: Settings, communicator: Communicator) throws -> Result {
         let shape = BenchmarkShape(name: "communication", config: settings.model, pairs: settings.pairsPerRank,
                                    length: settings.sequenceLength, promptLength: settings.sequenceLength / 2)
-        let training = try RandomDPOTraining(shape, threads: settings.threads, ranks: communicator.size,
-                                             rank: communicator.rank, zeroStage: settings.zeroStage)
+        let training = try RandomDPOTraining(
+            shape, threads: settings.threads, ranks: communicator.size, rank: communicator.rank,
+            zeroStage: settings.zeroStage, sharedReferenceOn: settings.shareReference ? try NodeTopology(world: communicator) : nil)
         var samples: [Mode: [Double]] = [:]
         var samplesInMPI: [Mode: [Double]] = [:]
         for round in 0 ... settings.steps where settings.steps > 0 {

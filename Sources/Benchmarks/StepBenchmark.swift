@@ -1,3 +1,4 @@
+import Distributed
 import DPO
 import Kernels
 import Model
@@ -46,13 +47,24 @@ final class RandomDPOTraining {
     /// Updates run so far.
     private(set) var updates = 0
 
-    /// This process is `rank` of `ranks`, which keep the optimizer state (and gradients) as `zeroStage` says.
-    init(_ shape: BenchmarkShape, threads: Int, ranks: Int, rank: Int = 0, zeroStage: ZeroStage = .replicated) throws {
+    /// This process is `rank` of `ranks`, which keep the optimizer state (and gradients) as `zeroStage` says. With a
+    /// `sharedReferenceOn` topology whose node has several ranks, the node holds one reference in shared memory, as
+    /// training's `share_reference` does.
+    init(_ shape: BenchmarkShape, threads: Int, ranks: Int, rank: Int = 0, zeroStage: ZeroStage = .replicated,
+         sharedReferenceOn topology: NodeTopology? = nil) throws {
         parallel = Parallel(threads: threads)
-        policy = try makeCausalLanguageModel(config: shape.config, trainable: true, parallel: parallel)
+        let policy = try makeCausalLanguageModel(config: shape.config, trainable: true, parallel: parallel)
+        self.policy = policy
         policy.initializeRandomly(seed: 1)
-        reference = try makeCausalLanguageModel(config: shape.config, trainable: false, parallel: parallel)
-        reference.copyParameters(from: policy)
+        if let topology, topology.node.size > 1 {
+            let shared = try NodeSharedBuffer(count: policy.parameterCount, topology: topology)
+            try shared.writeOnNodeLeader { $0.baseAddress!.update(from: policy.parameters.baseAddress!, count: $0.count) }
+            reference = try makeCausalLanguageModel(config: shape.config, sharedParameters: shared.floats, owner: shared,
+                                                    parallel: parallel)
+        } else {
+            reference = try makeCausalLanguageModel(config: shape.config, trainable: false, parallel: parallel)
+            reference.copyParameters(from: policy)
+        }
         zero = ZeroSharding(zeroStage, parameterCount: policy.parameterCount, rank: rank, ranks: ranks)
         optimizer = AdamW(for: policy, settings: AdamW.Settings(), range: zero.ownedRange)
         batch = randomPreferenceBatch(shape)

@@ -78,6 +78,9 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "With --communication: only the bucketed gradient sum that training runs (e.g. for launch/memory.sh).")
     var bucketedOnly = false
 
+    @Flag(name: .long, help: "With --communication: one reference model per node in shared memory (share_reference).")
+    var shareReference = false
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         guard steps >= 1, repeats >= 1 else { throw ValidationError("--steps and --repeats must be at least 1") }
@@ -181,6 +184,7 @@ extension Bench {
         settings.sequenceLength = length
         settings.allReduceCounts = [ParameterLayout(config: model).parameterCount]
         settings.zeroStage = zeroStage
+        settings.shareReference = shareReference
         if bucketedOnly {
             settings.modes = [.bucketed]
             settings.allReduceCounts = []
