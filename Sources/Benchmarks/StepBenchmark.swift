@@ -5,9 +5,23 @@ import Optimization
 import SeededRandom
 import Training
 
+/// What a benchmarked step trains and keeps, besides the shape.
+public struct StepVariant: Codable, Sendable {
+    /// Keep only each block's input in the training forward and rerun the blocks in backward (`gradient_checkpointing`).
+    public var gradientCheckpointing = false
+
+    public init(gradientCheckpointing: Bool = false) {
+        self.gradientCheckpointing = gradientCheckpointing
+    }
+
+    /// How the report's tables name it.
+    public var label: String { gradientCheckpointing ? "full, checkpointed" : "full" }
+}
+
 /// Median wall and CPU time of full DPO optimizer steps on one shape.
 public struct StepResult: Codable, Sendable {
     public let shape: String
+    public let variant: StepVariant
     public let threads: Int
     public let tokensPerStep: Int
     public let medianStepSeconds: Double
@@ -18,12 +32,13 @@ public struct StepResult: Codable, Sendable {
 }
 
 /// Times `steps` optimizer steps (after `warmup` untimed ones) of `RandomDPOTraining` on one rank, without MPI.
-public func benchmarkSteps(_ shape: BenchmarkShape, threads: Int, steps: Int, warmup: Int) throws -> StepResult {
-    let training = try RandomDPOTraining(shape, threads: threads, ranks: 1)
+public func benchmarkSteps(_ shape: BenchmarkShape, variant: StepVariant, threads: Int, steps: Int,
+                           warmup: Int) throws -> StepResult {
+    let training = try RandomDPOTraining(shape, variant: variant, threads: threads, ranks: 1)
     for _ in 0 ..< warmup { _ = try training.step(summing: .none) }
     let timings = try (0 ..< steps).map { _ in try time { _ = try training.step(summing: .none) } }
     let seconds = median(timings.map(\.wallSeconds))
-    return StepResult(shape: shape.name, threads: threads, tokensPerStep: shape.tokensPerStep, medianStepSeconds: seconds,
+    return StepResult(shape: shape.name, variant: variant, threads: threads, tokensPerStep: shape.tokensPerStep, medianStepSeconds: seconds,
                       medianCPUSeconds: median(timings.map(\.cpuSeconds)),
                       tokensPerSecond: Double(shape.tokensPerStep) / seconds, steps: timings)
 }
@@ -44,10 +59,11 @@ final class RandomDPOTraining {
     /// Updates run so far.
     private(set) var updates = 0
 
-    init(_ shape: BenchmarkShape, threads: Int, ranks: Int) throws {
+    init(_ shape: BenchmarkShape, variant: StepVariant = StepVariant(), threads: Int, ranks: Int) throws {
         parallel = Parallel(threads: threads)
         policy = try makeCausalLanguageModel(config: shape.config, trainable: true, parallel: parallel)
         policy.initializeRandomly(seed: 1)
+        policy.gradientCheckpointing = variant.gradientCheckpointing
         reference = try makeCausalLanguageModel(config: shape.config, trainable: false, parallel: parallel)
         reference.copyParameters(from: policy)
         optimizer = AdamW(for: policy, settings: AdamW.Settings())

@@ -14,6 +14,9 @@ public protocol CausalLanguageModel: AnyObject {
     /// ONE flat buffer of `parameterCount` floats, or empty when the model is not trainable.
     var gradients: UnsafeMutableBufferPointer<Float> { get }
     var trainable: Bool { get }
+    /// Gradient checkpointing: a training `score` keeps only each block's input, and `backward` reruns each block's
+    /// forward before differentiating it — the same gradients bit for bit, less memory, one more trunk forward.
+    var gradientCheckpointing: Bool { get set }
 
     /// The family's standard initialization, deterministic in `seed`.
     func initializeRandomly(seed: UInt64)

@@ -16,6 +16,9 @@ public final class DecoderModel: CausalLanguageModel {
     public private(set) var parameters: UnsafeMutableBufferPointer<Float>
     public private(set) var gradients: UnsafeMutableBufferPointer<Float>
     public let trainable: Bool
+    /// Whether a training forward keeps only each block's input and backward reruns the block's forward (TRL's
+    /// `gradient_checkpointing`): the same gradients bit for bit, for one more trunk forward per step.
+    public var gradientCheckpointing = false
     /// Threads the kernels may use.
     public let parallel: Parallel
 
@@ -88,7 +91,7 @@ public final class DecoderModel: CausalLanguageModel {
         precondition(!training || trainable, "score(training: true) needs a model created with trainable: true")
         requireValid(batch)
         pendingBackward = nil
-        runTrunk(batch, keepAllLayers: training)
+        runTrunk(batch, keeping: training ? (gradientCheckpointing ? .blockInputs : .everyLayer) : .oneLayer)
 
         let scored = ScoredPositions(batch)
         let a = activations
@@ -129,7 +132,7 @@ public final class DecoderModel: CausalLanguageModel {
     public func logits(_ batch: SequenceBatch) -> [Float] {
         requireValid(batch)
         pendingBackward = nil
-        runTrunk(batch, keepAllLayers: false)
+        runTrunk(batch, keeping: .oneLayer)
         return headLogits(firstRow: 0, rows: activations.rows)
     }
 
@@ -170,10 +173,10 @@ public final class DecoderModel: CausalLanguageModel {
     /// Embeddings and all transformer blocks; leaves the final residual stream in `residualStream(layers)`.
     /// With a cache the batch is one sequence continuing at position `cache.count` (see `selfAttention`), and the
     /// cache holds its positions too afterwards.
-    func runTrunk(_ batch: SequenceBatch, keepAllLayers: Bool, cache: KeyValueCache? = nil) {
+    func runTrunk(_ batch: SequenceBatch, keeping: ActivationStore.Keeping, cache: KeyValueCache? = nil) {
         precondition(cache == nil || batch.count == 1, "a key/value cache holds one sequence, the batch has \(batch.count)")
         let firstPosition = cache?.count ?? 0
-        activations.prepareForward(count: batch.count, length: batch.length, keepAllLayers: keepAllLayers)
+        activations.prepareForward(count: batch.count, length: batch.length, keeping: keeping)
         // A cache's table is made once for all the positions it can hold, not again for every generated token.
         let positions = cache?.capacity ?? batch.length
         if let rotaryFrequencies, (rotaryTable?.positions ?? 0) < positions {
@@ -331,6 +334,10 @@ public final class DecoderModel: CausalLanguageModel {
         }
 
         for layer in (0 ..< config.layers).reversed() {
+            if a.keeping == .blockInputs {
+                // Gradient checkpointing: refill the one block slot from the block's saved input.
+                forwardBlock(layer, cache: nil)
+            }
             backwardBlock(layer)
             gradientsReady?(layout.blockRanges[layer])
         }

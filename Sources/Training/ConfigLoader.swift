@@ -274,6 +274,7 @@ enum ConfigKeys {
         "save_steps": int(\.saveSteps, min: 0),
         "save_total_limit": optionalInt(\.saveTotalLimit, min: 1),
         "eval_steps": optionalInt(\.evalSteps, min: 1),
+        "gradient_checkpointing": bool(\.gradientCheckpointing),
         "threads": int(\.threads, min: 0),
         "ddp_bucket_cap_mb": double(\.ddpBucketCapMB, min: 0),
     ]

@@ -53,6 +53,7 @@ public final class Trainer {
         self.source = source
         let chatTemplate = { try source.chatTemplate(named: config.chatTemplate) }
         let policy = try makeCausalLanguageModel(config: source.modelConfig, trainable: true, parallel: parallel)
+        policy.gradientCheckpointing = config.gradientCheckpointing
         self.policy = policy
         try communicator.runOnRankZero { try source.initialize(policy, seed: config.seed) }
         // Every rank starts from rank 0's weights: only rank 0 needs to read the model folder.

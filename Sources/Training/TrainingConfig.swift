@@ -87,6 +87,10 @@ public struct TrainingConfig: Sendable, Equatable {
     public var saveTotalLimit: Int? = nil
     public var evalSteps: Int? = nil
 
+    /// TRL's `gradient_checkpointing` (default on): a training forward keeps only each block's input and backward reruns
+    /// the block — the same results bit for bit, less activation memory, one more trunk forward per micro-batch.
+    public var gradientCheckpointing = true
+
     // Ours: threads per rank; 0 = cores of this node divided by the ranks on it.
     public var threads = 0
     /// transformers' `ddp_bucket_cap_mb` (PyTorch DDP's `bucket_cap_mb`, default 25 MiB): gradients are summed over ranks

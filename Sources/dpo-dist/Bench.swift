@@ -34,6 +34,9 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Skip the GEMM kernels, only model steps.")
     var stepsOnly = false
 
+    @Flag(name: .long, help: "Steps with gradient checkpointing (each block's input kept, the block rerun in backward).")
+    var gradientCheckpointing = false
+
     @Option(name: .long, help: "Per-core peak GFLOP/s for the fraction of peak (default: measured).")
     var peakGflops: Double?
 
@@ -90,12 +93,17 @@ struct Bench: ParsableCommand {
                                               peakGFLOPSPerCore: peak.gflopsPerCore)
             }
             if !kernelsOnly {
-                report.steps.append(try benchmarkSteps(shape, threads: threads, steps: steps, warmup: 1))
+                report.steps.append(try benchmarkSteps(shape, variant: variant, threads: threads, steps: steps, warmup: 1))
             }
         }
         report.peakResidentMegabytes = Double(peakResidentBytes()) / 1_048_576
         print(json ? report.json() : report.table())
     }
+}
+
+extension Bench {
+    /// What the timed steps train, from the flags.
+    var variant: StepVariant { StepVariant(gradientCheckpointing: gradientCheckpointing) }
 }
 
 extension Bench {

@@ -29,6 +29,7 @@ import Testing
         #expect(config.seed == 42)
         #expect(config.maxLength == 512)
         #expect(config.ddpBucketCapMB == 25)
+        #expect(config.gradientCheckpointing)
     }
 
     @Test func fileThenCommandLineOverrides() throws {
@@ -43,7 +44,7 @@ import Testing
             """)
         let config = try ConfigLoader.load(file: path, overrides: [
             "--beta", "0.5", "--model.n_layer=6", "--lr_scheduler_type", "cosine", "--eval_dataset", "none",
-            "--ddp_bucket_cap_mb", "0"])
+            "--ddp_bucket_cap_mb", "0", "--gradient_checkpointing", "false"])
         #expect(config.beta == 0.5)
         #expect(config.learningRate == 5e-5)
         #expect(config.layers == 6 && config.heads == 2 && config.channels == 32)
@@ -51,6 +52,7 @@ import Testing
         #expect(config.outputDir == "out/a")
         #expect(config.evalDataset == nil)
         #expect(config.ddpBucketCapMB == 0)
+        #expect(!config.gradientCheckpointing)
     }
 
     @Test func builtInDemoConfigMatchesTheFileInConfigs() throws {
