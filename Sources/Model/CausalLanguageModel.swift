@@ -18,10 +18,16 @@ public protocol CausalLanguageModel: AnyObject {
     /// forward before differentiating it — the same gradients bit for bit, less memory, one more trunk forward.
     var gradientCheckpointing: Bool { get set }
 
+    /// LoRA adapters, once `attachAdapters` attached them.
+    var adapters: LoRAAdapters? { get }
+    /// The flat buffers training updates: the whole model's, or with adapters only theirs (the base stays frozen).
+    var trainableParameters: TrainableParameters { get }
+
     /// The family's standard initialization, deterministic in `seed`.
     func initializeRandomly(seed: UInt64)
     /// Copies all parameters of a model with the same config (the reference model is a snapshot of the policy).
     func copyParameters(from other: any CausalLanguageModel)
+    /// Zeroes the gradients of `trainableParameters`.
     func zeroGradients()
 
     /// Per sequence: Σ of completion-token log-probs and the statistics TRL logs (see `SequenceScores`).
@@ -53,6 +59,16 @@ public protocol CausalLanguageModel: AnyObject {
                                 lookup: (String) throws -> (shape: [Int], values: [Float])?) throws
     /// Every tensor of `flat` (parameters or gradients) under its Hugging Face name and in Hugging Face's layout.
     func huggingFaceTensors(from flat: UnsafeBufferPointer<Float>) -> [(name: String, shape: [Int], values: [Float])]
+
+    /// Attaches LoRA adapters (see `DecoderModel.attachAdapters`); throws `LoRAError`.
+    @discardableResult
+    func attachAdapters(_ config: LoRAConfig, seed: UInt64) throws -> LoRAAdapters
+    /// The base parameters with the adapters folded in (the base's own without adapters).
+    func mergedParameters() -> [Float]
+    /// The adapters' tensors of `buffer` under PEFT's adapter_model.safetensors names and layout.
+    func peftTensors(from buffer: UnsafeBufferPointer<Float>) -> [(name: String, shape: [Int], values: [Float])]
+    /// Fills the adapters from a PEFT adapter file's tensors; throws `LoRAError`.
+    func loadPEFTTensors(fileNames: [String], lookup: (String) throws -> (shape: [Int], values: [Float])?) throws
 }
 
 extension CausalLanguageModel {
