@@ -66,7 +66,7 @@ final class RandomDPOTraining {
         policy.gradientCheckpointing = variant.gradientCheckpointing
         reference = try makeCausalLanguageModel(config: shape.config, trainable: false, parallel: parallel)
         reference.copyParameters(from: policy)
-        optimizer = AdamW(for: policy, settings: AdamW.Settings())
+        optimizer = AdamW(for: policy.trainableParameters, settings: AdamW.Settings())
         batch = randomPreferenceBatch(shape)
         normalization = LossNormalization(pairs: ranks * shape.pairs, chosenTokens: ranks * shape.pairs * shape.scoredTokensPerRow)
     }
@@ -74,7 +74,7 @@ final class RandomDPOTraining {
     /// One optimizer update, the ranks' gradients summed as `gradientSum` says.
     func step(summing gradientSum: TrainingStep.GradientSum) throws -> TrainingStep.Outcome<PreferenceMetricSums> {
         updates += 1
-        let step = TrainingStep(policy: policy, optimizer: optimizer, gradientSum: gradientSum, maxGradNorm: 1,
+        let step = TrainingStep(trainable: policy.trainableParameters, optimizer: optimizer, gradientSum: gradientSum, maxGradNorm: 1,
                                 parallel: parallel)
         return try step.run([batch], update: updates, learningRate: 1e-5) { batch, gradientsReady in
             dpo.run(policy: policy, reference: .model(reference), batch: batch, normalization: normalization, train: true,

@@ -1,8 +1,9 @@
 import Kernels
 import Model
 
-/// AdamW over a model's flat parameter buffer, as Hugging Face's Trainer sets up torch.optim.AdamW: two moment buffers
-/// parallel to the parameters, and weight decay only on the tensors that decay (matrices, not biases and norms).
+/// AdamW over the trainable flat buffer (the whole model's, or its LoRA adapters'), as Hugging Face's Trainer sets up
+/// torch.optim.AdamW: two moment buffers parallel to the parameters, and weight decay only on the tensors that decay
+/// (matrices, not biases and norms).
 ///
 /// Those two parameter groups become contiguous runs of the buffer (`decayGroups`), so an update is a loop over a few
 /// ranges, and updating any slice of the buffer — the shard a rank would own with sharded optimizer state — is the
@@ -32,15 +33,15 @@ public final class AdamW {
     /// Runs of neighbouring tensors with the same weight decay, in buffer order.
     let decayGroups: [(range: Range<Int>, weightDecay: Float)]
 
-    /// Zeroed moments for `model`'s parameters.
-    public init(for model: any CausalLanguageModel, settings: Settings) {
+    /// Zeroed moments for `trainable`'s parameters.
+    public init(for trainable: TrainableParameters, settings: Settings) {
         self.settings = settings
-        firstMoment = .allocate(capacity: model.parameterCount)
+        firstMoment = .allocate(capacity: trainable.count)
         firstMoment.initialize(repeating: 0)
-        secondMoment = .allocate(capacity: model.parameterCount)
+        secondMoment = .allocate(capacity: trainable.count)
         secondMoment.initialize(repeating: 0)
         var groups: [(range: Range<Int>, weightDecay: Float)] = []
-        for tensor in model.tensors {
+        for tensor in trainable.tensors {
             let weightDecay = tensor.decays ? Float(settings.weightDecay) : 0
             if let last = groups.last, last.weightDecay == weightDecay, last.range.upperBound == tensor.offset {
                 groups[groups.count - 1].range = last.range.lowerBound ..< tensor.range.upperBound
@@ -58,16 +59,16 @@ public final class AdamW {
 
     /// One AdamW update (`step` 1-based) of the parameters in `range` from the gradients there; nil updates the whole
     /// buffer. Every element is updated on its own, so updating a buffer slice by slice gives the same bits as at once.
-    public func update(_ model: any CausalLanguageModel, step: Int, learningRate: Double, range: Range<Int>? = nil,
+    public func update(_ trainable: TrainableParameters, step: Int, learningRate: Double, range: Range<Int>? = nil,
                        parallel: Parallel) {
-        let range = range ?? 0 ..< model.parameterCount
+        let range = range ?? 0 ..< trainable.count
         for group in decayGroups where group.range.overlaps(range) {
             let part = group.range.clamped(to: range)
             let kernelSettings = AdamWSettings(
                 learningRate: Float(learningRate), beta1: Float(settings.beta1), beta2: Float(settings.beta2),
                 epsilon: Float(settings.epsilon), weightDecay: group.weightDecay)
-            adamWUpdate(parameters: model.parameters.baseAddress! + part.lowerBound,
-                        gradients: model.gradients.baseAddress! + part.lowerBound,
+            adamWUpdate(parameters: trainable.parameters.baseAddress! + part.lowerBound,
+                        gradients: trainable.gradients.baseAddress! + part.lowerBound,
                         firstMoment: firstMoment.baseAddress! + part.lowerBound,
                         secondMoment: secondMoment.baseAddress! + part.lowerBound,
                         count: part.count, step: step, settings: kernelSettings, parallel: parallel)

@@ -75,9 +75,9 @@ public final class Trainer {
             sayDropped(data.droppedTrainExamples, "examples")
             task = SFTTask(padTokenID: source.tokenizer.padTokenID, policy: policy, data: data)
         }
-        optimizer = AdamW(for: policy, settings: config.adamW)
+        optimizer = AdamW(for: policy.trainableParameters, settings: config.adamW)
         trainingStep = TrainingStep(
-            policy: policy, optimizer: optimizer,
+            trainable: policy.trainableParameters, optimizer: optimizer,
             gradientSum: config.ddpBucketCapMB > 0
                 ? .overlapped(communicator, bucketCapMB: config.ddpBucketCapMB, testsWhileComputing: true)
                 : .blocking(communicator),

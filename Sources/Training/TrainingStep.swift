@@ -4,9 +4,9 @@ import Model
 import MPI
 import Optimization
 
-/// One optimizer update of the policy: zero the gradients, forward and backward over this rank's micro-batches, sum
-/// the gradients over ranks, clip their global norm, AdamW. The one code path that training (`Trainer.runStep`),
-/// `dpo-dist bench` and `dpo-dist bench --communication` run.
+/// One optimizer update of the policy's trainable buffers (the whole model, or its LoRA adapters): zero the gradients,
+/// forward and backward over this rank's micro-batches, sum the gradients over ranks, clip their global norm, AdamW.
+/// The one code path that training (`Trainer.runStep`), `dpo-dist bench` and `dpo-dist bench --communication` run.
 public struct TrainingStep {
     /// How the ranks' gradients are summed before clipping.
     public enum GradientSum {
@@ -30,16 +30,17 @@ public struct TrainingStep {
         public var secondsInMPI: Double
     }
 
-    public let policy: any CausalLanguageModel
+    /// What is updated; the forward/backward closure accumulates into its gradients.
+    public let trainable: TrainableParameters
     public let optimizer: AdamW
     public let gradientSum: GradientSum
     /// `max_grad_norm`; 0 or less only measures the norm.
     public let maxGradNorm: Double
     public let parallel: Parallel
 
-    public init(policy: any CausalLanguageModel, optimizer: AdamW, gradientSum: GradientSum, maxGradNorm: Double,
+    public init(trainable: TrainableParameters, optimizer: AdamW, gradientSum: GradientSum, maxGradNorm: Double,
                 parallel: Parallel) {
-        self.policy = policy
+        self.trainable = trainable
         self.optimizer = optimizer
         self.gradientSum = gradientSum
         self.maxGradNorm = maxGradNorm
@@ -47,27 +48,27 @@ public struct TrainingStep {
     }
 
     /// Update number `update` (counted from 1) at `learningRate`. `forwardBackward` runs one of this rank's
-    /// `microBatches`, accumulating its gradients into the policy's, and passes `gradientsReady` to its backward: the
+    /// `microBatches`, accumulating its gradients into `trainable`'s, and passes `gradientsReady` to its backward: the
     /// gradient sum's progress hook, given only for the last micro-batch (earlier backwards still add to every
     /// gradient). Throws, before anything is updated, when the summed gradient is not finite; every rank then throws.
     public func run<MicroBatch, Metrics>(
         _ microBatches: [MicroBatch], update: Int, learningRate: Double,
         forwardBackward: (MicroBatch, _ gradientsReady: ((Range<Int>) -> Void)?) -> Metrics
     ) throws -> Outcome<Metrics> {
-        policy.zeroGradients()
+        trainable.zeroGradients(parallel: parallel)
         let reducer = makeReducer()
         var metrics: [Metrics] = []
         for (index, microBatch) in microBatches.enumerated() {
             metrics.append(forwardBackward(microBatch, index == microBatches.count - 1 ? reducer?.gradientsReady : nil))
         }
         try reducer?.finish()
-        let gradientNorm = clipGradientNorm(policy.gradients.baseAddress!, count: policy.parameterCount,
+        let gradientNorm = clipGradientNorm(trainable.gradients.baseAddress!, count: trainable.count,
                                             maxNorm: maxGradNorm, parallel: parallel)
         guard gradientNorm.isFinite else {
             throw RunError.diverged(step: update, what: "the gradient is not finite (NaN or infinity); lower `learning_rate` or "
                 + "`max_grad_norm`, or check the data — no update was applied, the last checkpoint is intact")
         }
-        optimizer.update(policy, step: update, learningRate: learningRate, parallel: parallel)
+        optimizer.update(trainable, step: update, learningRate: learningRate, parallel: parallel)
         return Outcome(gradientNorm: gradientNorm, metrics: metrics, secondsInMPI: reducer?.secondsInMPI ?? 0)
     }
 
@@ -77,9 +78,9 @@ public struct TrainingStep {
         case .none:
             return nil
         case .blocking(let communicator):
-            return GradientReducer(communicator: communicator, gradients: policy.gradients, bucketCapMB: 0)
+            return GradientReducer(communicator: communicator, gradients: trainable.gradients, bucketCapMB: 0)
         case .overlapped(let communicator, let bucketCapMB, let testsWhileComputing):
-            return GradientReducer(communicator: communicator, gradients: policy.gradients, bucketCapMB: bucketCapMB,
+            return GradientReducer(communicator: communicator, gradients: trainable.gradients, bucketCapMB: bucketCapMB,
                                    testsWhileComputing: testsWhileComputing)
         }
     }
