@@ -127,7 +127,8 @@ let package = Package(
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Diagnostics", "MPI"]),
         .testTarget(name: "OptimizationTests", dependencies: ["Optimization", "Kernels", "Model"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Model", "MPI"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoint", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoint", "Model", "Kernels", "TestSupport"],
+                    resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

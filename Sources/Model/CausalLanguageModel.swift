@@ -63,8 +63,8 @@ public protocol CausalLanguageModel: AnyObject {
     /// Attaches LoRA adapters (see `DecoderModel.attachAdapters`); throws `LoRAError`.
     @discardableResult
     func attachAdapters(_ config: LoRAConfig, seed: UInt64) throws -> LoRAAdapters
-    /// The base parameters with the adapters folded in (the base's own without adapters).
-    func mergedParameters() -> [Float]
+    /// Folds the adapters into the base weights and removes them (PEFT's `merge_and_unload`); nothing without adapters.
+    func mergeAndUnload()
     /// The adapters' tensors of `buffer` under PEFT's adapter_model.safetensors names and layout.
     func peftTensors(from buffer: UnsafeBufferPointer<Float>) -> [(name: String, shape: [Int], values: [Float])]
     /// Fills the adapters from a PEFT adapter file's tensors; throws `LoRAError`.

@@ -94,27 +94,25 @@ extension DecoderModel {
         }
     }
 
-    /// The base weights with the trained adapters folded in (PEFT's `merge_and_unload`): W += scale·B·A for every
-    /// adapter, and the trained copies of saved modules in place of theirs. A full flat buffer in the model's layout.
-    public func mergedParameters() -> [Float] {
-        var merged = Array(parameters)
-        guard let adapters else { return merged }
+    /// Folds the trained adapters into the base weights and removes them (PEFT's `merge_and_unload`): W += scale·B·A
+    /// for every adapter, and the trained copies of saved modules in place of theirs. Afterwards the model is a plain
+    /// model again (still frozen when it was created with trainable: false).
+    public func mergeAndUnload() {
+        guard let adapters else { return }
         let values = adapters.parameters.baseAddress!
         let rank = adapters.layout.config.rank
         let scratch = allocateAlignedFloats(max(config.qkvWidth, config.mlpInputWidth, config.channels) * rank)
         defer { deallocateAlignedFloats(scratch) }
-        merged.withUnsafeMutableBufferPointer { flat in
-            for segment in adapters.layout.segments.joined().joined() {
-                let module = segment.module
-                lowRankMerge(weight: flat.baseAddress! + module.weight.offset, scaledB: scratch.baseAddress!,
-                             a: values + segment.a, b: values + segment.b, scale: adapters.scale, inDim: module.inputWidth,
-                             rank: rank, outDim: module.outputWidth, parallel: parallel)
-            }
-            for (tensor, copy) in adapters.layout.savedCopies {
-                (flat.baseAddress! + tensor.offset).update(from: values + copy, count: tensor.count)
-            }
+        for segment in adapters.layout.segments.joined().joined() {
+            let module = segment.module
+            lowRankMerge(weight: parameters.baseAddress! + module.weight.offset, scaledB: scratch.baseAddress!,
+                         a: values + segment.a, b: values + segment.b, scale: adapters.scale, inDim: module.inputWidth,
+                         rank: rank, outDim: module.outputWidth, parallel: parallel)
         }
-        return merged
+        for (tensor, copy) in adapters.layout.savedCopies {
+            (parameters.baseAddress! + tensor.offset).update(from: values + copy, count: tensor.count)
+        }
+        self.adapters = nil
     }
 
     /// The adapters' tensors (`buffer`: their parameters, or a buffer of that layout) under PEFT's names and in its

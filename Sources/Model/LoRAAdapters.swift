@@ -48,9 +48,13 @@ public final class LoRAAdapters {
     /// A frozen copy of the starting adapters, once `keepInitialAsReference()` made one.
     public private(set) var initialParameters: UnsafeMutableBufferPointer<Float>?
     public var selection = Selection.trained
-    /// Seeds this training forward's dropout masks (with each adapter's index); set per micro-batch by the trainer, so
-    /// a mask depends on which examples are trained at which step, not on the rank that runs them.
+    /// Seeds this training forward's dropout masks (with each adapter's index); see `keyDropout`.
     public var dropoutKey: UInt64 = 0
+    /// The seed the adapters were drawn from, which also seeds their dropout.
+    public let seed: UInt64
+    /// Turns the adapters' dropout off whatever `lora_dropout` says: TRL's DPOTrainer sets every `nn.Dropout` of the
+    /// model to p = 0 (`disable_dropout`, on by default), PEFT's LoRA dropout included; SFT keeps it.
+    public var disablesDropout = false
 
     /// Whether the current forward drops adapter inputs: a training forward of the trained adapters with dropout > 0.
     private(set) var dropsInputs = false
@@ -62,6 +66,7 @@ public final class LoRAAdapters {
     /// adapted model starts as the base), the copies of saved modules taken from `base`.
     init(layout: AdapterLayout, base: UnsafeBufferPointer<Float>, seed: UInt64) {
         self.layout = layout
+        self.seed = seed
         parameters = allocateAlignedFloats(layout.parameterCount)
         gradients = allocateAlignedFloats(layout.parameterCount)
         var random = SplitMix64(seed: seed)
@@ -117,11 +122,18 @@ public final class LoRAAdapters {
 
     /// Sizes the scratch for `rows` rows; a forward that keeps activations for backward (`training`) drops inputs.
     func prepare(rows: Int, training: Bool) {
-        dropsInputs = training && selection == .trained && layout.config.dropout > 0
+        dropsInputs = training && selection == .trained && layout.config.dropout > 0 && !disablesDropout
         for buffer in [hidden, dHidden] { buffer.reserve(rows * layout.config.rank) }
         if dropsInputs {
             for buffer in [droppedInput, dDroppedInput] { buffer.reserve(rows * layout.widestInput) }
         }
+    }
+
+    /// Keys the next training forward's dropout masks to its micro-batch: update `update` (1-based) on the examples
+    /// starting with `firstExample`. So a mask depends on which examples are trained at which step, not on the rank
+    /// that runs them.
+    public func keyDropout(update: Int, firstExample: Int) {
+        dropoutKey = SplitMix64.value(seed: SplitMix64.value(seed: seed, index: UInt64(update)), index: UInt64(firstExample))
     }
 
     /// The seed of `segment`'s dropout mask in this forward.

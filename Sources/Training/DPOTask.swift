@@ -12,7 +12,8 @@ final class DPOTask: TrainingTask {
     /// Each pair's two rows, already cut to `max_length`.
     let trainPairs: [PreferenceRows]
     let evalPairs: [PreferenceRows]
-    /// The frozen reference model; nil when its log-probs were precomputed or the loss is reference-free.
+    /// The frozen reference model; nil when its log-probs were precomputed, the loss is reference-free or the policy
+    /// has LoRA adapters (the reference is then the policy with its adapters off or frozen).
     let referenceModel: (any CausalLanguageModel)?
     /// Reference log-probs of every pair computed before training (`precompute_ref_log_probs`).
     let precomputed: PrecomputedReference?
@@ -36,7 +37,7 @@ final class DPOTask: TrainingTask {
             referenceModel = nil
         } else {
             precomputed = nil
-            referenceModel = needsReference
+            referenceModel = needsReference && policy.adapters == nil
                 ? try makeCausalLanguageModel(config: source.modelConfig, trainable: false, parallel: parallel) : nil
             referenceModel?.copyParameters(from: policy)
         }
@@ -79,6 +80,7 @@ final class DPOTask: TrainingTask {
     /// (chosen rows first, then rejected rows, as in the batch).
     func reference(for pairIndices: [Int], of split: DataSplit) -> DPOStep.Reference {
         guard let precomputed else {
+            if referenceModel == nil, let adapters = policy.adapters { return .policyAdapters(adapters.referenceSelection) }
             // A reference-free loss never reads it; any model will do.
             return .model(referenceModel ?? policy)
         }

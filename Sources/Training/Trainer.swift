@@ -52,12 +52,18 @@ public final class Trainer {
         let source = try ModelSource(config: config)
         self.source = source
         let chatTemplate = { try source.chatTemplate(named: config.chatTemplate) }
-        let policy = try makeCausalLanguageModel(config: source.modelConfig, trainable: true, parallel: parallel)
+        let lora = source.loraConfig(config)
+        // With LoRA the base gets no gradient buffer: only the adapters train.
+        let policy = try makeCausalLanguageModel(config: source.modelConfig, trainable: lora == nil, parallel: parallel)
         policy.gradientCheckpointing = config.gradientCheckpointing
         self.policy = policy
         try communicator.runOnRankZero { try source.initialize(policy, seed: config.seed) }
         // Every rank starts from rank 0's weights: only rank 0 needs to read the model folder.
         try communicator.broadcast(UnsafeMutableRawBufferPointer(policy.parameters), root: 0)
+        if let lora {
+            try Self.attachAdapters(lora, to: policy, objective: objective, source: source, config: config,
+                                    communicator: communicator, say: say)
+        }
 
         func sayDropped(_ count: Int, _ examples: String) {
             if count > 0 {
@@ -111,7 +117,7 @@ public final class Trainer {
         }
         let log = communicator.rank == 0
             ? try MetricsLog(outputDir: outputDir, keepThroughStep: resume ? completedSteps : nil) : nil
-        say("training \(policy.parameterCount) parameters on \(communicator.size) rank(s) × \(parallel.threads) thread(s): "
+        say("training \(trainingStep.trainable.count) parameters on \(communicator.size) rank(s) × \(parallel.threads) thread(s): "
             + "\(task.trainCount) examples, global batch \(plan.globalBatchSize), \(plan.totalSteps) steps")
 
         let before = try evaluateSplits()
@@ -233,8 +239,9 @@ public final class Trainer {
         }
     }
 
-    /// Files in `output_dir` that only a run writes: the final model's weights and config, and the metrics log.
-    static let earlierRunFiles = ["model.safetensors", "model.safetensors.index.json", "config.json", MetricsLog.fileName]
+    /// Files in `output_dir` that only a run writes: the final model's weights and config (or adapter), and the metrics log.
+    static let earlierRunFiles = ["model.safetensors", "model.safetensors.index.json", "config.json", MetricsLog.fileName,
+                                  PEFTAdapterFolder.configFile, PEFTAdapterFolder.weightsFile]
 }
 
 /// Which pairs make each global batch, and how many steps the run has.

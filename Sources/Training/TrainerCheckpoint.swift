@@ -49,7 +49,7 @@ extension Trainer {
     }
 
     /// Rank 0 writes `checkpoint-<step>` atomically: the policy as a Hugging Face folder (so any checkpoint loads
-    /// with `from_pretrained`), the optimizer moments, the task's own buffers (a TR-DPO reference that has drifted
+    /// with `from_pretrained`; with LoRA a PEFT adapter folder for `PeftModel.from_pretrained`), the optimizer moments, the task's own buffers (a TR-DPO reference that has drifted
     /// from the initial weights) and the trainer state.
     func saveCheckpoint() throws {
         guard communicator.rank == 0 else { return }
@@ -58,8 +58,8 @@ extension Trainer {
         let saved = try directory.save(step: completedSteps) { folder in
             try source.writeFolder(of: policy, to: folder)
             try SafeTensorsFile.write([
-                ("exp_avg", [policy.parameterCount], UnsafeBufferPointer(optimizer.firstMoment)),
-                ("exp_avg_sq", [policy.parameterCount], UnsafeBufferPointer(optimizer.secondMoment)),
+                ("exp_avg", [optimizer.firstMoment.count], UnsafeBufferPointer(optimizer.firstMoment)),
+                ("exp_avg_sq", [optimizer.secondMoment.count], UnsafeBufferPointer(optimizer.secondMoment)),
             ], metadata: ["format": "dpo-dist", "optimizer": "adamw"], to: folder.appendingPathComponent(Self.optimizerFile))
             for (file, buffer) in task.checkpointBuffers {
                 try SafeTensorsFile.write([("parameters", [buffer.count], UnsafeBufferPointer(buffer))],
@@ -84,13 +84,15 @@ extension Trainer {
         }
         try withUnsafeMutableBytes(of: &position) { try communicator.broadcast($0, root: 0) }
         tokensSeen = position.tokensSeen
-        for buffer in [policy.parameters, optimizer.firstMoment, optimizer.secondMoment] + task.checkpointBuffers.map(\.buffer) {
+        for buffer in [trainingStep.trainable.parameters, optimizer.firstMoment, optimizer.secondMoment]
+            + task.checkpointBuffers.map(\.buffer) {
             try communicator.broadcast(UnsafeMutableRawBufferPointer(buffer), root: 0)
         }
         return position.step
     }
 
-    /// Loads the latest complete checkpoint into the policy, the optimizer and a TR-DPO reference (rank 0).
+    /// Loads the latest complete checkpoint into the policy (its adapters with LoRA), the optimizer and a TR-DPO
+    /// reference (rank 0).
     private func readLatestCheckpoint() throws -> TrainerState {
         guard let folder = try CheckpointDirectory(outputDir: outputDir).latest() else {
             throw RunError.input("--resume: no checkpoint-<step> folder in `output_dir` \(outputDir.path)")
@@ -103,7 +105,11 @@ extension Trainer {
             throw RunError.input("\(stateURL.path): unreadable trainer state: \(error)")
         }
         try state.checkResumable(against: currentState())
-        try loadWeights(from: folder, into: policy)
+        if policy.adapters != nil {
+            try loadAdapterWeights(from: folder, into: policy)
+        } else {
+            try loadWeights(from: folder, into: policy)
+        }
         let moments = try SafeTensorsFile.read(contentsOf: folder.appendingPathComponent(Self.optimizerFile))
         try copy(moments, name: "exp_avg", into: optimizer.firstMoment)
         try copy(moments, name: "exp_avg_sq", into: optimizer.secondMoment)
@@ -129,7 +135,7 @@ extension Trainer {
         try tensor.copyFloats(into: destination)
     }
 
-    /// The trained policy as a Hugging Face model folder in `output_dir`.
+    /// The trained policy as a Hugging Face model folder in `output_dir` (a PEFT adapter folder with LoRA).
     func saveFinalModel() throws {
         guard communicator.rank == 0 else { return }
         try source.writeFolder(of: policy, to: outputDir)
