@@ -58,7 +58,7 @@ public struct BenchmarkReport: Codable, Sendable {
             }
         }
         if !steps.isEmpty {
-            let widths = [12, 24, 7, 7, 9, 9, 9]
+            let widths = [12, 34, 7, 7, 9, 9, 9]
             lines += ["", row(["shape", "trains", "threads", "tokens", "step s", "CPU s", "tokens/s"], widths)]
             for result in steps {
                 lines.append(row([result.shape, result.variant.label, "\(result.threads)", "\(result.tokensPerStep)",

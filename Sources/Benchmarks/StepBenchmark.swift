@@ -9,13 +9,27 @@ import Training
 public struct StepVariant: Codable, Sendable {
     /// Keep only each block's input in the training forward and rerun the blocks in backward (`gradient_checkpointing`).
     public var gradientCheckpointing = false
+    /// LoRA's rank (alpha 2r, TRL's default ratio), or nil to train the whole model.
+    public var loraRank: Int? = nil
+    /// Adapt every Linear layer (`all-linear`) rather than PEFT's default for the family (GPT-2's c_attn).
+    public var loraAllLinear = false
 
-    public init(gradientCheckpointing: Bool = false) {
+    public init(gradientCheckpointing: Bool = false, loraRank: Int? = nil, loraAllLinear: Bool = false) {
         self.gradientCheckpointing = gradientCheckpointing
+        self.loraRank = loraRank
+        self.loraAllLinear = loraAllLinear
     }
 
     /// How the report's tables name it.
-    public var label: String { gradientCheckpointing ? "full, checkpointed" : "full" }
+    public var label: String {
+        let trains = loraRank.map { "LoRA r\($0)\(loraAllLinear ? " all-linear" : "")" } ?? "full"
+        return trains + (gradientCheckpointing ? ", checkpointed" : "")
+    }
+
+    /// The adapters of a LoRA step.
+    var lora: LoRAConfig? {
+        loraRank.map { LoRAConfig(rank: $0, alpha: Double(2 * $0), targets: loraAllLinear ? .allLinear : .familyDefault) }
+    }
 }
 
 /// Median wall and CPU time of full DPO optimizer steps on one shape.
@@ -46,10 +60,11 @@ public func benchmarkSteps(_ shape: BenchmarkShape, variant: StepVariant, thread
 /// What both step benchmarks time: the trainer's `TrainingStep` of DPO (sigmoid loss, β = 0.1, clipping to norm 1,
 /// AdamW at 1e-5) on one micro-batch of `shape` per rank — reference forward, policy forward and backward of the
 /// chosen+rejected rows (`DPOStep`), the gradient sum, norm, clipping, update. Weights are GPT-2's random
-/// initialization and the tokens random; neither affects the time.
+/// initialization and the tokens random; neither affects the time. With LoRA the policy is a frozen base with
+/// adapters (dropout off, as in DPO) and the reference the same model with them off, as in training.
 final class RandomDPOTraining {
     let policy: any CausalLanguageModel
-    let reference: any CausalLanguageModel
+    let reference: DPOStep.Reference
     let optimizer: AdamW
     let batch: SequenceBatch
     /// The loss is the mean over the pairs of all `ranks`, as in a data-parallel step.
@@ -61,11 +76,17 @@ final class RandomDPOTraining {
 
     init(_ shape: BenchmarkShape, variant: StepVariant = StepVariant(), threads: Int, ranks: Int) throws {
         parallel = Parallel(threads: threads)
-        policy = try makeCausalLanguageModel(config: shape.config, trainable: true, parallel: parallel)
+        policy = try makeCausalLanguageModel(config: shape.config, trainable: variant.lora == nil, parallel: parallel)
         policy.initializeRandomly(seed: 1)
         policy.gradientCheckpointing = variant.gradientCheckpointing
-        reference = try makeCausalLanguageModel(config: shape.config, trainable: false, parallel: parallel)
-        reference.copyParameters(from: policy)
+        if let lora = variant.lora {
+            try policy.attachAdapters(lora, seed: 1).disablesDropout = true
+            reference = .policyAdapters(.disabled)
+        } else {
+            let model = try makeCausalLanguageModel(config: shape.config, trainable: false, parallel: parallel)
+            model.copyParameters(from: policy)
+            reference = .model(model)
+        }
         optimizer = AdamW(for: policy.trainableParameters, settings: AdamW.Settings())
         batch = randomPreferenceBatch(shape)
         normalization = LossNormalization(pairs: ranks * shape.pairs, chosenTokens: ranks * shape.pairs * shape.scoredTokensPerRow)
@@ -77,7 +98,7 @@ final class RandomDPOTraining {
         let step = TrainingStep(trainable: policy.trainableParameters, optimizer: optimizer, gradientSum: gradientSum, maxGradNorm: 1,
                                 parallel: parallel)
         return try step.run([batch], update: updates, learningRate: 1e-5) { batch, gradientsReady in
-            dpo.run(policy: policy, reference: .model(reference), batch: batch, normalization: normalization, train: true,
+            dpo.run(policy: policy, reference: reference, batch: batch, normalization: normalization, train: true,
                     gradientsReady: gradientsReady)
         }
     }

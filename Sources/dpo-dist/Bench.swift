@@ -37,6 +37,12 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Steps with gradient checkpointing (each block's input kept, the block rerun in backward).")
     var gradientCheckpointing = false
 
+    @Option(name: .long, help: "Steps training LoRA adapters of this rank (alpha 2r) on a frozen base instead of the whole model.")
+    var loraR: Int?
+
+    @Flag(name: .long, help: "With --lora-r: adapt every Linear layer, not only PEFT's default (GPT-2's c_attn).")
+    var loraAllLinear = false
+
     @Option(name: .long, help: "Per-core peak GFLOP/s for the fraction of peak (default: measured).")
     var peakGflops: Double?
 
@@ -68,6 +74,8 @@ struct Bench: ParsableCommand {
             throw ValidationError("unknown --shape '\(unknown)'; known: \(BenchmarkShape.all.map(\.name).joined(separator: ", "))")
         }
         if let peakGflops, !(peakGflops > 0) { throw ValidationError("--peak-gflops must be positive") }
+        if let loraR, loraR < 1 { throw ValidationError("--lora-r must be at least 1") }
+        if loraAllLinear, loraR == nil { throw ValidationError("--lora-all-linear needs --lora-r") }
         guard layers >= 1, pairsPerRank >= 1, length >= 2 else {
             throw ValidationError("--layers and --pairs-per-rank must be at least 1 and --length at least 2")
         }
@@ -103,7 +111,9 @@ struct Bench: ParsableCommand {
 
 extension Bench {
     /// What the timed steps train, from the flags.
-    var variant: StepVariant { StepVariant(gradientCheckpointing: gradientCheckpointing) }
+    var variant: StepVariant {
+        StepVariant(gradientCheckpointing: gradientCheckpointing, loraRank: loraR, loraAllLinear: loraAllLinear)
+    }
 }
 
 extension Bench {
