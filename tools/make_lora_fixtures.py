@@ -109,12 +109,7 @@ def train(model_dir: Path, adapter_dir: Path, tokenizer):
         trainer = trl_fixtures.OrderRecordingDPOTrainer(model=model, args=args, train_dataset=trl_fixtures.raw_dataset(),
                                                         processing_class=tokenizer)
         trainer.train()
-    logs = {entry["step"]: entry for entry in trainer.state.log_history if "loss" in entry}
-    steps = []
-    for step in sorted(logs):
-        metrics = {key: value for key, value in logs[step].items() if key != "step"}
-        rows = [batch for batch_step, batch in trainer.micro_batches if batch_step == step]
-        steps.append({"step": step, "micro_batches": rows, "logs": metrics})
+    steps = trl_fixtures.step_records(trainer)
     weights = {name: tensor.detach().clone().contiguous()
                for name, tensor in get_peft_model_state_dict(trainer.model, adapter_name="default").items()}
     return steps, weights
