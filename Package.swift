@@ -78,57 +78,83 @@ let package = Package(
     targets: [
         // The marker protocol for input errors that every rank raises identically (below every layer that reads input).
         .target(name: "Diagnostics"),
+        // One JSON value type, parser and writer for every file read or written (config.json, tokenizer and
+        // chat-template files, safetensors headers, checkpoint state, metrics, datasets).
+        .target(name: "JSON", dependencies: ["Diagnostics"]),
         // C shim → MPI wrapper
         .systemLibrary(name: "COpenMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "MPIShim", dependencies: ["COpenMPI"]),
         .target(name: "MPI", dependencies: ["MPIShim"]),
-        // what ranks do together above the wrapper: gradient sums overlapping backward, dealing work, rank-0-only work
-        .target(name: "Distributed", dependencies: ["MPI", "Diagnostics"]),
+        // what ranks do together above the wrapper: gradient sums overlapping backward or in two levels (node, then
+        // network), node-shared buffers, dealing work, rank-0-only work; optimized like the kernels for its summing loop
+        .target(name: "Distributed", dependencies: ["MPI", "Diagnostics"], swiftSettings: optimizedNumerics),
         // kernels → model → DPO loss
         .target(name: "SeededRandom"),
         .target(name: "CPUFeatures"),
         .target(name: "GEMMAVX512", exclude: runtimeAVX512 ? [] : avx512GEMMSources, swiftSettings: avx512GEMMSettings),
         .target(name: "Kernels", dependencies: ["CPUFeatures", "GEMMAVX512", "SeededRandom"], swiftSettings: kernelsSettings),
-        .target(name: "Model", dependencies: ["Kernels", "SeededRandom"], swiftSettings: optimizedNumerics),
+        .target(name: "Model", dependencies: ["Kernels", "SeededRandom", "JSON", "Diagnostics"], swiftSettings: optimizedNumerics),
         .target(name: "DPO", dependencies: ["Model"]),
         // AdamW over the flat parameter buffer and the learning-rate schedule
         .target(name: "Optimization", dependencies: ["Kernels", "Model"]),
         // sampling from a model: logits processors, stopping, the KV-cached generation loop
-        .target(name: "Generation", dependencies: ["Model", "SeededRandom"]),
+        .target(name: "Generation", dependencies: ["Model", "SeededRandom", "JSON"]),
         // data and checkpoint formats
-        .target(name: "PreferenceData", dependencies: ["SeededRandom"]),
-        .target(name: "Checkpoint"),
+        .target(name: "Tokenizers", dependencies: ["JSON", "Diagnostics"]),
+        .target(name: "ChatTemplate", dependencies: ["JSON", "Diagnostics"]),
+        .target(name: "PreferenceData", dependencies: ["JSON", "Tokenizers", "ChatTemplate", "SeededRandom", "Diagnostics"]),
+        .target(name: "Checkpoint", dependencies: ["JSON", "Diagnostics"]),
+        // a run folder's summary.json and the report page (`dpo-dist report`): read back what runs wrote
+        .target(name: "RunReport", dependencies: ["JSON", .product(name: "Yams", package: "Yams")]),
+        // TensorBoard's event files (`report_to: tensorboard`): TFRecord frames around hand-encoded Event protobufs
+        .target(name: "TensorBoardEvents"),
         // the one place that joins them
         .target(name: "Training", dependencies: [
             "MPI", "Distributed", "Diagnostics", "Kernels", "Model", "DPO", "Optimization", "Generation", "PreferenceData",
-            "Checkpoint",
+            "Checkpoint", "RunReport", "TensorBoardEvents",
+            "Tokenizers", "ChatTemplate", "JSON",
             .product(name: "Yams", package: "Yams"),
         ]),
-        // kernel, training-step and communication timings behind `dpo-dist bench`
-        .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "Optimization", "Training", "MPI", "SeededRandom"]),
+        // kernel, training-step and communication timings behind `dpo-dist bench` (and its all-reduce sweep)
+        .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "Optimization", "Training", "MPI", "Distributed",
+                                                   "SeededRandom"]),
         .executableTarget(name: "dpo-dist", dependencies: [
-            "Training", "Benchmarks", "Diagnostics", "Generation",
+            "Training", "Benchmarks", "Diagnostics", "Distributed", "Generation",
+            "Kernels", "Model", "MPI", "RunReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Small executable that exercises the MPI wrapper under mpirun (used by MPITests).
         .executableTarget(name: "mpi-check", dependencies: ["MPI"]),
         // Helpers shared by test targets: locating built executables, running processes, mpirun command lines.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["TensorBoardEvents"], path: "Tests/TestSupport"),
+        // The tokenizer folders (and what the `tokenizers` library made of them) that TokenizersTests and
+        // PreferenceDataTests both use.
+        .target(name: "TokenizerFixtures", dependencies: ["Tokenizers"], path: "Tests/TokenizerFixtures",
+                resources: [.copy("Fixtures")]),
 
+        .testTarget(name: "JSONTests", dependencies: ["JSON"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "SeededRandom"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint", "SeededRandom"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "DPOTests", dependencies: ["DPO", "Model"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "Kernels", "Checkpoint", "SeededRandom", "JSON"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "DPOTests", dependencies: ["DPO", "Model", "Kernels"]),
         .testTarget(name: "GenerationTests", dependencies: ["Generation", "Model", "Checkpoint", "SeededRandom"],
                     resources: [.copy("Fixtures")]),
-        .testTarget(name: "PreferenceDataTests", dependencies: ["PreferenceData", "SeededRandom"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TokenizerFixtures"]),
+        .testTarget(name: "ChatTemplateTests", dependencies: ["ChatTemplate", "TestSupport"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PreferenceDataTests", dependencies: [
+            "PreferenceData", "Tokenizers", "ChatTemplate", "SeededRandom", "TestSupport", "TokenizerFixtures",
+        ], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RunReportTests", dependencies: ["RunReport", "TestSupport"]),
+        .testTarget(name: "TensorBoardEventsTests", dependencies: ["TensorBoardEvents", "TestSupport"]),
         .testTarget(name: "CheckpointTests", dependencies: ["Checkpoint"], resources: [.copy("Fixtures")]),
         .testTarget(name: "MPITests", dependencies: ["MPI", "TestSupport"]),
         .testTarget(name: "DistributedTests", dependencies: ["Distributed", "Diagnostics", "MPI"]),
         .testTarget(name: "OptimizationTests", dependencies: ["Optimization", "Kernels", "Model"]),
         .testTarget(name: "BenchmarksTests", dependencies: ["Benchmarks", "Model", "MPI"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Checkpoint", "Model", "Kernels", "TestSupport"],
-                    resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrainingTests", dependencies: [
+            "Training", "Checkpoint", "DPO", "Diagnostics", "JSON", "Kernels", "Model", "Optimization", "PreferenceData",
+            "Tokenizers", "TestSupport", "RunReport", "TensorBoardEvents",
+        ], resources: [.copy("Fixtures")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -56,4 +56,16 @@ export OMP_NUM_THREADS=$threads
 
 dpo_mpirun_options
 echo "$0: $ranks rank(s) x $threads thread(s): mpirun ${DPO_MPIRUN_OPTIONS[*]} -n $ranks $binary $*" >&2
-exec mpirun "${DPO_MPIRUN_OPTIONS[@]}" -n "$ranks" "$binary" "$@"
+# mpirun passes SIGTERM and SIGINT on to the ranks only after odls_base_sigkill_timeout and kills them a second later,
+# too soon to checkpoint, but forwards SIGUSR1 at once: turn a TERM or INT sent to this script (Ctrl-C, kill, a batch
+# system) into USR1, which dpo-dist treats as a request to checkpoint at the next step boundary and stop.
+mpirun "${DPO_MPIRUN_OPTIONS[@]}" -n "$ranks" "$binary" "$@" &
+launcher=$!
+trap 'kill -USR1 "$launcher" 2>/dev/null' TERM INT
+status=0
+while true; do
+    wait "$launcher" && status=0 || status=$?
+    # wait returns early (status > 128) when a trapped signal arrives; keep waiting while mpirun runs.
+    kill -0 "$launcher" 2>/dev/null || break
+done
+exit "$status"

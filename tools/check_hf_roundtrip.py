@@ -1,7 +1,7 @@
 """Checks that model folders written by dpo-dist load back in Hugging Face transformers.
 
 For a tiny GPT-2, a Llama (grouped-query attention, untied head) and a Qwen2 (q/k/v biases), each with a real-format
-tokenizer from Tests/PreferenceDataTests/Fixtures/tokenizers, this script
+tokenizer from Tests/TokenizerFixtures/Fixtures/tokenizers, this script
   1. saves a random model with `save_pretrained` together with the tokenizer files;
   2. runs `dpo-dist train --model_name_or_path` on it with learning_rate 0 (the weights must come back unchanged)
      and checks that transformers gives bit-identical logits for the saved folder and the original one;
@@ -22,7 +22,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, GPT2Config, LlamaConfig, Qwen2Config
 
 REPO = Path(__file__).resolve().parent.parent
-TOKENIZERS = REPO / "Tests/PreferenceDataTests/Fixtures/tokenizers"
+TOKENIZERS = REPO / "Tests/TokenizerFixtures/Fixtures/tokenizers"
 PAIRS = [
     {"prompt": "Q: Is the Sun a star?\nA:", "chosen": " Yes, the Sun is a star.", "rejected": " No, it is a planet."},
     {"prompt": "Q: How many days are in a week?\nA:", "chosen": " Seven.", "rejected": " Twelve."},

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the chat-template fixtures for dpo-dist (Tests/PreferenceDataTests/Fixtures/chat_templates).
+"""Generate the chat-template fixtures for dpo-dist (Tests/ChatTemplateTests/Fixtures/chat_templates).
 
 For each supported chat template the script records what transformers renders, so the Swift Jinja interpreter
 can be checked against it character for character:
@@ -22,7 +22,7 @@ below and set on a tiny local PreTrainedTokenizerFast (a one-word WordLevel voca
 tokenize=False does not depend on the vocabulary).
 
 Run with the oracle interpreter (re-runnable, output is identical):
-    /tmp/oracle/venv/bin/python tools/make_chat_template_fixtures.py [--out Tests/PreferenceDataTests/Fixtures/chat_templates]
+    /tmp/oracle/venv/bin/python tools/make_chat_template_fixtures.py [--out Tests/ChatTemplateTests/Fixtures/chat_templates]
 """
 
 import argparse
@@ -418,7 +418,7 @@ def render_published_templates():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="Tests/PreferenceDataTests/Fixtures/chat_templates")
+    parser.add_argument("--out", default="Tests/ChatTemplateTests/Fixtures/chat_templates")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
 

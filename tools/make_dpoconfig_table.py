@@ -30,6 +30,8 @@ DIFFERENT = {
     "ddp_bucket_cap_mb": "bucket size of the gradient all-reduce that overlaps backward; 0 means one blocking all-reduce",
     "lora_target_modules": "only the Linear layers of the blocks can be adapted (PEFT also adapts embeddings and the LM head); matching as PEFT's: one name is `all-linear` or a regular expression over the whole module name, several match exactly or as a dotted suffix",
     "lora_modules_to_save": "a tied LM head/embedding, or part of q/k/v or gate/up (one fused product here), cannot be trained in full alone; matching as PEFT's",
+    "ddp_timeout": "same default; bounds each phase that waits on other ranks (a step's gradient sum, the logged metrics, an evaluation, a checkpoint): past it the rank names the phase and ends the job (ignored on one process)",
+    "report_to": "same default (`none`); `tensorboard` writes event files under `output_dir/runs/` as transformers does, `csv` writes `output_dir/metrics.csv`, `all` both; the other integrations are Python clients and are refused with that reason",
 }
 
 # Why a key is not read, by key or by prefix.
@@ -39,7 +41,7 @@ REASONS = [
     (("activation_checkpointing", "activation_offloading"), "not implemented: use `gradient_checkpointing`, or lower `per_device_train_batch_size` to save memory"),
     (("torch_compile", "use_liger_kernel", "liger_kernel_config", "use_cache", "torch_empty_cache_steps"), "PyTorch/GPU-specific; our kernels are compiled ahead of time"),
     (("optim", "optim_args", "optim_target_modules", "lr_scheduler_kwargs"), "the optimizer is AdamW (torch semantics, decoupled decay, no decay on biases and norms); schedules have no extra arguments"),
-    (("report_to", "run_name", "project", "trackio_", "disable_tqdm", "log_level", "log_on_each_node", "logging_strategy", "logging_first_step", "logging_nan_inf_filter", "include_num_input_tokens_seen"), "metrics go to `output_dir/metrics.jsonl` and the console only; `num_tokens` is always logged"),
+    (("run_name", "project", "trackio_", "disable_tqdm", "log_level", "log_on_each_node", "logging_strategy", "logging_first_step", "logging_nan_inf_filter", "include_num_input_tokens_seen"), "metrics go to `output_dir/metrics.jsonl` and the console only; `num_tokens` is always logged"),
     (("push_to_hub", "hub_"), "no network access; checkpoints are Hugging Face folders you can upload yourself"),
     (("eval_strategy", "eval_delay", "prediction_loss_only", "eval_on_start", "eval_do_concat_batches", "eval_use_gather_object", "eval_accumulation_steps", "include_for_metrics", "batch_eval_metrics"), "evaluation runs every `eval_steps` and before/after training; no other schedule"),
     (("save_strategy", "save_only_model", "save_on_each_node", "enable_jit_checkpoint", "load_best_model_at_end", "metric_for_best_model", "greater_is_better", "restore_callback_states_from_checkpoint", "ignore_data_skip", "resume_from_checkpoint"), "checkpoints every `save_steps` from rank 0 only; resume with `--resume` (latest checkpoint in `output_dir`)"),
@@ -120,11 +122,15 @@ def main():
         "Keys dpo-dist reads that neither `DPOConfig` nor `ModelConfig` has: " + ", ".join(f"`{key}`" for key in extra) + ".",
         "`train_dataset`/`eval_dataset` and `model_name_or_path` are `DPOTrainer`/script arguments in TRL; `warmup_ratio`",
         "was removed in transformers 5 (we keep it); `max_prompt_length` exists only to tell old configs it was removed;",
-        "`model.*`, `threads`, `overwrite_output_dir` and `precompute_ref_cache_dir` are ours.",
+        "`model.*`, `threads`, `overwrite_output_dir`, `precompute_ref_cache_dir`, `gradient_allreduce` and `share_reference`",
+        "are ours.",
         "",
     ]
     (REPO / "docs/dpoconfig-keys.md").write_text("\n".join(text))
     print(f"wrote docs/dpoconfig-keys.md: {counts}")
+    # The unsupported keys' reasons, which the config loader quotes, come from the table just written.
+    import runpy
+    runpy.run_path(str(Path(__file__).resolve().parent / "make_unsupported_keys.py"), run_name="__main__")
 
 
 if __name__ == "__main__":

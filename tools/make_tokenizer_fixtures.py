@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate the tokenizer parity fixtures for dpo-dist (Tests/PreferenceDataTests/Fixtures/tokenizers).
+"""Generate the tokenizer parity fixtures for dpo-dist (Tests/TokenizerFixtures/Fixtures/tokenizers).
 
 There is no hub access, so each tokenizer is trained locally with the `tokenizers` library on a small built-in
 corpus and configured like the real model family, in the same tokenizer.json layout those models ship:
@@ -24,7 +24,7 @@ shape where noted), optionally special_tokens_map.json, and expected.json: for e
 skip_special_tokens=False)`. The `tokenizers` library is the oracle; transformers is used only to write the config
 files. Training is deterministic, so re-running the script reproduces the files.
 
-    /tmp/oracle/venv/bin/python tools/make_tokenizer_fixtures.py [--out Tests/PreferenceDataTests/Fixtures/tokenizers]
+    /tmp/oracle/venv/bin/python tools/make_tokenizer_fixtures.py [--out Tests/TokenizerFixtures/Fixtures/tokenizers]
 """
 
 import argparse
@@ -249,7 +249,7 @@ def write_config(tok, folder, config, special_tokens_map):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default="Tests/PreferenceDataTests/Fixtures/tokenizers")
+    parser.add_argument("--out", default="Tests/TokenizerFixtures/Fixtures/tokenizers")
     out = Path(parser.parse_args().out)
     for name, build in BUILDERS.items():
         tok, config, special_tokens_map = build()

@@ -3,7 +3,7 @@
 (Tests/PreferenceDataTests/Fixtures/trl_tokenization.json).
 
 Each case is one small dataset file (JSON Lines text, stored verbatim) with one of the fixture tokenizers in
-Tests/PreferenceDataTests/Fixtures/tokenizers and, for conversational data, one of dpo-dist's built-in chat templates
+Tests/TokenizerFixtures/Fixtures/tokenizers and, for conversational data, one of dpo-dist's built-in chat templates
 (its Jinja source is given here and stored in the case; the Swift test checks it is the built-in's). TRL's own
 `DPOTrainer._prepare_dataset` prepares the rows (prompt extraction, EOS text, tokenization, the keep_start filter) and
 its `DataCollatorForPreference` collates all kept rows as one batch (per-row truncation, right padding). Recorded per
@@ -30,8 +30,9 @@ from trl.trainer.dpo_trainer import DataCollatorForPreference  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "Tests/PreferenceDataTests/Fixtures"
+TOKENIZERS = ROOT / "Tests/TokenizerFixtures/Fixtures/tokenizers"
 
-# The sources of dpo-dist's built-in templates of the same names (Sources/PreferenceData/ChatTemplate).
+# The sources of dpo-dist's built-in templates of the same names (Sources/ChatTemplate).
 CHAT_TEMPLATES = {
     "chatml": "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] "
     "+ '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}"
@@ -106,7 +107,7 @@ CASES = [
 
 
 def run_case(name, tokenizer_name, template_name, records, max_length, truncation_mode, work_dir):
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(FIXTURES / "tokenizers" / tokenizer_name))
+    tokenizer = transformers.AutoTokenizer.from_pretrained(str(TOKENIZERS / tokenizer_name))
     if template_name is not None:
         tokenizer.chat_template = CHAT_TEMPLATES[template_name]
     # "<EOS>" in a record stands for the tokenizer's EOS text.

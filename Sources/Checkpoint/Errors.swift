@@ -1,3 +1,4 @@
+import Diagnostics
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,12 +7,13 @@ import Darwin
 
 /// A problem with the contents of a safetensors file (reading) or with the tensors handed to the writer.
 /// Every case names the file and, where one is involved, the tensor.
-public enum SafeTensorsError: Error, Equatable, CustomStringConvertible {
+public enum SafeTensorsError: Error, IdenticalOnEveryRank, Equatable, CustomStringConvertible {
     /// The file is shorter than the 8-byte header-length prefix.
     case fileTooSmall(file: String, size: Int)
     /// The header length prefix is larger than the rest of the file or than `SafeTensorsFile.maximumHeaderLength`.
     case headerLengthOutOfRange(file: String, headerLength: UInt64, fileSize: Int)
-    /// The header is not UTF-8 JSON, not an object, or `__metadata__` is not a string-to-string map.
+    /// The header is not UTF-8 JSON (the reason gives the parser's line and column), not an object, or `__metadata__`
+    /// is not a string-to-string map.
     case invalidHeader(file: String, reason: String)
     /// A tensor entry lacks a field, or a field has the wrong type or an impossible value.
     case invalidTensorEntry(file: String, tensor: String, reason: String)

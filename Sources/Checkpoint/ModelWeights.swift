@@ -1,4 +1,6 @@
 import Foundation
+import Diagnostics
+import JSON
 
 /// The weights of a Hugging Face model folder: one `model.safetensors`, or the shards that
 /// `model.safetensors.index.json` lists (as `save_pretrained` writes models over its shard size).
@@ -61,18 +63,20 @@ public struct ModelWeights: Sendable {
 
     /// The index's `weight_map`: tensor name → shard file name (a plain name inside the folder).
     private static func readWeightMap(_ index: URL) throws -> [String: String] {
-        let object: Any
+        let document: JSONValue
         do {
-            object = try JSONSerialization.jsonObject(with: Data(contentsOf: index))
+            document = try JSONValue.parse(Data(contentsOf: index), file: index.path)
+        } catch let error as JSONError {
+            throw WeightsError.invalidIndex(index: index.path, reason: "\(error.problem)")
         } catch {
-            throw WeightsError.invalidIndex(index: index.path, reason: "not valid JSON: \(error.localizedDescription)")
+            throw WeightsError.invalidIndex(index: index.path, reason: "cannot be read: \(error.localizedDescription)")
         }
-        guard let root = object as? [String: Any], let map = root["weight_map"] as? [String: Any] else {
+        guard case .object(let root) = document, case .object(let map)? = root["weight_map"] else {
             throw WeightsError.invalidIndex(index: index.path, reason: "no \"weight_map\" object")
         }
         var weightMap: [String: String] = [:]
-        for (tensor, value) in map {
-            guard let shard = value as? String else {
+        for (tensor, value) in map.members {
+            guard case .string(let shard) = value else {
                 throw WeightsError.invalidIndex(index: index.path, reason: "the shard of \"\(tensor)\" is not a string")
             }
             guard !shard.isEmpty, !shard.contains("/"), shard != "..", shard != "." else {
@@ -88,7 +92,7 @@ public struct ModelWeights: Sendable {
 }
 
 /// Problems with a model folder's set of weight files (problems inside one file are `SafeTensorsError`s).
-public enum WeightsError: Error, CustomStringConvertible, Equatable {
+public enum WeightsError: Error, IdenticalOnEveryRank, CustomStringConvertible, Equatable {
     case noWeights(folder: String, hasPyTorchWeights: Bool)
     case invalidIndex(index: String, reason: String)
     case missingShard(index: String, shard: String)

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// A tensor entry from the header, checked on its own (dtype known, shape and offsets consistent)
 /// but not yet against the other entries.
@@ -21,21 +22,13 @@ struct SafeTensorsHeader {
     /// Decodes and validates the header against a data buffer of `bufferSize` bytes.
     /// The tensors must tile the buffer exactly — no overlaps, gaps or trailing bytes — as the reference implementation requires.
     init(json: UnsafeRawBufferPointer, bufferSize: Int, file: String) throws {
-        let jsonData = Data(json)
-        // Checked up front: the JSON decoder only notices bad UTF-8 inside strings it is asked to decode.
-        guard String(data: jsonData, encoding: .utf8) != nil else {
-            throw SafeTensorsError.invalidHeader(file: file, reason: "the header is not valid UTF-8 JSON")
-        }
-        let raw: RawHeader
+        let document: JSONValue
         do {
-            raw = try JSONDecoder().decode(RawHeader.self, from: jsonData)
-        } catch let problem as HeaderProblem {
-            throw problem.error(file: file)
-        } catch DecodingError.typeMismatch {
-            throw SafeTensorsError.invalidHeader(file: file, reason: "the header is not a JSON object")
-        } catch {
-            throw SafeTensorsError.invalidHeader(file: file, reason: "the header is not valid UTF-8 JSON")
+            document = try JSONValue.parse(json, file: file)
+        } catch let error as JSONError {
+            throw SafeTensorsError.invalidHeader(file: file, reason: "\(error.problem)")
         }
+        let raw = try RawHeader(document, file: file)
         metadata = raw.metadata
         entries = try raw.tensors
             .map { try Self.check($0, bufferSize: bufferSize, file: file) }
@@ -102,76 +95,64 @@ struct RawTensorEntry {
     let end: Int
 }
 
-/// What is wrong with the header's JSON structure; turned into a `SafeTensorsError` once the file name is attached.
-private struct HeaderProblem: Error {
-    let tensor: String?
-    let reason: String
-
-    func error(file: String) -> SafeTensorsError {
-        if let tensor {
-            return .invalidTensorEntry(file: file, tensor: tensor, reason: reason)
-        }
-        return .invalidHeader(file: file, reason: reason)
-    }
-}
-
-/// Any JSON object key: the header's keys are tensor names.
-private struct HeaderKey: CodingKey {
-    let stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
-
-/// The header JSON object: `{"__metadata__": {string: string}, name: {"dtype", "shape", "data_offsets"}, ...}`.
-private struct RawHeader: Decodable {
+/// The header JSON object, `{"__metadata__": {string: string}, name: {"dtype", "shape", "data_offsets"}, ...}`,
+/// read with every field's kind checked.
+private struct RawHeader {
     var metadata: [String: String] = [:]
     var tensors: [RawTensorEntry] = []
 
-    init(from decoder: Decoder) throws {
-        let object = try decoder.container(keyedBy: HeaderKey.self)
+    init(_ document: JSONValue, file: String) throws {
+        guard case .object(let object) = document else {
+            throw SafeTensorsError.invalidHeader(file: file, reason: "the header is not a JSON object")
+        }
         var seenNames = Set<String>()
-        for key in object.allKeys {
-            if key.stringValue == SafeTensorsHeader.metadataKey {
-                do {
-                    metadata = try object.decode([String: String].self, forKey: key)
-                } catch {
-                    throw HeaderProblem(tensor: nil, reason: "'\(SafeTensorsHeader.metadataKey)' must map strings to strings")
+        for (key, value) in object.members {
+            if key == SafeTensorsHeader.metadataKey {
+                guard case .object(let entries) = value else { throw Self.badMetadata(file) }
+                for (name, text) in entries.members {
+                    guard case .string(let text) = text else { throw Self.badMetadata(file) }
+                    metadata[name] = text
                 }
             } else {
-                guard seenNames.insert(key.stringValue).inserted else {
-                    throw HeaderProblem(tensor: key.stringValue, reason: "the name appears twice in the header")
+                guard seenNames.insert(key).inserted else {
+                    throw SafeTensorsError.invalidTensorEntry(file: file, tensor: key, reason: "the name appears twice in the header")
                 }
-                tensors.append(try Self.tensorEntry(named: key.stringValue, in: object))
+                tensors.append(try Self.tensorEntry(named: key, value, file: file))
             }
         }
     }
 
-    private static func tensorEntry(named name: String, in object: KeyedDecodingContainer<HeaderKey>) throws -> RawTensorEntry {
-        let fields: KeyedDecodingContainer<HeaderKey>
-        do {
-            fields = try object.nestedContainer(keyedBy: HeaderKey.self, forKey: HeaderKey(stringValue: name))
-        } catch {
-            throw HeaderProblem(tensor: name, reason: "the entry must be a JSON object")
+    private static func badMetadata(_ file: String) -> SafeTensorsError {
+        .invalidHeader(file: file, reason: "'\(SafeTensorsHeader.metadataKey)' must map strings to strings")
+    }
+
+    private static func tensorEntry(named name: String, _ value: JSONValue, file: String) throws -> RawTensorEntry {
+        func problem(_ reason: String) -> SafeTensorsError {
+            .invalidTensorEntry(file: file, tensor: name, reason: reason)
         }
-        /// Decodes one field, reporting a missing or mistyped field by name.
-        func field<Value: Decodable>(_ key: String, _ type: Value.Type, expected: String) throws -> Value {
+        guard case .object(let fields) = value else { throw problem("the entry must be a JSON object") }
+        /// One field, reporting a missing one by name.
+        func field(_ key: String) throws -> JSONValue {
+            guard let value = fields[key] else { throw problem("missing '\(key)'") }
+            return value
+        }
+        /// A list of whole numbers, or the error saying what `key` must be.
+        func integers(_ key: String, expected: String) throws -> [Int] {
+            let list = JSONField(try field(key), file: file)
             do {
-                return try fields.decode(type, forKey: HeaderKey(stringValue: key))
-            } catch DecodingError.keyNotFound {
-                throw HeaderProblem(tensor: name, reason: "missing '\(key)'")
-            } catch {
-                throw HeaderProblem(tensor: name, reason: "'\(key)' must be \(expected)")
+                return try list.array().map { try $0.int() }
+            } catch is JSONError {
+                throw problem("'\(key)' must be \(expected)")
             }
         }
-        let dtype = try field("dtype", String.self, expected: "a string")
-        let shape = try field("shape", [Int].self, expected: "an array of integers")
-        let offsets = try field("data_offsets", [Int].self, expected: "an array of two integers")
+        guard case .string(let dtype) = try field("dtype") else { throw problem("'dtype' must be a string") }
+        let shape = try integers("shape", expected: "an array of integers")
+        let offsets = try integers("data_offsets", expected: "an array of two integers")
         guard shape.allSatisfy({ $0 >= 0 }) else {
-            throw HeaderProblem(tensor: name, reason: "'shape' \(shape) has a negative dimension")
+            throw problem("'shape' \(shape) has a negative dimension")
         }
         guard offsets.count == 2, offsets.allSatisfy({ $0 >= 0 }) else {
-            throw HeaderProblem(tensor: name, reason: "'data_offsets' \(offsets) must be two non-negative integers")
+            throw problem("'data_offsets' \(offsets) must be two non-negative integers")
         }
         return RawTensorEntry(name: name, dtype: dtype, shape: shape, begin: offsets[0], end: offsets[1])
     }

@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 extension SafeTensorsFile {
     /// Writes F32 tensors and `metadata` as a safetensors file, atomically (see `AtomicFile`).
@@ -42,40 +43,22 @@ extension SafeTensorsFile {
 
     /// The JSON header, space-padded to a multiple of 8 bytes. Offsets run contiguously in the given order.
     static func encodeHeader(_ tensors: [(name: String, shape: [Int], byteCount: Int)], metadata: [String: String]) -> [UInt8] {
-        var fields: [String] = []
+        var header = JSONObject()
         if !metadata.isEmpty {
-            let pairs = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
-            fields.append("\(jsonString(SafeTensorsHeader.metadataKey)):{\(pairs.joined(separator: ","))}")
+            let entries = metadata.sorted { $0.key < $1.key }.map { (key: $0.key, value: JSONValue.string($0.value)) }
+            header.members.append((SafeTensorsHeader.metadataKey, .object(JSONObject(entries))))
         }
         var offset = 0
         for tensor in tensors {
-            let shape = tensor.shape.map(String.init).joined(separator: ",")
-            fields.append("\(jsonString(tensor.name)):{\"dtype\":\"F32\",\"shape\":[\(shape)],"
-                          + "\"data_offsets\":[\(offset),\(offset + tensor.byteCount)]}")
+            let entry: JSONObject = ["dtype": "F32", "shape": .array(tensor.shape.map(JSONValue.integer)),
+                                     "data_offsets": .array([.integer(offset), .integer(offset + tensor.byteCount)])]
+            header.members.append((tensor.name, .object(entry)))
             offset += tensor.byteCount
         }
-        var bytes = Array("{\(fields.joined(separator: ","))}".utf8)
+        var bytes = Array(JSONValue.object(header).serialized().utf8)
         let padding = (8 - bytes.count % 8) % 8
         bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: padding))
         return bytes
-    }
-
-    /// `text` as a JSON string literal: quotes, backslashes and control characters escaped, everything else as UTF-8.
-    static func jsonString(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20:
-                result += "\\u00" + (scalar.value < 0x10 ? "0" : "") + String(scalar.value, radix: 16)
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
     }
 
     /// Writes Float values as little-endian F32: directly from memory on little-endian hosts,

@@ -12,8 +12,11 @@ import MPI
 /// outstanding all-reduces: Open MPI advances non-blocking collectives only inside MPI calls.
 ///
 /// The sum of each element is the same single MPI reduction as with one blocking all-reduce, just issued per bucket.
+/// With a `HierarchicalAllReduce` the whole buffer is instead summed by it, blocking, in `finish()`.
 public final class GradientReducer {
     private let communicator: Communicator
+    /// The two-level sum that replaces the flat all-reduces; nil for those.
+    private let hierarchical: HierarchicalAllReduce?
     private let gradients: UnsafeMutableBufferPointer<Float>
     /// Bucket ranges in start order (from the end of the buffer to its start); empty for the blocking path.
     let buckets: [Range<Int>]
@@ -30,14 +33,16 @@ public final class GradientReducer {
     /// the blocking one): the communication the step did not hide, measured directly.
     public private(set) var secondsInMPI = 0.0
 
-    /// `bucketCapMB` in MiB as `ddp_bucket_cap_mb`; 0 selects one blocking all-reduce in `finish()`. With one rank
-    /// nothing is communicated.
+    /// `bucketCapMB` in MiB as `ddp_bucket_cap_mb`; 0 selects one blocking all-reduce in `finish()`, as does
+    /// `hierarchical`, which then sums instead of the flat all-reduce. With one rank nothing is communicated.
     public init(communicator: Communicator, gradients: UnsafeMutableBufferPointer<Float>, bucketCapMB: Double,
-                testsWhileComputing: Bool = true) {
+                testsWhileComputing: Bool = true, hierarchical: HierarchicalAllReduce? = nil) {
         self.communicator = communicator
         self.gradients = gradients
         self.testsWhileComputing = testsWhileComputing
-        buckets = communicator.size > 1 ? Self.buckets(count: gradients.count, bucketCapMB: bucketCapMB) : []
+        self.hierarchical = hierarchical
+        buckets = communicator.size > 1 && hierarchical == nil
+            ? Self.buckets(count: gradients.count, bucketCapMB: bucketCapMB) : []
         readyCounts = Array(repeating: 0, count: buckets.count)
     }
 
@@ -61,7 +66,11 @@ public final class GradientReducer {
         guard communicator.size > 1 else { return }
         try timingMPI {
             guard !buckets.isEmpty else {
-                try communicator.allReduceSum(gradients)
+                if let hierarchical {
+                    try hierarchical.sum(gradients)
+                } else {
+                    try communicator.allReduceSum(gradients)
+                }
                 return
             }
             try startBuckets(upTo: buckets.count)

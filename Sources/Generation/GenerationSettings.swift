@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// How to continue a prompt, with transformers' `GenerationConfig` meanings and defaults (its "global defaults"),
 /// except `maxNewTokens`: transformers stops at 20 tokens in all, prompt included, unless told otherwise.
@@ -60,65 +61,27 @@ public struct GenerationSettings: Equatable, Sendable {
 
     /// Takes the keys of a Hugging Face generation_config.json that it sets (`do_sample`, `temperature`, `top_k`,
     /// `top_p`, `repetition_penalty`, `max_new_tokens`, `eos_token_id` as one id or a list, `stop_strings` as one
-    /// string or a list); other keys and nulls are ignored. Throws `GenerationError.invalidGenerationConfig` naming
-    /// `file` and the key for malformed JSON or a value of the wrong type.
+    /// string or a list); other keys and nulls are ignored. Throws `JSONError` naming `file` and the key for malformed
+    /// JSON or a value of the wrong type.
     public mutating func apply(huggingFaceGenerationConfig json: Data, file: String) throws {
-        guard let object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else {
-            throw GenerationError.invalidGenerationConfig(file: file, problem: "not a JSON object")
-        }
-        let keys = GenerationConfigKeys(object: object, file: file)
-        doSample = try keys.bool("do_sample") ?? doSample
-        temperature = try keys.number("temperature") ?? temperature
-        topK = try keys.integer("top_k") ?? topK
-        topP = try keys.number("top_p") ?? topP
-        repetitionPenalty = try keys.number("repetition_penalty") ?? repetitionPenalty
-        maxNewTokens = try keys.integer("max_new_tokens") ?? maxNewTokens
-        eosTokenIDs = try keys.integers("eos_token_id")?.map { Int32(clamping: $0) } ?? eosTokenIDs
-        stopStrings = try keys.strings("stop_strings") ?? stopStrings
-    }
-}
-
-/// Typed reads of generation_config.json's keys: nil when absent or null, an error naming the key otherwise.
-private struct GenerationConfigKeys {
-    let object: [String: Any]
-    let file: String
-
-    /// JSONSerialization's true and false are NSNumbers of this class, which `as? Bool` / `as? Int` cannot tell
-    /// apart from 1 and 0.
-    private static let booleanClass = type(of: NSNumber(value: true))
-
-    private func read<T>(_ key: String, as expected: String, _ convert: (Any) -> T?) throws -> T? {
-        guard let value = object[key], !(value is NSNull) else { return nil }
-        guard let converted = convert(value) else {
-            throw GenerationError.invalidGenerationConfig(file: file, problem: "'\(key)' must be \(expected), found \(value)")
-        }
-        return converted
+        let config = try JSONField.parse(json, file: file)
+        doSample = try config.optional("do_sample")?.bool() ?? doSample
+        temperature = try config.optional("temperature")?.double() ?? temperature
+        topK = try config.optional("top_k")?.int() ?? topK
+        topP = try config.optional("top_p")?.double() ?? topP
+        repetitionPenalty = try config.optional("repetition_penalty")?.double() ?? repetitionPenalty
+        maxNewTokens = try config.optional("max_new_tokens")?.int() ?? maxNewTokens
+        eosTokenIDs = try config.optional("eos_token_id").map(Self.tokenIDs) ?? eosTokenIDs
+        stopStrings = try config.optional("stop_strings").map { try Self.oneOrList($0) { try $0.string() } } ?? stopStrings
     }
 
-    private static func number(_ value: Any) -> NSNumber? {
-        (value as? NSNumber).flatMap { type(of: $0) == booleanClass ? nil : $0 }
+    /// One token id or a list of them, as generation_config.json and config.json write `eos_token_id`.
+    public static func tokenIDs(_ field: JSONField) throws -> [Int32] {
+        try oneOrList(field) { Int32(clamping: try $0.int()) }
     }
 
-    private static func integer(_ value: Any) -> Int? { number(value).flatMap { Int(exactly: $0.doubleValue) } }
-
-    func bool(_ key: String) throws -> Bool? {
-        try read(key, as: "true or false") { ($0 as? NSNumber).flatMap { type(of: $0) == Self.booleanClass ? $0.boolValue : nil } }
-    }
-
-    func number(_ key: String) throws -> Double? { try read(key, as: "a number") { Self.number($0)?.doubleValue } }
-
-    func integer(_ key: String) throws -> Int? { try read(key, as: "an integer", Self.integer) }
-
-    /// One integer or a list of them.
-    func integers(_ key: String) throws -> [Int]? {
-        try read(key, as: "a token id or a list of token ids") { value in
-            let items = (value as? [Any]).map { $0.map(Self.integer) } ?? [Self.integer(value)]
-            return items.contains { $0 == nil } ? nil : items.compactMap { $0 }
-        }
-    }
-
-    /// One string or a list of them.
-    func strings(_ key: String) throws -> [String]? {
-        try read(key, as: "a string or a list of strings") { ($0 as? String).map { [$0] } ?? $0 as? [String] }
+    private static func oneOrList<Element>(_ field: JSONField, _ read: (JSONField) throws -> Element) throws -> [Element] {
+        guard case .array = field.value else { return [try read(field)] }
+        return try field.array().map(read)
     }
 }

@@ -109,3 +109,31 @@ public func clipGradientNorm(_ x: UnsafeMutablePointer<Float>, count: Int, maxNo
     }
     return norm
 }
+
+/// Whether every value is finite (no ±inf, no NaN): `x − x` is 0 exactly for finite x and NaN otherwise. Checked after
+/// each update so that no checkpoint or final model is ever written with a value training can't continue from.
+public func allFinite(_ x: UnsafePointer<Float>, count: Int, parallel: Parallel) -> Bool {
+    let chunks = max(1, (count + elementwiseMinimumChunk - 1) / elementwiseMinimumChunk)
+    let flags = UnsafeMutableBufferPointer<Bool>.allocate(capacity: chunks)
+    defer { flags.deallocate() }
+    flags.initialize(repeating: true)
+    parallel.forEachChunk(of: chunks, minimumChunk: 1) { chunkRange in
+        for chunk in chunkRange {
+            let start = chunk * elementwiseMinimumChunk, end = min(count, start + elementwiseMinimumChunk)
+            var residue = Float8(repeating: 0)
+            var i = start
+            while i + 8 <= end {
+                let value = UnsafeRawPointer(x + i).loadUnaligned(as: Float8.self)
+                residue += value - value
+                i += 8
+            }
+            var tail: Float = 0
+            while i < end {
+                tail += x[i] - x[i]
+                i += 1
+            }
+            flags[chunk] = residue.sum() == 0 && tail == 0
+        }
+    }
+    return flags.allSatisfy { $0 }
+}

@@ -26,13 +26,13 @@ public struct MPIError: Error, CustomStringConvertible {
 }
 
 /// Throws `MPIError` unless `code` is MPI_SUCCESS.
-private func check(_ code: Int32, _ operation: String) throws {
+func check(_ code: Int32, _ operation: String) throws {
     guard code == DPO_MPI_SUCCESS else { throw MPIError(code: code, operation: operation) }
 }
 
 /// Throws if MPI has been finalized: MPI calls after MPI_Finalize are erroneous (they may abort the
 /// process), so the wrapper refuses them instead. MPI_Finalized may be called at any time.
-private func checkNotFinalized(_ operation: String) throws {
+func checkNotFinalized(_ operation: String) throws {
     var finalized: Int32 = 0
     try check(dpo_mpi_finalized(&finalized), "MPI_Finalized")
     if finalized != 0 {

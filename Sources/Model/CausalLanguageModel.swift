@@ -88,8 +88,17 @@ public func makeCausalLanguageModel(config: ModelConfig, trainable: Bool, parall
     return DecoderModel(config: config, trainable: trainable, parallel: parallel)
 }
 
-/// Builds the model a Hugging Face `config.json` describes (its weights are loaded separately).
-public func makeCausalLanguageModel(huggingFaceConfig json: Data, trainable: Bool,
+/// Builds a frozen model of `config`'s family over `sharedParameters`, a buffer that `owner` keeps alive and fills (for
+/// example one copy of a reference model that all processes of a machine read); the model never writes it.
+public func makeCausalLanguageModel(config: ModelConfig, sharedParameters: UnsafeMutableBufferPointer<Float>,
+                                    owner: AnyObject, parallel: Parallel) throws -> any CausalLanguageModel {
+    try config.validate()
+    return DecoderModel(config: config, sharedParameters: sharedParameters, owner: owner, parallel: parallel)
+}
+
+/// Builds the model a Hugging Face `config.json` describes (its weights are loaded separately); `file` names it in errors.
+public func makeCausalLanguageModel(huggingFaceConfig json: Data, file: String = "config.json", trainable: Bool,
                                     parallel: Parallel) throws -> any CausalLanguageModel {
-    try makeCausalLanguageModel(config: ModelConfig(huggingFaceConfig: json), trainable: trainable, parallel: parallel)
+    try makeCausalLanguageModel(config: ModelConfig(huggingFaceConfig: json, file: file), trainable: trainable,
+                                parallel: parallel)
 }

@@ -7,8 +7,10 @@ import SeededRandom
 /// GPT-2 uses LayerNorm, a learned position table, a tanh-GELU MLP and a tied head; the Llama family RMSNorm,
 /// rotary q/k, grouped-query attention and a SwiGLU MLP, with the biases and head tying its config names.
 /// All parameters live in one flat 64-byte-aligned buffer (and all gradients in another) laid out by
-/// `ParameterLayout`; activations are sized for the batch shape and reused across calls. With LoRA adapters attached
-/// (`attachAdapters`) the base buffer is frozen and the adapters' own flat buffers are the trainable ones.
+/// `ParameterLayout`; activations are sized for the batch shape and reused across calls. A frozen model can instead
+/// run over a parameter buffer someone else owns and fills (`init(config:sharedParameters:owner:parallel:)`). With
+/// LoRA adapters attached (`attachAdapters`) the base buffer is frozen and the adapters' own flat buffers are the
+/// trainable ones.
 public final class DecoderModel: CausalLanguageModel {
     public let config: ModelConfig
     public let layout: ParameterLayout
@@ -22,6 +24,8 @@ public final class DecoderModel: CausalLanguageModel {
     public var gradientCheckpointing = false
     /// Threads the kernels may use.
     public let parallel: Parallel
+    /// What keeps an external parameter buffer alive; nil when the model allocated (and frees) its own.
+    private let parameterOwner: AnyObject?
 
     /// Rows of the LM head computed at once, so at most `lmHeadChunkRows × vocabSize` logits are alive.
     public static let lmHeadChunkRows = 128
@@ -39,15 +43,36 @@ public final class DecoderModel: CausalLanguageModel {
 
     /// Parameters start zeroed; call `initializeRandomly(seed:)`, `copyParameters(from:)` or load weights.
     /// The config must be valid (check with `ModelConfig.validate()` first, or build through `makeCausalLanguageModel`).
-    public init(config: ModelConfig, trainable: Bool, parallel: Parallel) {
+    public convenience init(config: ModelConfig, trainable: Bool, parallel: Parallel) {
+        let layout = ParameterLayout(config: config)
+        self.init(config: config, layout: layout, parameters: allocateAlignedFloats(layout.parameterCount), owner: nil,
+                  trainable: trainable, parallel: parallel)
+    }
+
+    /// A frozen model over `sharedParameters`, a 64-byte-aligned buffer of `parameterCount` floats that `owner` keeps
+    /// alive and that whoever owns it fills: several models (in several processes) can read one copy of the weights.
+    /// The model never writes it — `initializeRandomly` and `copyParameters` are refused — and has no gradients.
+    public convenience init(config: ModelConfig, sharedParameters: UnsafeMutableBufferPointer<Float>, owner: AnyObject,
+                            parallel: Parallel) {
+        let layout = ParameterLayout(config: config)
+        precondition(sharedParameters.count == layout.parameterCount,
+                     "shared parameters hold \(sharedParameters.count) floats, the model needs \(layout.parameterCount)")
+        precondition(Int(bitPattern: sharedParameters.baseAddress) % 64 == 0, "shared parameters must be 64-byte aligned")
+        self.init(config: config, layout: layout, parameters: sharedParameters, owner: owner, trainable: false,
+                  parallel: parallel)
+    }
+
+    private init(config: ModelConfig, layout: ParameterLayout, parameters: UnsafeMutableBufferPointer<Float>,
+                 owner: AnyObject?, trainable: Bool, parallel: Parallel) {
         do { try config.validate() } catch { preconditionFailure("\(error)") }
         self.config = config
-        self.layout = ParameterLayout(config: config)
+        self.layout = layout
         self.tensors = layout.tensors
         self.parameterCount = layout.parameterCount
         self.trainable = trainable
         self.parallel = parallel
-        self.parameters = allocateAlignedFloats(layout.parameterCount)
+        self.parameters = parameters
+        self.parameterOwner = owner
         self.gradients = trainable ? allocateAlignedFloats(layout.parameterCount)
                                    : UnsafeMutableBufferPointer(start: nil, count: 0)
         self.activations = ActivationStore(config: config)
@@ -55,13 +80,17 @@ public final class DecoderModel: CausalLanguageModel {
     }
 
     deinit {
-        deallocateAlignedFloats(parameters)
+        if parameterOwner == nil { deallocateAlignedFloats(parameters) }
         deallocateAlignedFloats(gradients)
     }
+
+    /// Whether the parameters are someone else's read-only buffer (`init(config:sharedParameters:owner:parallel:)`).
+    public var hasSharedParameters: Bool { parameterOwner != nil }
 
     /// Hugging Face's `_init_weights`: 2-D weights and embeddings N(0, 0.02) (GPT-2's residual projections
     /// `c_proj.weight` N(0, 0.02/√(2·layers))), norm weights 1, biases 0. Deterministic in `seed`.
     public func initializeRandomly(seed: UInt64) {
+        precondition(!hasSharedParameters, "a model over shared parameters does not write them")
         var normal = NormalGenerator(seed: seed)
         let projectionStd = 0.02 / Double(2 * config.layers).squareRoot()
         for tensor in tensors {
@@ -78,6 +107,7 @@ public final class DecoderModel: CausalLanguageModel {
 
     public func copyParameters(from other: any CausalLanguageModel) {
         precondition(other.config == config, "copyParameters needs equal configs (\(other.config) vs \(config))")
+        precondition(!hasSharedParameters, "a model over shared parameters does not write them")
         parameters.baseAddress!.update(from: other.parameters.baseAddress!, count: parameterCount)
     }
 

@@ -99,6 +99,7 @@ extension DecoderModel {
     /// model again (still frozen when it was created with trainable: false).
     public func mergeAndUnload() {
         guard let adapters else { return }
+        precondition(!hasSharedParameters, "mergeAndUnload writes the base weights, which this model only reads")
         let values = adapters.parameters.baseAddress!
         let rank = adapters.layout.config.rank
         let scratch = allocateAlignedFloats(max(config.qkvWidth, config.mlpInputWidth, config.channels) * rank)

@@ -1,5 +1,5 @@
 /// The model families we implement. All are pre-norm decoder-only transformers; they differ in the pieces below.
-public enum ModelArchitecture: String, Codable, Sendable, CaseIterable {
+public enum ModelArchitecture: String, Sendable, CaseIterable {
     /// GPT2LMHeadModel: LayerNorm, learned positions, tanh-GELU MLP, biases everywhere.
     case gpt2
     /// LlamaForCausalLM (also SmolLM/SmolLM2, which are Llama checkpoints): RMSNorm, rotary positions, SwiGLU MLP,
@@ -33,7 +33,7 @@ public enum FeedForward: Sendable { case gelu, swiglu }
 /// Llama 3's rotary frequency scaling (rope_type "llama3"), as transformers' `_compute_llama3_parameters`:
 /// wavelengths longer than originalMaxPositions/lowFrequencyFactor are stretched by `factor`, those shorter than
 /// originalMaxPositions/highFrequencyFactor are kept, and the ones between are interpolated.
-public struct Llama3RopeScaling: Codable, Equatable, Sendable {
+public struct Llama3RopeScaling: Equatable, Sendable {
     public var factor: Double
     public var lowFrequencyFactor: Double
     public var highFrequencyFactor: Double
@@ -49,7 +49,7 @@ public struct Llama3RopeScaling: Codable, Equatable, Sendable {
 
 /// Hyper-parameters of a model of any supported family (names follow the papers, not Hugging Face's keys;
 /// `ModelConfig(huggingFaceConfig:)` reads config.json).
-public struct ModelConfig: Codable, Equatable, Sendable {
+public struct ModelConfig: Equatable, Sendable {
     public var architecture: ModelArchitecture
     public var vocabSize: Int
     public var maxPositions: Int

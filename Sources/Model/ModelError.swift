@@ -1,12 +1,12 @@
+import Diagnostics
+
 /// Errors of the Model target: bad configuration (ours or config.json's), bad batches, and Hugging Face tensors that
 /// do not fit the layout.
-public enum ModelError: Error, Equatable, CustomStringConvertible {
+public enum ModelError: Error, IdenticalOnEveryRank, Equatable, CustomStringConvertible {
     case invalidConfig(String)
     /// config.json names a model class / model_type we do not implement.
     case unsupportedArchitecture(String)
-    /// config.json lacks a key the model needs.
-    case missingConfigKey(String)
-    /// config.json has a key of the wrong type or out of range.
+    /// A config.json value the model cannot take (type problems are `JSONError`s).
     case invalidConfigValue(key: String, expected: String, found: String)
     /// config.json asks for a feature we do not implement (a rope type, an activation, sliding-window attention).
     case unsupportedConfigValue(key: String, value: String)
@@ -24,7 +24,6 @@ public enum ModelError: Error, Equatable, CustomStringConvertible {
         case .unsupportedArchitecture(let name):
             let supported = ModelArchitecture.allCases.map { "\($0.huggingFaceClass) (\($0.rawValue))" }
             return "architecture '\(name)' is not supported; supported: \(supported.joined(separator: ", "))"
-        case .missingConfigKey(let key): return "config.json has no '\(key)'"
         case .invalidConfigValue(let key, let expected, let found):
             return "config.json '\(key)' must be \(expected), found \(found)"
         case .unsupportedConfigValue(let key, let value): return "config.json '\(key)' = \(value) is not supported"

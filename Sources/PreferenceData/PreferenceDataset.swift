@@ -1,7 +1,10 @@
 import Foundation
+import ChatTemplate
+import Diagnostics
+import JSON
 
 /// One preference triple in TRL's "standard" format: a prompt, the preferred completion and the dispreferred one.
-public struct PreferenceExample: Codable, Equatable, Sendable {
+public struct PreferenceExample: Equatable, Sendable {
     public var prompt: String
     public var chosen: String
     public var rejected: String
@@ -15,7 +18,7 @@ public struct PreferenceExample: Codable, Equatable, Sendable {
 
 /// A problem with a dataset file, phrased so that the user can find and fix it:
 /// it names the file, the 1-based line (JSONL) or the array index (JSON), the field and what is wrong.
-public struct DataError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct DataError: Error, IdenticalOnEveryRank, CustomStringConvertible, Equatable, Sendable {
     /// Where in the file the problem is.
     public enum Location: Equatable, Sendable, CustomStringConvertible {
         /// 1-based line of a JSONL file.
@@ -163,6 +166,11 @@ public enum PreferenceDataset {
         } else {
             records = .standard(try fields.map { record in
                 let fields = record.fields
+                if case .text(let prompt)? = fields.prompt, case .text(let chosen)? = fields.chosen,
+                   case .text(let rejected)? = fields.rejected {
+                    return PreferenceExample(prompt: prompt, chosen: chosen, rejected: rejected)
+                }
+                // Without a prompt the split is by code point, as Python indexes strings.
                 let (prompt, chosen, rejected) = try withPrompt(
                     fields.prompt?.scalars, chosen: fields.chosen?.scalars ?? [],
                     rejected: fields.rejected?.scalars ?? [], file: path, location: record.location) { $0 == " " }
@@ -208,20 +216,11 @@ public enum PreferenceDataset {
     }
 
     /// A record's `prompt`, `chosen` and `rejected` before the format is known.
-    struct RecordFields: Decodable {
+    struct RecordFields {
         /// A field's value: a string or a list of messages.
-        enum Field: Decodable {
+        enum Field {
             case text(String)
             case messages([ChatMessage])
-
-            init(from decoder: Decoder) throws {
-                let container = try decoder.singleValueContainer()
-                if let text = try? container.decode(String.self) {
-                    self = .text(text)
-                } else {
-                    self = .messages(try container.decode([ChatMessage].self))
-                }
-            }
 
             var messages: [ChatMessage]? {
                 if case .messages(let messages) = self { return messages } else { return nil }
@@ -239,32 +238,6 @@ public enum PreferenceDataset {
         /// Fields of SFT records (`loadCompletions`).
         var completion: Field?
         var messages: Field?
-
-        init(prompt: Field?, chosen: Field?, rejected: Field?, completion: Field? = nil, messages: Field? = nil) {
-            self.prompt = prompt
-            self.chosen = chosen
-            self.rejected = rejected
-            self.completion = completion
-            self.messages = messages
-        }
-
-        private struct Key: CodingKey {
-            var stringValue: String
-            var intValue: Int? { nil }
-            init(stringValue: String) { self.stringValue = stringValue }
-            init?(intValue: Int) { nil }
-        }
-
-        /// A present field must decode (JSON null is a type error, not an absent field).
-        init(from decoder: Decoder) throws {
-            let container = try decoder.container(keyedBy: Key.self)
-            func field(_ name: String) throws -> Field? {
-                let key = Key(stringValue: name)
-                return container.contains(key) ? try container.decode(Field.self, forKey: key) : nil
-            }
-            self.init(prompt: try field("prompt"), chosen: try field("chosen"), rejected: try field("rejected"),
-                      completion: try field("completion"), messages: try field("messages"))
-        }
 
         /// Which format this record is in; throws for a missing completion, fields of different kinds, or an empty
         /// completion message list.
@@ -398,37 +371,41 @@ public enum PreferenceDataset {
     private typealias LocatedFields = (fields: RecordFields, location: DataError.Location)
 
     private static func parseJSONLines(_ contents: Data, path: String) throws -> [LocatedFields] {
-        let decoder = JSONDecoder()
         var records: [LocatedFields] = []
-        // Scans the whole buffer for "\n" (fast for large files); a "\r" before it (CRLF) is JSON whitespace.
         try contents.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
-            var lineStart = buffer.startIndex
+            guard let base = buffer.baseAddress else { return }
+            var lineStart = 0
             var lineNumber = 0
-            while lineStart < buffer.endIndex {
-                let lineEnd = buffer[lineStart...].firstIndex(of: UInt8(ascii: "\n")) ?? buffer.endIndex
-                let line = buffer[lineStart..<lineEnd]
+            while lineStart < buffer.count {
+                // memchr: one fast scan of the whole buffer for the line ends. A "\r" before one (CRLF) is JSON whitespace.
+                let lineEnd = memchr(base + lineStart, Int32(UInt8(ascii: "\n")), buffer.count - lineStart)
+                    .map { $0 - UnsafeMutableRawPointer(mutating: base) } ?? buffer.count
+                let line = UnsafeRawBufferPointer(rebasing: buffer[lineStart..<lineEnd])
                 lineNumber += 1
                 lineStart = lineEnd + 1
                 guard line.contains(where: { !isJSONWhitespace($0) }) else { continue }
                 let location = DataError.Location.line(lineNumber)
-                records.append((try decodeJSONLine(Data(line), decoder: decoder, file: path, location: location),
-                                location))
+                let record: JSONValue
+                do {
+                    record = try JSONValue.parse(line, file: path)
+                } catch let error as JSONError {
+                    throw DataError(file: path, location: location, problem: "malformed JSON: \(syntaxProblem(error, line: false)) "
+                                    + "(JSON Lines needs one complete object per line; a JSON file needs a top-level array)")
+                }
+                records.append((try fields(from: record, file: path, location: location), location))
             }
         }
         return records
     }
 
     private static func parseJSONArray(_ contents: Data, path: String) throws -> [LocatedFields] {
-        if let records = try? JSONDecoder().decode([RecordFields].self, from: contents) {
-            return records.enumerated().map { ($0.element, .arrayIndex($0.offset)) }
-        }
-        let document: Any
+        let document: JSONValue
         do {
-            document = try JSONSerialization.jsonObject(with: contents, options: [])
-        } catch {
-            throw DataError(file: path, problem: "malformed JSON: \(parserReason(error))")
+            document = try JSONValue.parse(contents, file: path)
+        } catch let error as JSONError {
+            throw DataError(file: path, problem: "malformed JSON: \(syntaxProblem(error, line: true))")
         }
-        guard let elements = document as? [Any] else {
+        guard case .array(let elements) = document else {
             throw DataError(file: path, problem: "expected a top-level JSON array of examples")
         }
         return try elements.enumerated().map { index, element in
@@ -436,71 +413,51 @@ public enum PreferenceDataset {
         }
     }
 
-    /// Decodes one JSONL line with `JSONDecoder` (the fast path); if that fails, parses again with `JSONSerialization`
-    /// to tell the user precisely what is wrong.
-    private static func decodeJSONLine(_ json: Data, decoder: JSONDecoder, file: String,
-                                       location: DataError.Location) throws -> RecordFields {
-        if let fields = try? decoder.decode(RecordFields.self, from: json) { return fields }
-        let object: Any
-        do {
-            object = try JSONSerialization.jsonObject(with: json, options: [.fragmentsAllowed])
-        } catch {
-            throw DataError(file: file, location: location, problem: "malformed JSON: \(parserReason(error)) "
-                                + "(JSON Lines needs one complete object per line; a JSON file needs a top-level array)")
-        }
-        return try fields(from: object, file: file, location: location)
+    /// What the parser found wrong and where: the column (of the line that is the JSONL record), or line and column.
+    private static func syntaxProblem(_ error: JSONError, line withLine: Bool) -> String {
+        guard case let .malformed(line, column, reason) = error.problem else { return "\(error.problem)" }
+        return withLine ? "\(reason) at line \(line), column \(column)" : "\(reason) at column \(column)"
     }
 
-    /// The slow path of decoding: the same fields from a `JSONSerialization` value, naming what is wrong.
-    private static func fields(from object: Any, file: String, location: DataError.Location) throws -> RecordFields {
-        guard let fields = object as? [String: Any] else {
+    /// A record's fields from its JSON, naming what is wrong.
+    private static func fields(from record: JSONValue, file: String, location: DataError.Location) throws -> RecordFields {
+        guard case .object(let object) = record else {
             throw DataError(file: file, location: location,
                             problem: "expected a JSON object with fields \"prompt\", \"chosen\" and \"rejected\", "
-                                + "found \(jsonTypeName(object))")
+                                + "found \(record.kindName)")
         }
         func field(_ name: String) throws -> RecordFields.Field? {
-            guard let value = fields[name] else { return nil }
+            guard let value = object[name] else { return nil }
             func mistyped(_ problem: String) -> DataError {
                 DataError(file: file, location: location, field: name, problem: "field \"\(name)\" " + problem)
             }
-            if let text = value as? String { return .text(text) }
-            guard let list = value as? [Any] else {
-                throw mistyped("must be a string or a list of messages, found \(jsonTypeName(value))")
+            switch value {
+            case .string(let text):
+                return .text(text)
+            case .array(let items):
+                return .messages(try items.enumerated().map { index, item in
+                    guard case .object(let message) = item else {
+                        throw mistyped("must be a string or a list of {\"role\", \"content\"} messages; element [\(index)] "
+                                       + "is \(item.kindName)")
+                    }
+                    func text(_ key: String) throws -> String {
+                        if case .string(let text)? = message[key] { return text }
+                        let found = message[key]?.kindName ?? "nothing"
+                        let parts = if case .array? = message[key], key == "content" {
+                            " (a list of parts; only plain string content is supported)"
+                        } else {
+                            ""
+                        }
+                        throw mistyped("element [\(index)]: \"\(key)\" must be a string, found \(found)\(parts)")
+                    }
+                    return ChatMessage(role: try text("role"), content: try text("content"))
+                })
+            default:
+                throw mistyped("must be a string or a list of messages, found \(value.kindName)")
             }
-            return .messages(try list.enumerated().map { index, item in
-                guard let message = item as? [String: Any] else {
-                    throw mistyped("must be a string or a list of {\"role\", \"content\"} messages; element [\(index)] "
-                                   + "is \(jsonTypeName(item))")
-                }
-                func text(_ key: String) throws -> String {
-                    if let text = message[key] as? String { return text }
-                    let found = message[key].map(jsonTypeName) ?? "nothing"
-                    let parts = key == "content" && message[key] is [Any]
-                        ? " (a list of parts; only plain string content is supported)" : ""
-                    throw mistyped("element [\(index)]: \"\(key)\" must be a string, found \(found)\(parts)")
-                }
-                return ChatMessage(role: try text("role"), content: try text("content"))
-            })
         }
         return RecordFields(prompt: try field("prompt"), chosen: try field("chosen"), rejected: try field("rejected"),
                             completion: try field("completion"), messages: try field("messages"))
-    }
-
-    /// Foundation's own explanation of a JSON syntax error (e.g. "Unexpected end of file during JSON parse.").
-    private static func parserReason(_ error: Error) -> String {
-        let nsError = error as NSError
-        return (nsError.userInfo[NSDebugDescriptionErrorKey] as? String) ?? nsError.localizedDescription
-    }
-
-    private static func jsonTypeName(_ value: Any) -> String {
-        switch value {
-        case is String: return "a string"
-        case is NSNull: return "null"
-        case is [Any]: return "an array"
-        case is [String: Any]: return "an object"
-        case let number as NSNumber: return String(cString: number.objCType) == "c" ? "a boolean" : "a number"
-        default: return "a value of unexpected type"
-        }
     }
 
     private static func isJSONWhitespace(_ byte: UInt8) -> Bool {

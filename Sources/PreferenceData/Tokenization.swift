@@ -1,3 +1,6 @@
+import ChatTemplate
+import Tokenizers
+
 /// Which end of an over-long prompt+completion row survives `maxLength` truncation (TRL's `truncation_mode`).
 public enum TruncationMode: String, Codable, Sendable, CaseIterable {
     /// Keep the first `maxLength` tokens: the prompt stays whole and the completions lose their tails.

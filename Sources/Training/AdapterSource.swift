@@ -2,6 +2,7 @@ import Foundation
 import Checkpoint
 import Kernels
 import Model
+import MPI
 
 /// LoRA runs: where the adapter of a run comes from (`use_peft`'s fresh one or a PEFT adapter folder given as
 /// `model_name_or_path`), and PEFT adapter folders written and read.
@@ -44,17 +45,37 @@ extension ModelSource {
         try loadAdapterWeights(from: adapter.folder, into: model)
     }
 
-    /// The model of a folder for inference: the base with its adapter merged in when the folder is an adapter
-    /// (PEFT's `merge_and_unload`), so generation runs at the plain model's speed.
+    /// The model of a Hugging Face or adapter folder for inference (`loadMerged`), on one process.
     func loadMergedModel(parallel: Parallel) throws -> any CausalLanguageModel {
         let model = try makeCausalLanguageModel(config: modelConfig, trainable: false, parallel: parallel)
-        try initialize(model, seed: 0)
-        if let adapter {
-            try model.attachAdapters(adapter.config.lora, seed: 0)
-            try loadAdapter(into: model)
-            model.mergeAndUnload()
-        }
+        try loadMerged(into: model, communicator: nil)
         return model
+    }
+
+    /// Puts the folder's model into `model` for inference: the base with its adapter merged in when the folder is an
+    /// adapter (PEFT's `merge_and_unload`), so it runs at the plain model's speed. With a communicator rank 0 reads and
+    /// broadcasts (every rank calls this).
+    func loadMerged(into model: any CausalLanguageModel, communicator: Communicator?) throws {
+        guard let folder else { preconditionFailure("a model folder to load") }
+        if let communicator {
+            try load(into: model, seed: 0, communicator: communicator)
+        } else {
+            try loadWeights(from: folder, into: model)
+        }
+        guard let adapter else { return }
+        let adapters: LoRAAdapters
+        do {
+            adapters = try model.attachAdapters(adapter.config.lora, seed: 0)
+        } catch let error as LoRAError {
+            throw RunError.input("\(adapter.folder.path): \(error)")
+        }
+        if let communicator {
+            try communicator.runOnRankZero { try loadAdapter(into: model) }
+            try communicator.broadcast(UnsafeMutableRawBufferPointer(adapters.parameters), root: 0)
+        } else {
+            try loadAdapter(into: model)
+        }
+        model.mergeAndUnload()
     }
 
     /// adapter_config.json and adapter_model.safetensors of `adapters`: the resolved target modules by full name, the

@@ -2,6 +2,7 @@ import DPO
 import Diagnostics
 import Foundation
 import PreferenceData
+import ChatTemplate
 import Yams
 
 /// A configuration problem, always naming the key and where its value came from. Every rank reads the same file and
@@ -51,10 +52,23 @@ public enum ConfigLoader {
         guard let text = String(data: data, encoding: .utf8) else {
             throw ConfigError("\(path): the config file is not UTF-8 text")
         }
-        try apply(yaml: text, source: path, to: &config)
+        try apply(yaml: text, source: path, folder: URL(fileURLWithPath: path).deletingLastPathComponent(), to: &config)
     }
 
-    static func apply(yaml text: String, source path: String, to config: inout TrainingConfig) throws {
+    /// Input paths a config file names resolve against the file's folder, so a config travels with its data and
+    /// models whatever the working directory; `demo` and `none` name no file. `output_dir` stays relative to the
+    /// working directory, as in TRL, and so do paths given on the command line.
+    static let inputPathKeys: Set<String> = ["train_dataset", "eval_dataset", "model_name_or_path", "precompute_ref_cache_dir"]
+
+    /// `value` of `key` as the config in `folder` means it: relative input paths made absolute.
+    static func resolved(_ value: String?, of key: String, in folder: URL?) -> String? {
+        guard let value, let folder, inputPathKeys.contains(key), !["demo", "none"].contains(value),
+              !value.hasPrefix("/"), !value.hasPrefix("~") else { return value }
+        return folder.appendingPathComponent(value).standardizedFileURL.path
+    }
+
+    /// `folder` is where relative input paths start (nil for the built-in demo config, which names none).
+    static func apply(yaml text: String, source path: String, folder: URL? = nil, to config: inout TrainingConfig) throws {
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -65,10 +79,10 @@ public enum ConfigLoader {
         guard case .mapping = root else {
             throw ConfigError("\(path):\(root.mark?.line ?? 1): the config must be a mapping of keys to values")
         }
-        try applyMapping(root, prefix: "", path: path, to: &config)
+        try applyMapping(root, prefix: "", path: path, folder: folder, to: &config)
     }
 
-    private static func applyMapping(_ node: Node, prefix: String, path: String,
+    private static func applyMapping(_ node: Node, prefix: String, path: String, folder: URL?,
                                      to config: inout TrainingConfig) throws {
         guard case let .mapping(mapping) = node else { return }
         for (keyNode, valueNode) in mapping {
@@ -81,10 +95,10 @@ public enum ConfigLoader {
             switch valueNode {
             case .mapping:
                 guard ConfigKeys.sections.contains(key) else { throw unknownKey(key, at: place) }
-                try applyMapping(valueNode, prefix: key + ".", path: path, to: &config)
+                try applyMapping(valueNode, prefix: key + ".", path: path, folder: folder, to: &config)
             case .scalar(let scalar):
                 let isNull = valueNode.null != nil
-                try set(key, to: isNull ? nil : scalar.string, at: place, in: &config)
+                try set(key, to: isNull ? nil : resolved(scalar.string, of: key, in: folder), at: place, in: &config)
             case .sequence(let items) where ConfigKeys.table[key]?.takesList == true:
                 let values = try items.map { item in
                     guard let value = item.string else {
@@ -154,6 +168,10 @@ public enum ConfigLoader {
     }
 
     private static func unknownKey(_ key: String, at place: String) -> ConfigError {
+        if let reason = ConfigKeys.unsupportedTRLKeys[key] {
+            return ConfigError("\(place): `\(key)` is a TRL DPOConfig key that dpo-dist does not read: \(reason) "
+                + "(docs/dpoconfig-keys.md); delete it from the config")
+        }
         let suggestion = ConfigKeys.table.keys.min { editDistance($0, key) < editDistance($1, key) }
         var message = "\(place): unknown key `\(key)`"
         if let suggestion, editDistance(suggestion, key) <= max(2, key.count / 4) {
@@ -164,6 +182,12 @@ public enum ConfigLoader {
 
     /// Checks that involve more than one key.
     static func validate(_ config: TrainingConfig) throws {
+        // Batch sizes multiply by the rank count too (StepPlan); keep the product far from Int's limit.
+        let (batch, overflow) = config.perDeviceTrainBatchSize.multipliedReportingOverflow(by: config.gradientAccumulationSteps)
+        if overflow || batch > 1 << 24 {
+            throw ConfigError("`per_device_train_batch_size` × `gradient_accumulation_steps` (\(config.perDeviceTrainBatchSize) × "
+                + "\(config.gradientAccumulationSteps)) is larger than any data set this trainer can hold (at most 2^24 rows a step)")
+        }
         if config.channels % config.heads != 0 {
             throw ConfigError("`model.n_embd` (\(config.channels)) must be divisible by `model.n_head` (\(config.heads))")
         }
@@ -225,6 +249,8 @@ enum ConfigKeys {
     struct Entry {
         /// Accepts a YAML sequence, passed to `apply` comma-joined like the command-line form.
         var takesList = false
+        /// The key's current value, for the resolved config file; nil for a key that sets nothing (`removed`).
+        var value: ((TrainingConfig) -> ConfigValue)? = nil
         var apply: (inout TrainingConfig, String?) throws -> Void
     }
 
@@ -272,7 +298,7 @@ enum ConfigKeys {
         "per_device_train_batch_size": int(\.perDeviceTrainBatchSize, min: 1),
         "per_device_eval_batch_size": int(\.perDeviceEvalBatchSize, min: 1),
         "gradient_accumulation_steps": int(\.gradientAccumulationSteps, min: 1),
-        "num_train_epochs": double(\.numTrainEpochs, above: 0),
+        "num_train_epochs": double(\.numTrainEpochs, above: 0, max: 1e6),
         "max_steps": int(\.maxSteps, min: -1),
         "seed": int(\.seed, min: 0),
         "train_sampling_strategy": choice(\.trainSamplingStrategy),
@@ -292,6 +318,11 @@ enum ConfigKeys {
         "use_rslora": bool(\.useRSLoRA),
         "threads": int(\.threads, min: 0),
         "ddp_bucket_cap_mb": double(\.ddpBucketCapMB, min: 0),
+        "ddp_timeout": double(\.ddpTimeout, min: 0),
+        "nonfinite_policy": choice(\.nonfinitePolicy),
+        "gradient_allreduce": choice(\.gradientAllreduce),
+        "share_reference": bool(\.shareReference),
+        "report_to": reportDestinations(\.reportTo),
     ]
 
     private static func required(_ value: String?) throws -> String {
@@ -300,16 +331,21 @@ enum ConfigKeys {
     }
 
     static func string(_ field: WritableKeyPath<TrainingConfig, String>) -> Entry {
-        Entry { config, value in
+        Entry(value: { .text($0[keyPath: field]) }) { config, value in
             let text = try required(value)
             guard !text.isEmpty else { throw ValueProblem(message: "must not be empty") }
             config[keyPath: field] = text
         }
     }
 
+    /// A value or none (`null` or `none`); an empty string is an error, not "none": `model_name_or_path: ""` must
+    /// not quietly train the built-in model.
     static func optionalString(_ field: WritableKeyPath<TrainingConfig, String?>) -> Entry {
-        Entry { config, value in
-            config[keyPath: field] = (value?.isEmpty ?? true) || value == "none" ? nil : value
+        Entry(value: { $0[keyPath: field].map(ConfigValue.text) ?? .null }) { config, value in
+            guard value?.isEmpty != true else {
+                throw ValueProblem(message: "is empty: give a value, or null (or none) for none")
+            }
+            config[keyPath: field] = value == "none" ? nil : value
         }
     }
 
@@ -319,7 +355,7 @@ enum ConfigKeys {
     }
 
     static func optionalChoice(_ field: WritableKeyPath<TrainingConfig, String?>, among names: [String]) -> Entry {
-        Entry { config, value in
+        Entry(value: { $0[keyPath: field].map(ConfigValue.text) ?? .null }) { config, value in
             if let value, !names.contains(value) {
                 throw ValueProblem(message: "must be one of \(names.joined(separator: ", ")), got \"\(value)\"")
             }
@@ -328,7 +364,7 @@ enum ConfigKeys {
     }
 
     static func bool(_ field: WritableKeyPath<TrainingConfig, Bool>) -> Entry {
-        Entry { config, value in
+        Entry(value: { .bool($0[keyPath: field]) }) { config, value in
             switch try required(value).lowercased() {
             case "true", "yes", "on", "1": config[keyPath: field] = true
             case "false", "no", "off", "0": config[keyPath: field] = false
@@ -338,11 +374,13 @@ enum ConfigKeys {
     }
 
     static func int(_ field: WritableKeyPath<TrainingConfig, Int>, min: Int) -> Entry {
-        Entry { config, value in config[keyPath: field] = try parseInt(try required(value), min: min) }
+        Entry(value: { .integer($0[keyPath: field]) }) { config, value in
+            config[keyPath: field] = try parseInt(try required(value), min: min)
+        }
     }
 
     static func optionalInt(_ field: WritableKeyPath<TrainingConfig, Int?>, min: Int) -> Entry {
-        Entry { config, value in
+        Entry(value: { $0[keyPath: field].map(ConfigValue.integer) ?? .null }) { config, value in
             config[keyPath: field] = try value.map { try parseInt($0, min: min) }
         }
     }
@@ -357,7 +395,7 @@ enum ConfigKeys {
 
     static func double(_ field: WritableKeyPath<TrainingConfig, Double>,
                        min: Double? = nil, above: Double? = nil, max: Double? = nil, below: Double? = nil) -> Entry {
-        Entry { config, value in
+        Entry(value: { .real($0[keyPath: field]) }) { config, value in
             let number = try parseDouble(try required(value), min: min, above: above, max: max)
             if let below, number >= below { throw ValueProblem(message: "must be less than \(below), got \(number)") }
             config[keyPath: field] = number
@@ -365,7 +403,7 @@ enum ConfigKeys {
     }
 
     static func optionalDouble(_ field: WritableKeyPath<TrainingConfig, Double?>, min: Double, max: Double) -> Entry {
-        Entry { config, value in
+        Entry(value: { $0[keyPath: field].map(ConfigValue.real) ?? .null }) { config, value in
             config[keyPath: field] = try value.map { try parseDouble($0, min: min, max: max) }
         }
     }
@@ -383,7 +421,9 @@ enum ConfigKeys {
 
     static func choice<Value: RawRepresentable & CaseIterable>(
         _ field: WritableKeyPath<TrainingConfig, Value>) -> Entry where Value.RawValue == String {
-        Entry { config, value in config[keyPath: field] = try parseChoice(try required(value)) }
+        Entry(value: { .text($0[keyPath: field].rawValue) }) { config, value in
+            config[keyPath: field] = try parseChoice(try required(value))
+        }
     }
 
     private static func parseChoice<Value: RawRepresentable & CaseIterable>(_ text: String) throws -> Value
@@ -395,17 +435,50 @@ enum ConfigKeys {
         return parsed
     }
 
+    /// `report_to`: a list of destinations, `none`, or `all` (every destination dpo-dist has); transformers' other
+    /// integrations are refused with the reason.
+    static func reportDestinations(_ field: WritableKeyPath<TrainingConfig, [TrainingConfig.ReportDestination]>) -> Entry {
+        Entry(takesList: true, value: { config in
+            config[keyPath: field].isEmpty ? .text("none") : .list(config[keyPath: field].map { .text($0.rawValue) })
+        }) { config, value in
+            let names = try parseList(try required(value)) { $0 }
+            switch names {
+            case ["none"]: config[keyPath: field] = []
+            case ["all"]: config[keyPath: field] = TrainingConfig.ReportDestination.allCases
+            default: config[keyPath: field] = try names.map(parseReportDestination)
+            }
+        }
+    }
+
+    /// transformers' `report_to` integrations that need their own Python client and, most, a service.
+    static let unsupportedIntegrations: Set<String> = [
+        "azure_ml", "clearml", "codecarbon", "comet_ml", "dagshub", "dvclive", "flyte", "kubeflow", "mlflow", "neptune",
+        "swanlab", "trackio", "wandb",
+    ]
+
+    private static func parseReportDestination(_ name: String) throws -> TrainingConfig.ReportDestination {
+        if let destination = TrainingConfig.ReportDestination(rawValue: name) { return destination }
+        if unsupportedIntegrations.contains(name) {
+            throw ValueProblem(message: "\"\(name)\" is not supported: it is a Python client of its own (most also a "
+                + "network service), and dpo-dist is one Swift binary that runs where Python and the network may not be; "
+                + "use tensorboard (TensorBoard reads output_dir/runs/, and `wandb sync --sync-tensorboard` uploads it "
+                + "later) or csv")
+        }
+        throw ValueProblem(message: "must be none, all, or a list of tensorboard, csv; got \"\(name)\"")
+    }
+
     /// A list: a YAML sequence, or comma-separated values (`--loss_type sigmoid,sft`).
     static func list<Element>(_ field: WritableKeyPath<TrainingConfig, [Element]>,
                               element: @escaping (String) throws -> Element) -> Entry {
-        Entry(takesList: true) { config, value in
+        Entry(takesList: true, value: { .list($0[keyPath: field].map(ConfigValue.item)) }) { config, value in
             config[keyPath: field] = try parseList(try required(value), element: element)
         }
     }
 
     static func optionalList<Element>(_ field: WritableKeyPath<TrainingConfig, [Element]?>,
                                       element: @escaping (String) throws -> Element) -> Entry {
-        Entry(takesList: true) { config, value in
+        Entry(takesList: true, value: { $0[keyPath: field].map { .list($0.map(ConfigValue.item)) } ?? .null }) {
+            config, value in
             config[keyPath: field] = try value.map { try parseList($0, element: element) }
         }
     }

@@ -1,8 +1,10 @@
+import Distributed
 import DPO
 import Kernels
 import Model
 import MPI
 import PreferenceData
+import Tokenizers
 
 /// DPO on preference pairs: the policy against a frozen (or TR-DPO-synced, or precomputed) reference.
 final class DPOTask: TrainingTask {
@@ -15,13 +17,16 @@ final class DPOTask: TrainingTask {
     /// The frozen reference model; nil when its log-probs were precomputed, the loss is reference-free or the policy
     /// has LoRA adapters (the reference is then the policy with its adapters off or frozen).
     let referenceModel: (any CausalLanguageModel)?
+    /// The node-shared memory the reference's parameters live in (`share_reference` with several ranks on the node).
+    let sharedReference: NodeSharedBuffer?
     /// Reference log-probs of every pair computed before training (`precompute_ref_log_probs`).
     let precomputed: PrecomputedReference?
     let dpoStep: DPOStep
 
-    /// Builds the reference from the policy's initial weights (or precomputes its log-probs over all ranks).
+    /// Builds the reference from the policy's initial weights (or precomputes its log-probs over all ranks). With
+    /// `share_reference` and several ranks on a node, the node holds one copy in shared memory, written by its leader.
     init(config: TrainingConfig, source: ModelSource, policy: any CausalLanguageModel, data: TrainingData<PreferenceRows>,
-         communicator: Communicator, parallel: Parallel, say: (String) -> Void) throws {
+         communicator: Communicator, topology: NodeTopology?, parallel: Parallel, say: (String) -> Void) throws {
         self.config = config
         let padTokenID = source.tokenizer.padTokenID
         self.padTokenID = padTokenID
@@ -30,16 +35,28 @@ final class DPOTask: TrainingTask {
         evalPairs = data.eval
         dpoStep = DPOStep(loss: config.dpoLoss)
         let needsReference = !config.referenceFree
+        // With LoRA the reference is the policy itself with its adapters off (or frozen): no model of its own.
+        let needsReferenceModel = needsReference && policy.adapters == nil
         if needsReference && config.precomputeRefLogProbs {
             precomputed = try PrecomputedReference.load(
                 policy: policy, train: data.train, eval: data.eval, config: config, communicator: communicator,
                 batch: { SequenceBatch(pairs: $0, padTokenID: padTokenID) }, say: say)
             referenceModel = nil
+            sharedReference = nil
+        } else if needsReferenceModel, config.shareReference, let topology, topology.node.size > 1 {
+            precomputed = nil
+            let shared = try NodeSharedBuffer(count: policy.parameterCount, topology: topology)
+            try shared.writeOnNodeLeader { $0.baseAddress!.update(from: policy.parameters.baseAddress!, count: $0.count) }
+            referenceModel = try makeCausalLanguageModel(config: source.modelConfig, sharedParameters: shared.floats,
+                                                         owner: shared, parallel: parallel)
+            sharedReference = shared
+            say("reference model: one copy per node in shared memory (\(topology.node.size) ranks on rank 0's node)")
         } else {
             precomputed = nil
-            referenceModel = needsReference && policy.adapters == nil
+            referenceModel = needsReferenceModel
                 ? try makeCausalLanguageModel(config: source.modelConfig, trainable: false, parallel: parallel) : nil
             referenceModel?.copyParameters(from: policy)
+            sharedReference = nil
         }
     }
 
@@ -88,15 +105,21 @@ final class DPOTask: TrainingTask {
         return .precomputed(pairIndices.map { table[2 * $0] } + pairIndices.map { table[2 * $0 + 1] })
     }
 
-    func didUpdate(step: Int) {
-        if config.syncRefModel, let referenceModel, step % config.refModelSyncSteps == 0 {
-            mixReference(referenceModel, towards: policy, alpha: Float(config.refModelMixupAlpha))
+    /// TR-DPO's sync; a node-shared reference is mixed by the node leader alone, between node barriers — the policy is
+    /// the same on every rank, so that is what every rank would have computed.
+    func didUpdate(step: Int) throws {
+        guard config.syncRefModel, let referenceModel, step % config.refModelSyncSteps == 0 else { return }
+        let mix = { mixReference(referenceModel, towards: self.policy, alpha: Float(self.config.refModelMixupAlpha)) }
+        if let sharedReference {
+            try sharedReference.writeOnNodeLeader { _ in mix() }
+        } else {
+            mix()
         }
     }
 
-    var checkpointBuffers: [(file: String, buffer: UnsafeMutableBufferPointer<Float>)] {
+    var checkpointBuffers: [CheckpointBuffer] {
         guard config.syncRefModel, let referenceModel else { return [] }
-        return [("reference.safetensors", referenceModel.parameters)]
+        return [CheckpointBuffer(file: "reference.safetensors", buffer: referenceModel.parameters, nodeShared: sharedReference)]
     }
 }
 

@@ -1,5 +1,7 @@
 import Foundation
+import ChatTemplate
 import Generation
+import JSON
 import Kernels
 import Model
 import PreferenceData
@@ -80,9 +82,10 @@ public final class GenerationJob {
             try settings.apply(huggingFaceGenerationConfig: json, file: file)
         }
         if settings.eosTokenIDs.isEmpty {
-            let configured = source.specialTokenIDs["eos_token_id"]
-            let ids = (configured as? [Int]) ?? (configured as? Int).map { [$0] } ?? [Int(source.tokenizer.eosTokenID)]
-            settings.eosTokenIDs = ids.map { Int32(clamping: $0) }
+            let config = JSONField(.object(source.specialTokenIDs),
+                                   file: URL(fileURLWithPath: folder).appendingPathComponent("config.json").path)
+            settings.eosTokenIDs = try config.optional("eos_token_id").map(GenerationSettings.tokenIDs)
+                ?? [source.tokenizer.eosTokenID]
         }
         return settings
     }
@@ -156,18 +159,16 @@ extension GeneratedCompletion {
     /// `{"prompt", "completion", "completion_ids"}` on one line, in that order, the prompt as given (text or messages,
     /// each `{"content", "role"}`).
     public var jsonLine: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
-        func json(_ value: some Encodable) -> String {
-            // Strings, message lists and id lists always encode.
-            String(decoding: try! encoder.encode(value), as: UTF8.self)
-        }
-        let prompt: String
+        let prompt: JSONValue
         switch self.prompt {
-        case .text(let text): prompt = json(text)
-        case .messages(let messages): prompt = json(messages)
+        case .text(let text): prompt = .string(text)
+        case .messages(let messages):
+            prompt = .array(messages.map { .object(["content": .string($0.content), "role": .string($0.role)]) })
         }
-        return #"{"prompt":\#(prompt),"completion":\#(json(completion)),"completion_ids":\#(json(generation.completionIDs))}"#
+        return JSONValue.object([
+            "prompt": prompt, "completion": .string(completion),
+            "completion_ids": .array(generation.completionIDs.map { .integer(Int($0)) }),
+        ]).serialized()
     }
 
     /// The prompt the model saw and its completion, under headers with their token counts and why it stopped.

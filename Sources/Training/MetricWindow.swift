@@ -45,6 +45,11 @@ struct MetricWindow {
         return zip(names, sums).map { ($0, $1 / microBatches) }
     }
 
+    /// The means under TRL's names for an evaluation: `eval_loss`, `eval_rewards/margins`, ….
+    var evalMeans: [(name: String, value: Double)] {
+        means.map { ("eval_" + $0.name, $0.value) }
+    }
+
     subscript(name: String) -> Double? {
         means.first { $0.name == name }?.value
     }

@@ -2,7 +2,11 @@ import Foundation
 import Checkpoint
 import Kernels
 import Model
+import MPI
 import PreferenceData
+import Tokenizers
+import ChatTemplate
+import JSON
 
 /// Where a run's model comes from: a Hugging Face folder (`model_name_or_path`: config.json, safetensors
 /// weights, tokenizer files), a PEFT adapter folder on such a base (`adapter`), or the built-in
@@ -15,7 +19,7 @@ struct ModelSource {
     let folder: URL?
     /// `bos_token_id`, `eos_token_id` and `pad_token_id` for the config.json of saved models: the source folder's own
     /// values, or the byte tokenizer's end-of-text id (GPT-2's convention).
-    let specialTokenIDs: [String: Any]
+    let specialTokenIDs: JSONObject
     /// The PEFT adapter folder `model_name_or_path` named and its config; `folder` is then its base model.
     private(set) var adapter: (folder: URL, config: PEFTAdapterConfig)?
 
@@ -32,8 +36,8 @@ struct ModelSource {
                                 layers: config.layers, heads: config.heads, channels: config.channels)
             folder = nil
             let endOfText = Int(tokenizer.eosTokenID)
-            specialTokenIDs = ["bos_token_id": endOfText, "eos_token_id": endOfText, "pad_token_id": endOfText,
-                               Self.byteTokenizerKey: "bytes"]
+            specialTokenIDs = ["bos_token_id": .integer(endOfText), "eos_token_id": .integer(endOfText),
+                               "pad_token_id": .integer(endOfText), Self.byteTokenizerKey: "bytes"]
             return
         }
         self = try ModelSource(folder: path)
@@ -66,21 +70,24 @@ struct ModelSource {
                 + "`huggingface-cli download HuggingFaceTB/SmolLM2-135M-Instruct --local-dir \(path)`)")
         }
         let configFile = folder.appendingPathComponent("config.json")
-        guard let json = FileManager.default.contents(atPath: configFile.path) else {
+        guard let data = FileManager.default.contents(atPath: configFile.path) else {
             if let checkpoint = try? CheckpointDirectory(outputDir: folder).latest() {
                 throw RunError.input("\(configFile.path): missing; \(path) holds the checkpoints of a run that has not "
                     + "saved its final model: pass one of them, e.g. the latest, \(checkpoint.path)")
             }
             throw RunError.input("\(configFile.path): missing; `model_name_or_path` must be a Hugging Face model folder")
         }
+        // A JSONError names the file itself.
+        let json = try JSONField.parse(data, file: configFile.path)
         do {
             modelConfig = try ModelConfig(huggingFaceConfig: json)
-        } catch {
+        } catch let error as ModelError {
             throw RunError.input("\(configFile.path): \(error)")
         }
-        let original = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] ?? [:]
-        specialTokenIDs = original.filter { ["bos_token_id", "eos_token_id", "pad_token_id", Self.byteTokenizerKey].contains($0.key) }
-        if original[Self.byteTokenizerKey] as? String == "bytes" {
+        specialTokenIDs = JSONObject(try json.members()
+            .filter { ["bos_token_id", "eos_token_id", "pad_token_id", Self.byteTokenizerKey].contains($0.key) }
+            .map { (key: $0.key, value: $0.value.value) })
+        if specialTokenIDs[Self.byteTokenizerKey] == "bytes" {
             // A folder dpo-dist saved from its built-in model (e.g. `dpo-dist sft`, then `train` on the result).
             tokenizer = ByteTokenizer()
         } else {
@@ -91,13 +98,17 @@ struct ModelSource {
         self.folder = folder
     }
 
-    /// The model's initial weights: read from the folder, or drawn from `seed` for the built-in model.
-    func initialize(_ model: any CausalLanguageModel, seed: Int) throws {
-        if let folder {
-            try loadWeights(from: folder, into: model)
-        } else {
-            model.initializeRandomly(seed: UInt64(seed))
+    /// Puts the model's weights into `model` on every rank: rank 0 reads them from the folder (or draws the built-in
+    /// model's from `seed`) and broadcasts them, so only rank 0 needs to read the model folder.
+    func load(into model: any CausalLanguageModel, seed: Int, communicator: Communicator) throws {
+        try communicator.runOnRankZero {
+            if let folder {
+                try loadWeights(from: folder, into: model)
+            } else {
+                model.initializeRandomly(seed: UInt64(seed))
+            }
         }
+        try communicator.broadcast(UnsafeMutableRawBufferPointer(model.parameters), root: 0)
     }
 
     /// The chat template for conversational data: the built-in one named by `chat_template`, else the model's own.
@@ -127,7 +138,7 @@ struct ModelSource {
             try SafeTensorsFile.write(views, metadata: ["format": "pt"],
                                       to: destination.appendingPathComponent(ModelWeights.singleFile))
         }
-        try AtomicFile.write(try model.config.huggingFaceConfigJSON(adding: specialTokenIDs),
+        try AtomicFile.write(model.config.huggingFaceConfigJSON(adding: specialTokenIDs),
                              to: destination.appendingPathComponent("config.json"))
         try copyTokenizerFiles(to: destination)
     }
@@ -149,10 +160,11 @@ struct ModelSource {
 public func loadModelFolder(_ path: String, threads: Int) throws -> any CausalLanguageModel {
     let folder = URL(fileURLWithPath: path)
     let configFile = folder.appendingPathComponent("config.json")
-    guard let json = FileManager.default.contents(atPath: configFile.path) else {
+    guard let data = FileManager.default.contents(atPath: configFile.path) else {
         throw RunError.input("\(configFile.path): missing; expected a Hugging Face model folder")
     }
-    let model = try makeCausalLanguageModel(huggingFaceConfig: json, trainable: false, parallel: Parallel(threads: threads))
+    let model = try makeCausalLanguageModel(huggingFaceConfig: data, file: configFile.path, trainable: false,
+                                            parallel: Parallel(threads: threads))
     try loadWeights(from: folder, into: model)
     return model
 }

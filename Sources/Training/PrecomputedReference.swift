@@ -137,6 +137,20 @@ struct Fingerprint {
         length &+= UInt64(bytes.count)
     }
 
+    /// The fingerprint of a flat buffer's values.
+    static func of(_ values: UnsafeMutableBufferPointer<Float>) -> String {
+        var fingerprint = Fingerprint()
+        fingerprint.add(UnsafeRawBufferPointer(values))
+        return fingerprint.hex
+    }
+
+    /// The fingerprint of one text.
+    static func of(_ text: String) -> String {
+        var fingerprint = Fingerprint()
+        fingerprint.add(Array(text.utf8))
+        return fingerprint.hex
+    }
+
     mutating func add(_ bytes: [UInt8]) {
         bytes.withUnsafeBytes { add($0) }
     }

@@ -1,5 +1,7 @@
 import Model
 import PreferenceData
+import ChatTemplate
+import Tokenizers
 
 /// Supervised fine-tuning on prompt/completion data (TRL's `SFTTrainer` with its default completion-only loss): the
 /// negative log-likelihood of the completion tokens, averaged over every completion token of the step — as
@@ -50,7 +52,7 @@ final class SFTTask: TrainingTask {
     }
 
     func didUpdate(step: Int) {}
-    let checkpointBuffers: [(file: String, buffer: UnsafeMutableBufferPointer<Float>)] = []
+    let checkpointBuffers: [CheckpointBuffer] = []
 }
 
 /// Sums behind SFT's metrics over the scored completion tokens of a micro-batch, under TRL's `SFTTrainer` names.

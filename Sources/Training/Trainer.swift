@@ -34,6 +34,18 @@ public final class Trainer {
     private var outputLock: OutputDirectoryLock?
     /// Optimizer updates completed so far.
     private(set) var completedSteps = 0
+    /// What a checkpoint must match to be resumed: the data's and the starting weights' fingerprints.
+    private(set) var dataFingerprint = ""
+    private(set) var initialWeightsFingerprint = ""
+    /// Changed settings of every resume so far (`TrainerState.resumeChanges`).
+    var resumeChanges: [String] = []
+    /// Ends the job when a phase that waits on other ranks outlives `ddp_timeout`.
+    let watchdog: Watchdog
+    /// When this process's training loop began, and the step it began at (for the console's elapsed time and ETA).
+    private var trainingStart = Date()
+    private var firstStepThisRun = 0
+    /// Updates skipped for a non-finite gradient (`nonfinite_policy: skip`), logged as `skipped_steps`.
+    private(set) var skippedSteps = 0
     /// Non-padding tokens processed by all ranks since the run began (TRL's cumulative `num_tokens`).
     var tokensSeen = 0.0
     let say: (String) -> Void
@@ -41,6 +53,8 @@ public final class Trainer {
     /// Loads and tokenizes the data and builds the models. `say` prints on rank 0 only.
     public init(objective: Objective = .dpo, config: TrainingConfig, communicator: Communicator,
                 say: @escaping (String) -> Void) throws {
+        // Before the thread pool starts, so every thread inherits the unblocked mask.
+        StopSignals.install()
         self.config = config
         self.communicator = communicator
         let say = communicator.rank == 0 ? say : { _ in }
@@ -48,8 +62,12 @@ public final class Trainer {
         let parallel = Parallel(threads: config.threads > 0 ? config.threads : Self.automaticThreads())
         self.parallel = parallel
         outputDir = URL(fileURLWithPath: config.outputDir)
+        watchdog = Watchdog(timeout: communicator.size > 1 ? config.ddpTimeout : 0, rank: communicator.rank)
 
-        let source = try ModelSource(config: config)
+        // Which ranks share a node: for the node-shared reference and the hierarchical gradient sum.
+        let topology = communicator.size > 1 ? try NodeTopology(world: communicator) : nil
+        // Inputs are read by every rank; a failure on any rank (a file missing on one node) ends them all alike.
+        let source = try communicator.onEveryRank { try ModelSource(config: config) }
         self.source = source
         let chatTemplate = { try source.chatTemplate(named: config.chatTemplate) }
         let lora = source.loraConfig(config)
@@ -57,12 +75,18 @@ public final class Trainer {
         let policy = try makeCausalLanguageModel(config: source.modelConfig, trainable: lora == nil, parallel: parallel)
         policy.gradientCheckpointing = config.gradientCheckpointing
         self.policy = policy
-        try communicator.runOnRankZero { try source.initialize(policy, seed: config.seed) }
-        // Every rank starts from rank 0's weights: only rank 0 needs to read the model folder.
-        try communicator.broadcast(UnsafeMutableRawBufferPointer(policy.parameters), root: 0)
+        // Before the first collective that depends on them (the weights' broadcast has the model's size).
+        try communicator.checkAgreement([
+            ("the resolved config", Fingerprint.of("\(config)")),
+            ("the model (config.json and parameter count)", Fingerprint.of("\(source.modelConfig) \(policy.parameterCount)")),
+        ])
+        try source.load(into: policy, seed: config.seed, communicator: communicator)
+        initialWeightsFingerprint = Fingerprint.of(policy.parameters)
         if let lora {
-            try Self.attachAdapters(lora, to: policy, objective: objective, source: source, config: config,
-                                    communicator: communicator, say: say)
+            let adapters = try Self.attachAdapters(lora, to: policy, objective: objective, source: source, config: config,
+                                                   communicator: communicator, say: say)
+            // A run starts from its base and its adapters.
+            initialWeightsFingerprint = Fingerprint.of(initialWeightsFingerprint + " " + Fingerprint.of(adapters.parameters))
         }
 
         func sayDropped(_ count: Int, _ examples: String) {
@@ -72,22 +96,41 @@ public final class Trainer {
         }
         switch objective {
         case .dpo:
-            let data = try TrainingData.pairs(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            let data = try communicator.onEveryRank {
+                try TrainingData.pairs(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            }
+            dataFingerprint = data.fingerprint { [$0.chosen, $0.rejected] }
+            try communicator.checkAgreement([("the data (every token id)", dataFingerprint)])
             sayDropped(data.droppedTrainExamples, "training pairs")
             task = try DPOTask(config: config, source: source, policy: policy, data: data,
-                               communicator: communicator, parallel: parallel, say: say)
+                               communicator: communicator, topology: topology, parallel: parallel, say: say)
         case .sft:
-            let data = try TrainingData.completions(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            let data = try communicator.onEveryRank {
+                try TrainingData.completions(config: config, tokenizer: source.tokenizer, chatTemplate: chatTemplate)
+            }
+            dataFingerprint = data.fingerprint { [$0] }
+            try communicator.checkAgreement([("the data (every token id)", dataFingerprint)])
             sayDropped(data.droppedTrainExamples, "examples")
             task = SFTTask(padTokenID: source.tokenizer.padTokenID, policy: policy, data: data)
         }
         optimizer = AdamW(for: policy.trainableParameters, settings: config.adamW)
-        trainingStep = TrainingStep(
-            trainable: policy.trainableParameters, optimizer: optimizer,
-            gradientSum: config.ddpBucketCapMB > 0
-                ? .overlapped(communicator, bucketCapMB: config.ddpBucketCapMB, testsWhileComputing: true)
-                : .blocking(communicator),
-            maxGradNorm: config.maxGradNorm, parallel: parallel)
+        let hierarchical = try topology.flatMap {
+            config.gradientAllreduce.isHierarchical(on: $0) ? try HierarchicalAllReduce(topology: $0) : nil
+        }
+        let gradientSum: TrainingStep.GradientSum = if let hierarchical {
+            .hierarchical(hierarchical)
+        } else if config.ddpBucketCapMB > 0 {
+            .overlapped(communicator, bucketCapMB: config.ddpBucketCapMB, testsWhileComputing: true)
+        } else {
+            .blocking(communicator)
+        }
+        trainingStep = TrainingStep(trainable: policy.trainableParameters, optimizer: optimizer, gradientSum: gradientSum,
+                                    maxGradNorm: config.maxGradNorm, parallel: parallel)
+        if let topology {
+            say("\(communicator.size) ranks on \(topology.nodeCount) node(s); gradient sum: "
+                + (hierarchical == nil ? "flat (one all-reduce over all ranks)"
+                    : "hierarchical (shared memory within a node, then among the \(topology.nodeCount) node leaders)"))
+        }
 
         plan = StepPlan(pairCount: task.trainCount, config: config, ranks: communicator.size)
         let warmup = config.warmupSteps > 0
@@ -108,68 +151,114 @@ public final class Trainer {
 
     // MARK: Training
 
-    /// Trains to the end of the plan (from the latest checkpoint when `resume`), saving and logging on the way.
-    public func train(resume: Bool) throws -> TrainingReport {
+    /// Trains to the end of the plan (from the latest checkpoint when `resume`), saving and logging on the way, or
+    /// until a stop signal (`StopSignals`): then every rank stops at the same step boundary with a checkpoint.
+    public func train(resume: Bool) throws -> TrainingOutcome {
         try prepareOutputDirectory(resume: resume)
+        try communicator.runOnRankZero { try startRunFiles() }
         if resume {
             completedSteps = try restoreLatestCheckpoint()
             say("resumed from checkpoint-\(completedSteps) in \(outputDir.path)")
         }
         let log = communicator.rank == 0
-            ? try MetricsLog(outputDir: outputDir, keepThroughStep: resume ? completedSteps : nil) : nil
+            ? try MetricsLog(outputDir: outputDir, keepThroughStep: resume ? completedSteps : nil, reportTo: config.reportTo)
+            : nil
         say("training \(trainingStep.trainable.count) parameters on \(communicator.size) rank(s) × \(parallel.threads) thread(s): "
             + "\(task.trainCount) examples, global batch \(plan.globalBatchSize), \(plan.totalSteps) steps")
 
-        let before = try evaluateSplits()
+        let before = try watchdog.guarding("the evaluation before training") { try evaluateSplits() }
+        trainingStart = Date()
+        firstStepThisRun = completedSteps
         var window = MetricWindow(names: task.metricNames)
         var windowStart = Date()
         var lastSaved = completedSteps
         while completedSteps < plan.totalSteps {
-            let gradNorm = try runStep(completedSteps, metrics: &window)
+            let request = try watchdog.guarding("step \(completedSteps + 1): agreeing whether to stop") {
+                try communicator.stopRequest()
+            }
+            if let request {
+                // A fresh run stopped before its first update saves checkpoint-0, so there is always one to resume.
+                if lastSaved != completedSteps || (!resume && completedSteps == 0) {
+                    try watchdog.guarding("step \(completedSteps): saving a checkpoint") { try saveCheckpoint() }
+                }
+                return .stopped(step: completedSteps, totalSteps: plan.totalSteps, signal: request.signal, ranks: request.ranks,
+                                outputDir: outputDir.path)
+            }
+            let gradNorm = try watchdog.guarding("step \(completedSteps + 1): forward, backward and gradient sum") {
+                try runStep(completedSteps, metrics: &window)
+            }
             completedSteps += 1
             let isLast = completedSteps == plan.totalSteps
             if completedSteps % config.loggingSteps == 0 || isLast {
-                let record = try trainRecord(window, gradNorm: gradNorm, seconds: Date().timeIntervalSince(windowStart))
+                let seconds = Date().timeIntervalSince(windowStart)
+                let record = try watchdog.guarding("step \(completedSteps): summing the logged metrics") {
+                    try trainRecord(window, gradNorm: gradNorm, seconds: seconds)
+                }
                 try emit(record, to: log)
                 window = MetricWindow(names: task.metricNames)
                 windowStart = Date()
             }
             if let every = config.evalSteps, task.evalCount > 0, completedSteps % every == 0 || isLast {
-                try emit(try evaluationRecord(), to: log)
+                try emit(try watchdog.guarding("step \(completedSteps): evaluation") { try evaluationRecord() }, to: log)
             }
             if config.saveSteps > 0, completedSteps % config.saveSteps == 0 {
-                try saveCheckpoint()
+                try watchdog.guarding("step \(completedSteps): saving a checkpoint") { try saveCheckpoint() }
                 lastSaved = completedSteps
             }
         }
         if lastSaved != completedSteps || completedSteps == 0 {
-            try saveCheckpoint()
+            try watchdog.guarding("step \(completedSteps): saving a checkpoint") { try saveCheckpoint() }
         }
         try saveFinalModel()
-        let after = try evaluateSplits()
-        return TrainingReport(steps: completedSteps, before: before, after: after, metrics: task.summaryMetrics)
+        let runtime = Date().timeIntervalSince(trainingStart)
+        let after = try watchdog.guarding("the evaluation after training") { try evaluateSplits() }
+        let steps = completedSteps - firstStepThisRun
+        say(String(format: "train_runtime %.1f s", runtime) + " (\(durationText(runtime))) for \(steps) steps, "
+            + String(format: "%.2f steps/s", Double(steps) / max(runtime, 1e-9)))
+        let report = TrainingReport(steps: completedSteps, before: before, after: after, metrics: task.summaryMetrics)
+        try communicator.runOnRankZero { try writeSummary(of: report) }
+        return .finished(report)
     }
 
     /// One optimizer update (`TrainingStep`) on this rank's share of the step's micro-batches. Adds the micro-batches'
-    /// metrics to `metrics` and returns the global gradient norm before clipping.
-    func runStep(_ step: Int, metrics: inout MetricWindow) throws -> Double {
+    /// metrics to `metrics` and returns the global gradient norm before clipping, or nil when `nonfinite_policy: skip`
+    /// skipped the update of a non-finite gradient. Weights that the update made non-finite end the run before anything
+    /// is saved, so no checkpoint or final model ever holds them.
+    func runStep(_ step: Int, metrics: inout MetricWindow) throws -> Double? {
         let microBatches = plan.microBatches(step: step)
-        // Which rank runs a micro-batch changes nothing: its weight is fixed by the step.
-        let outcome = try task.train(communicator.share(of: microBatches), ofStep: microBatches, update: step + 1,
+        let outcome: TrainingStep.Outcome<MicroBatchMetrics>
+        do {
+            // Which rank runs a micro-batch changes nothing: its weight is fixed by the step.
+            outcome = try task.train(communicator.share(of: microBatches), ofStep: microBatches, update: step + 1,
                                      learningRate: schedule.rate(at: step), with: trainingStep)
+        } catch RunError.diverged(let update, let what) where config.nonfinitePolicy == .skip {
+            skippedSteps += 1
+            say("step \(update): update skipped (nonfinite_policy: skip, \(skippedSteps) so far): \(what)")
+            return nil
+        }
+        guard allFinite(policy.parameters.baseAddress!, count: policy.parameterCount, parallel: parallel) else {
+            throw RunError.diverged(step: step + 1, what: "the update made weights non-finite (±inf or NaN) although "
+                + "the gradient was finite: lower `learning_rate` or `weight_decay`; nothing of this step was saved, "
+                + "the newest checkpoint in output_dir is intact")
+        }
         for microBatchMetrics in outcome.metrics {
             metrics.add(microBatchMetrics)
         }
-        task.didUpdate(step: step + 1)
+        try task.didUpdate(step: step + 1)
         return outcome.gradientNorm
     }
 
     // MARK: Metrics
 
-    private func trainRecord(_ window: MetricWindow, gradNorm: Double, seconds: Double) throws -> MetricsRecord {
+    private func trainRecord(_ window: MetricWindow, gradNorm: Double?, seconds: Double) throws -> MetricsRecord {
         let global = try window.allReduced(communicator)
         var record = MetricsRecord(global.means)
-        record.fields.append(("grad_norm", gradNorm))
+        if let gradNorm {
+            record.fields.append(("grad_norm", gradNorm))
+        }
+        if config.nonfinitePolicy == .skip {
+            record.fields.append(("skipped_steps", Double(skippedSteps)))
+        }
         // As transformers 5 logs it: the rate this step's update used.
         record.fields.append(("learning_rate", schedule.rate(at: completedSteps - 1)))
         record.fields.append(("epoch", Double(completedSteps) / Double(plan.stepsPerEpoch)))
@@ -181,28 +270,30 @@ public final class Trainer {
     }
 
     private func evaluationRecord() throws -> MetricsRecord {
-        let metrics = try evaluate(.eval)
-        var record = MetricsRecord(metrics.means.map { ("eval_" + $0.name, $0.value) })
+        var record = MetricsRecord(try evaluate(.eval).evalMeans)
         record.fields.insert(("step", Double(completedSteps)), at: 0)
         record.fields.append(("epoch", Double(completedSteps) / Double(plan.stepsPerEpoch)))
         return record
     }
 
+    /// Writes a record with its wall-clock `time` (seconds since 1970) and prints its console line with the time
+    /// since training began and, from the steps run so far, the time left.
     private func emit(_ record: MetricsRecord, to log: MetricsLog?) throws {
+        var record = record
+        let now = Date()
+        record.fields.append(("time", now.timeIntervalSince1970))
         try log?.write(record)
-        say(consoleLine(record, totalSteps: plan.totalSteps))
+        let elapsed = now.timeIntervalSince(trainingStart)
+        let stepsThisRun = completedSteps - firstStepThisRun
+        let remaining = stepsThisRun > 0
+            ? elapsed / Double(stepsThisRun) * Double(plan.totalSteps - completedSteps) : nil
+        say(consoleLine(record, totalSteps: plan.totalSteps, progress: (elapsed, remaining)))
     }
 
     /// Metrics of the policy on the training or the held-out examples, in micro-batches of
     /// `per_device_eval_batch_size` dealt over all ranks.
     func evaluate(_ split: DataSplit) throws -> MetricWindow {
-        let count = split == .train ? task.trainCount : task.evalCount
-        let microBatches = chunks(Array(0..<count), size: config.perDeviceEvalBatchSize).map(Array.init)
-        var metrics = MetricWindow(names: task.metricNames)
-        for microBatch in communicator.share(of: microBatches) {
-            metrics.add(task.evaluate(microBatch, of: split))
-        }
-        return try metrics.allReduced(communicator)
+        try task.metrics(on: split, batchSize: config.perDeviceEvalBatchSize, communicator: communicator)
     }
 
     private func evaluateSplits() throws -> SplitMetrics {
@@ -242,6 +333,17 @@ public final class Trainer {
     /// Files in `output_dir` that only a run writes: the final model's weights and config (or adapter), and the metrics log.
     static let earlierRunFiles = ["model.safetensors", "model.safetensors.index.json", "config.json", MetricsLog.fileName,
                                   PEFTAdapterFolder.configFile, PEFTAdapterFolder.weightsFile]
+}
+
+extension TrainingConfig.GradientAllreduce {
+    /// Whether gradients are summed in two levels on `topology` (`auto`: when that saves network traffic).
+    func isHierarchical(on topology: NodeTopology) -> Bool {
+        switch self {
+        case .auto: topology.benefitsFromHierarchy
+        case .flat: false
+        case .hierarchical: true
+        }
+    }
 }
 
 /// Which pairs make each global batch, and how many steps the run has.
@@ -311,6 +413,23 @@ func chunks<T>(_ items: [T], size: Int) -> [ArraySlice<T>] {
 public struct SplitMetrics {
     var train: MetricWindow
     var heldOut: MetricWindow?
+}
+
+/// How `Trainer.train` ended.
+public enum TrainingOutcome {
+    /// The plan ran to its end; the final model is saved.
+    case finished(TrainingReport)
+    /// A stop signal (`signal`, received by `ranks` ranks) ended the run after `step` of `totalSteps` updates, with
+    /// checkpoint-`step` complete in `outputDir`.
+    case stopped(step: Int, totalSteps: Int, signal: String, ranks: Int, outputDir: String)
+
+    /// The one line a stopped run ends with: what happened and how to continue.
+    public var stopMessage: String? {
+        guard case let .stopped(step, totalSteps, signal, ranks, outputDir) = self else { return nil }
+        let received = ranks > 1 ? "\(signal) on \(ranks) ranks" : signal
+        return "stopped by \(received) after step \(step) of \(totalSteps): checkpoint-\(step) in \(outputDir) is complete; "
+            + "continue with the same command and --resume"
+    }
 }
 
 /// What a finished run reports: metrics on the train and held-out pairs before and after training.

@@ -8,9 +8,10 @@ extension Trainer {
     /// folder keeps its starting values frozen as the reference, as TRL does with a "ref" copy of a loaded adapter;
     /// a fresh one (lora_B zero) is the base, so the reference is the base with the adapters off.
     /// DPO turns the adapters' dropout off, as TRL's `disable_dropout` (on by default) does to every dropout module.
+    @discardableResult
     static func attachAdapters(_ lora: LoRAConfig, to policy: any CausalLanguageModel, objective: Objective,
                                source: ModelSource, config: TrainingConfig, communicator: Communicator,
-                               say: (String) -> Void) throws {
+                               say: (String) -> Void) throws -> LoRAAdapters {
         let adapters: LoRAAdapters
         do {
             adapters = try policy.attachAdapters(lora, seed: UInt64(config.seed))
@@ -28,5 +29,6 @@ extension Trainer {
         say("LoRA: r \(lora.rank), alpha \(lora.alpha)\(lora.useRSLoRA ? " (rslora)" : ""), dropout \(objective == .dpo ? 0 : lora.dropout) on "
             + "\(adapters.layout.targetModules.count) modules\(adapters.layout.savedModules.isEmpty ? "" : ", \(adapters.layout.savedModules.count) trained in full"): "
             + "\(adapters.layout.parameterCount) trainable parameters of \(policy.parameterCount + adapters.layout.parameterCount)")
+        return adapters
     }
 }

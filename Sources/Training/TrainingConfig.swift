@@ -99,6 +99,15 @@ public struct TrainingConfig: Sendable, Equatable {
     public var saveSteps = 500
     public var saveTotalLimit: Int? = nil
     public var evalSteps: Int? = nil
+    /// transformers' `report_to` (default "none"): where metrics go besides metrics.jsonl (`ReportDestination`).
+    public var reportTo: [ReportDestination] = []
+
+    public enum ReportDestination: String, Sendable, CaseIterable {
+        /// TensorBoard event files under `output_dir/runs/`, as transformers' TensorBoardCallback writes them.
+        case tensorboard
+        /// `output_dir/metrics.csv` (ours), one column per metric.
+        case csv
+    }
 
     /// TRL's `gradient_checkpointing` (default on): a training forward keeps only each block's input and backward reruns
     /// the block — the same results bit for bit, less activation memory, one more trunk forward per micro-batch.
@@ -110,11 +119,46 @@ public struct TrainingConfig: Sendable, Equatable {
     /// in buckets of this size, each started as soon as the last backward of a step has finished it; 0 = one blocking
     /// all-reduce of the whole buffer after the backward.
     public var ddpBucketCapMB = 25.0
+    /// transformers' `ddp_timeout` in seconds (default 1800): a phase that waits on other ranks (a step's gradient sum,
+    /// the metrics, an evaluation, a checkpoint) and outlives it ends the job, naming the rank and the phase; 0 = never.
+    public var ddpTimeout = 1800.0
+    /// Ours: what a step whose summed gradient is not finite does: `stop` the run (nothing of the step is applied), or
+    /// `skip` its update, count it and go on. Weights made non-finite by an update always stop the run.
+    public var nonfinitePolicy = NonfinitePolicy.stop
+
+    public enum NonfinitePolicy: String, Sendable, CaseIterable {
+        case stop, skip
+    }
+
+    /// Ours: how gradients are summed over ranks — `flat` (one MPI all-reduce over all ranks), `hierarchical` (within
+    /// each node through shared memory, then among one leader per node), or `auto`: hierarchical when the ranks span
+    /// several nodes and some node runs more than one of them.
+    public var gradientAllreduce = GradientAllreduce.auto
+    /// Ours: the ranks of a node share one read-only copy of the reference model in MPI shared memory.
+    public var shareReference = true
+
+    public enum GradientAllreduce: String, Sendable, CaseIterable {
+        case auto, flat, hierarchical
+    }
 
     public init() {}
 }
 
 extension TrainingConfig {
+    /// The settings a resume may change (the optimizer's, the loss's and the run's length), by their keys: a change is
+    /// said at resume and recorded in trainer_state.json. What the data order or the model depends on is checked
+    /// separately and refused.
+    var resumableSettings: [(key: String, value: String)] {
+        [("beta", "\(beta)"), ("loss_type", lossTypes.map(\.rawValue).joined(separator: ",")),
+         ("loss_weights", lossWeights.map { $0.map { "\($0)" }.joined(separator: ",") } ?? "none"),
+         ("label_smoothing", "\(labelSmoothing)"), ("learning_rate", "\(learningRate)"),
+         ("lr_scheduler_type", lrSchedulerType.rawValue), ("warmup_steps", "\(warmupSteps)"),
+         ("warmup_ratio", "\(warmupRatio)"), ("weight_decay", "\(weightDecay)"), ("max_grad_norm", "\(maxGradNorm)"),
+         ("adam_beta1", "\(adamBeta1)"), ("adam_beta2", "\(adamBeta2)"), ("adam_epsilon", "\(adamEpsilon)"),
+         ("max_steps", "\(maxSteps)"), ("num_train_epochs", "\(numTrainEpochs)"), ("max_length", "\(maxLength)"),
+         ("truncation_mode", truncationMode.rawValue)]
+    }
+
     /// The loss these settings describe; `loss_weights` must already match `loss_type` (`ConfigLoader` checks).
     public var dpoLoss: DPOLoss {
         let weights = lossWeights ?? Array(repeating: 1, count: lossTypes.count)

@@ -1,5 +1,7 @@
 import PreferenceData
 import Model
+import ChatTemplate
+import Tokenizers
 
 /// A run's training and evaluation examples: the bridge from PreferenceData to Model.
 ///
@@ -12,6 +14,19 @@ struct TrainingData<Example> {
     /// Training examples whose prompt alone fills `max_length` (dropped only with `truncation_mode: keep_start`).
     var droppedTrainExamples: Int
 
+    /// A hash of every token id and prompt length of every row (train, then eval): what ranks compare at start-up.
+    func fingerprint(rows: (Example) -> [PreferenceRow]) -> String {
+        var fingerprint = Fingerprint()
+        for split in [train, eval] {
+            fingerprint.add([UInt8](repeating: 0xFF, count: 8))
+            for row in split.flatMap(rows) {
+                row.tokens.withUnsafeBytes { fingerprint.add($0) }
+                withUnsafeBytes(of: Int64(row.promptTokens)) { fingerprint.add($0) }
+            }
+        }
+        return fingerprint.hex
+    }
+
     /// The same examples, each transformed.
     func map<Other>(_ transform: (Example) -> Other) -> TrainingData<Other> {
         TrainingData<Other>(train: train.map(transform), eval: eval.map(transform),
@@ -20,10 +35,12 @@ struct TrainingData<Example> {
 }
 
 extension TrainingData where Example == PreferenceRows {
-    /// DPO's pairs of `train_dataset` and `eval_dataset`, tokenized and truncated.
+    /// DPO's pairs of `train_dataset` and `eval_dataset`, tokenized and truncated; with `training` false, only those of
+    /// `eval_dataset` (`dpo-dist eval`).
     static func pairs(config: TrainingConfig, tokenizer: any Tokenizer,
-                      chatTemplate: (() throws -> ChatTemplate)? = nil) throws -> Self {
-        try TrainingData<TokenizedPair>.tokenizedPairs(config: config, tokenizer: tokenizer, chatTemplate: chatTemplate)
+                      chatTemplate: (() throws -> ChatTemplate)? = nil, training: Bool = true) throws -> Self {
+        try TrainingData<TokenizedPair>.tokenizedPairs(config: config, tokenizer: tokenizer, chatTemplate: chatTemplate,
+                                                       training: training)
             .map { $0.rows(maxLength: config.maxLength, truncationMode: config.truncationMode) }
     }
 }
@@ -50,9 +67,10 @@ extension TrainingData where Example == PreferenceRow {
 extension TrainingData where Example == TokenizedPair {
     /// DPO's pairs before truncation: the token ids TRL's tokenized dataset holds.
     static func tokenizedPairs(config: TrainingConfig, tokenizer: any Tokenizer,
-                               chatTemplate: (() throws -> ChatTemplate)? = nil) throws -> Self {
+                               chatTemplate: (() throws -> ChatTemplate)? = nil, training: Bool = true) throws -> Self {
         let settings = TokenizationSettings(maxLength: config.maxLength, truncationMode: config.truncationMode)
-        return try load(config: config, tokenizer: tokenizer, chatTemplate: chatTemplate, completions: false) {
+        return try load(config: config, tokenizer: tokenizer, chatTemplate: chatTemplate, completions: false,
+                        training: training) {
             tokenizePairs($0, tokenizer: tokenizer, settings: settings)
         }
     }
@@ -63,9 +81,9 @@ extension TrainingData {
     /// with `tokenize`, which returns those it keeps and how many it dropped. `chatTemplate` is asked for only when a
     /// file is conversational: the trainer passes the model's own template, or the built-in one that `chat_template`
     /// names; without it, the built-in named by `chat_template` is used. `completions` reads SFT data
-    /// (`PreferenceDataset.loadCompletions`).
+    /// (`PreferenceDataset.loadCompletions`). Without `training`, `train_dataset` is not read and the training set is empty.
     private static func load(config: TrainingConfig, tokenizer: any Tokenizer, chatTemplate: (() throws -> ChatTemplate)?,
-                             completions: Bool,
+                             completions: Bool, training: Bool = true,
                              tokenize: ([PairTexts]) -> ([Example], dropped: Int)) throws -> Self {
         let template = chatTemplate ?? {
             guard let name = config.chatTemplate else {
@@ -83,8 +101,9 @@ extension TrainingData {
                                 key: key, tokenizer: tokenizer, chatTemplate: template)
             return tokenize(texts)
         }
-        let (train, dropped) = try examples(config.trainDataset, key: "train_dataset", builtIn: DemoData.train)
-        guard !train.isEmpty else {
+        let (train, dropped) = training
+            ? try examples(config.trainDataset, key: "train_dataset", builtIn: DemoData.train) : ([], 0)
+        guard !train.isEmpty || !training else {
             throw RunError.input("`train_dataset` \(config.trainDataset): every example's prompt fills `max_length` "
                 + "\(config.maxLength), so all were dropped")
         }

@@ -18,6 +18,9 @@ public struct TrainingStep {
         /// (`GradientReducer`); `testsWhileComputing` also drives the started ones with MPI_Test at every report of
         /// the backward, which Open MPI needs to progress them (training always does; off only to measure that).
         case overlapped(Communicator, bucketCapMB: Double, testsWhileComputing: Bool)
+        /// Within each node through shared memory, then among the node leaders, after the last backward
+        /// (`HierarchicalAllReduce`; blocking: nothing overlaps the backward).
+        case hierarchical(HierarchicalAllReduce)
     }
 
     /// What one update reports.
@@ -82,6 +85,9 @@ public struct TrainingStep {
         case .overlapped(let communicator, let bucketCapMB, let testsWhileComputing):
             return GradientReducer(communicator: communicator, gradients: trainable.gradients, bucketCapMB: bucketCapMB,
                                    testsWhileComputing: testsWhileComputing)
+        case .hierarchical(let hierarchical):
+            return GradientReducer(communicator: hierarchical.topology.world, gradients: trainable.gradients, bucketCapMB: 0,
+                                   hierarchical: hierarchical)
         }
     }
 }

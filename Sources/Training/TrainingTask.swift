@@ -1,4 +1,6 @@
+import Distributed
 import Model
+import MPI
 
 /// What a run trains: DPO on preference pairs, or SFT on prompt/completion sequences. The trainer owns everything the
 /// two share — the policy, the step plan, the optimizer step, logging, evaluation and checkpoints — and asks the task
@@ -24,11 +26,20 @@ protocol TrainingTask: AnyObject {
     /// backward into the policy's gradients, an evaluation one only forward.
     func runMicroBatch(_ indices: [Int], _ run: MicroBatchRun<StepTotals>) -> MicroBatchMetrics
 
-    /// After the optimizer update of step `step` (1-based): TR-DPO moves its reference here.
-    func didUpdate(step: Int)
+    /// After the optimizer update of step `step` (1-based): TR-DPO moves its reference here (collective when the
+    /// reference is shared by a node's ranks).
+    func didUpdate(step: Int) throws
 
-    /// Buffers besides the policy and the optimizer that a checkpoint must hold for an exact resume (file name, buffer).
-    var checkpointBuffers: [(file: String, buffer: UnsafeMutableBufferPointer<Float>)] { get }
+    /// Buffers besides the policy and the optimizer that a checkpoint must hold for an exact resume.
+    var checkpointBuffers: [CheckpointBuffer] { get }
+}
+
+/// A buffer besides the policy and the optimizer that a checkpoint holds (a TR-DPO reference), in file `file`.
+struct CheckpointBuffer {
+    var file: String
+    var buffer: UnsafeMutableBufferPointer<Float>
+    /// Set when the ranks of a node share the buffer: a resume then hands rank 0's copy to one rank per node.
+    var nodeShared: NodeSharedBuffer?
 }
 
 /// How a micro-batch is run.
@@ -78,6 +89,18 @@ extension TrainingTask {
     /// The metrics of the policy on the examples at `indices` of `split`.
     func evaluate(_ indices: [Int], of split: DataSplit) -> MicroBatchMetrics {
         runMicroBatch(indices, .evaluate(split))
+    }
+
+    /// The metrics of the policy on all of `split`, in micro-batches of `batchSize` dealt over the ranks and summed
+    /// over them (every rank must call it): what training logs as `eval_*` and `dpo-dist eval` prints.
+    func metrics(on split: DataSplit, batchSize: Int, communicator: Communicator) throws -> MetricWindow {
+        let count = split == .train ? trainCount : evalCount
+        let microBatches = chunks(Array(0..<count), size: batchSize).map(Array.init)
+        var metrics = MetricWindow(names: metricNames)
+        for microBatch in communicator.share(of: microBatches) {
+            metrics.add(evaluate(microBatch, of: split))
+        }
+        return try metrics.allReduced(communicator)
     }
 }
 

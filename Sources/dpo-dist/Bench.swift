@@ -1,5 +1,6 @@
 import ArgumentParser
 import Benchmarks
+import Distributed
 import Foundation
 import Kernels
 import Model
@@ -57,6 +58,20 @@ struct Bench: ParsableCommand {
         """)
     var communication = false
 
+    @Flag(name: .long, help: """
+        Instead: under mpirun, an nccl-tests-style sweep of the in-place float all-reduce, flat and hierarchical: time,         algorithm and bus bandwidth, and checks, per message size (--min-bytes … --max-bytes, doubling).
+        """)
+    var allreduce = false
+
+    @Option(name: .long, help: "With --allreduce: the smallest message in bytes (a multiple of 4).")
+    var minBytes = 8
+
+    @Option(name: .long, help: "With --allreduce: the largest message in bytes (two buffers of it per rank).")
+    var maxBytes = 512 << 20
+
+    @Option(name: .long, help: "With --allreduce: bytes per chunk of the hierarchical path (a multiple of 4).")
+    var chunkBytes = 4 * HierarchicalAllReduce.defaultChunkCapacity
+
     @Option(name: .long, help: "With --communication: layers of the GPT-2-124M-shaped model (fewer runs faster).")
     var layers = 12
 
@@ -79,6 +94,9 @@ struct Bench: ParsableCommand {
         guard layers >= 1, pairsPerRank >= 1, length >= 2 else {
             throw ValidationError("--layers and --pairs-per-rank must be at least 1 and --length at least 2")
         }
+        guard minBytes >= 4, minBytes % 4 == 0, maxBytes >= minBytes, chunkBytes >= 4, chunkBytes % 4 == 0 else {
+            throw ValidationError("--min-bytes and --chunk-bytes must be positive multiples of 4, --min-bytes at most --max-bytes")
+        }
         guard length <= ModelConfig.gpt2Small.maxPositions else {
             throw ValidationError("--length \(length) exceeds GPT-2's \(ModelConfig.gpt2Small.maxPositions) positions")
         }
@@ -90,6 +108,9 @@ struct Bench: ParsableCommand {
         }
         if communication {
             return try benchmarkCommunication()
+        }
+        if allreduce {
+            return try benchmarkAllReduce()
         }
         let shapes = shape.isEmpty ? BenchmarkShape.all : shape.compactMap(BenchmarkShape.named)
         let peak = PeakEstimate(gflopsPerCore: peakGflops ?? measurePeakGFLOPS(),
@@ -139,6 +160,22 @@ extension Bench {
             print(String(format: "%@: %d parameters loaded in %.3f s (median of %d); peak RSS %.0f MB for a %.0f MB fp32 model",
                          folder, parameters, median, repeats, peakMB, modelMB))
         }
+    }
+}
+
+extension Bench {
+    /// `AllReduceBenchmark` on every rank of this job; rank 0 prints the table or the JSON.
+    func benchmarkAllReduce() throws {
+        let communicator = try Communicator.world()
+        var settings = AllReduceBenchmark.Settings()
+        settings.minimumBytes = minBytes
+        settings.maximumBytes = maxBytes
+        settings.chunkCapacity = chunkBytes / 4
+        let result = try AllReduceBenchmark.run(settings, communicator: communicator)
+        if communicator.rank == 0 {
+            print(json ? result.json() : result.table())
+        }
+        communicator.finalize()
     }
 }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Diagnostics
+import Distributed
 import Foundation
 import MPI
 import Training
@@ -9,7 +10,8 @@ struct DPODist: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dpo-dist",
         abstract: "Distributed Direct Preference Optimization on CPUs, one process or many under mpirun.",
-        subcommands: [Train.self, SFT.self, Generate.self, Merge.self, Bench.self])
+        version: "dpo-dist 0.4.0 (checkpoint format \(Trainer.checkpointFormat))",
+        subcommands: [Train.self, SFT.self, Eval.self, Report.self, Generate.self, Merge.self, Bench.self])
 
     /// Console output goes out line by line even when stdout is a file or a pipe (batch jobs, nohup, tee), so the log
     /// is live and survives a kill; C stdio would otherwise buffer it in 4 KiB blocks.
@@ -32,23 +34,33 @@ struct RunOptions: ParsableArguments {
 
     /// Loads the config and trains; errors end every rank cleanly (see `fail`).
     func run(_ objective: Trainer.Objective, demoOverrides: [String] = []) throws {
-        let communicator: Communicator
+        let communicator = try Self.startMPI()
         do {
-            communicator = try Communicator.world()
-        } catch {
-            FileHandle.standardError.write(Data("error: cannot start MPI: \(error)\n".utf8))
-            throw ExitCode(2)
-        }
-        do {
-            let trainingConfig = try ConfigLoader.load(file: config, overrides: overrides, demoOverrides: demoOverrides)
+            // Every rank reads the config; a rank that cannot (a file missing on its node) ends all of them alike.
+            let trainingConfig = try communicator.onEveryRank {
+                try ConfigLoader.load(file: config, overrides: overrides, demoOverrides: demoOverrides)
+            }
             let trainer = try Trainer(objective: objective, config: trainingConfig, communicator: communicator) { print($0) }
-            let report = try trainer.train(resume: resume)
+            let outcome = try trainer.train(resume: resume)
             if communicator.rank == 0 {
-                print(report.summary)
+                switch outcome {
+                case .finished(let report): print(report.summary)
+                case .stopped: print(outcome.stopMessage ?? "")
+                }
             }
             communicator.finalize()
         } catch {
-            fail(error, communicator: communicator)
+            Self.fail(error, communicator: communicator)
+        }
+    }
+
+    /// MPI's world communicator (one process without mpirun); exit code 2 when MPI cannot start.
+    static func startMPI() throws -> Communicator {
+        do {
+            return try Communicator.world()
+        } catch {
+            FileHandle.standardError.write(Data("error: cannot start MPI: \(error)\n".utf8))
+            throw ExitCode(2)
         }
     }
 
@@ -56,7 +68,7 @@ struct RunOptions: ParsableArguments {
     /// divergence, a rank-0 failure already shared) is printed once by rank 0 and every rank exits cleanly. Anything
     /// else may be rank-local: that rank reports it with its number and aborts the whole job rather than let the
     /// other ranks hang.
-    private func fail(_ error: Error, communicator: Communicator) -> Never {
+    static func fail(_ error: Error, communicator: Communicator) -> Never {
         let identical = error is any IdenticalOnEveryRank
         if communicator.rank == 0 || !identical {
             let prefix = communicator.size > 1 && !identical ? "error (rank \(communicator.rank)): " : "error: "
@@ -96,7 +108,7 @@ struct SFT: ParsableCommand {
             template) or {"messages"} (the last assistant message is the completion). The loss is the mean negative
             log-likelihood of the completion tokens, as TRL's SFTTrainer computes it by default. DPO keys (beta,
             loss_type, …) are ignored. With no --config, fine-tunes the demo model on the demo's chosen replies into
-            runs/demo-sft; follow it with `dpo-dist train --model_name_or_path runs/demo-sft` for the SFT → DPO pipeline.
+            runs/demo-sft; follow it with `dpo-dist train --config configs/demo.yaml --model_name_or_path runs/demo-sft --output_dir runs/demo-dpo` for the SFT → DPO pipeline.
             """)
 
     @OptionGroup var options: RunOptions

@@ -93,6 +93,59 @@ struct Checker {
         expectEqual("startAllReduceSum (wait)", waited) { total * Float($0 % 5 + 2) }
     }
 
+    /// The node split (every rank of a node has the node leader's processor name), a split of the even ranks, a sum
+    /// and a broadcast within each, and a shared window in which every rank of a node reads what the others wrote.
+    mutating func checkNodeCommunicators() throws {
+        let (rank, ranks) = (self.rank, self.ranks)
+        let node = try world.splitByNode()
+        let processorName = try world.processorName()
+        expect(!processorName.isEmpty, "processorName() is empty")
+        var leaderName = Array(processorName.utf8)
+        var nameLength = UInt64(leaderName.count)
+        try withUnsafeMutableBytes(of: &nameLength) { try node.broadcast($0, root: 0) }
+        leaderName = node.rank == 0 ? leaderName : [UInt8](repeating: 0, count: Int(nameLength))
+        try leaderName.withUnsafeMutableBytes { try node.broadcast($0, root: 0) }
+        expect(String(decoding: leaderName, as: UTF8.self) == processorName,
+               "splitByNode: node leader on \(String(decoding: leaderName, as: UTF8.self)), this rank on \(processorName)")
+
+        let even = try world.split(joining: rank % 2 == 0)
+        let joined = even != nil
+        expect(joined == (rank % 2 == 0), "split(joining:): membership of rank \(rank)")
+        if let even {
+            let (evenRank, evenSize) = (even.rank, even.size)
+            expect(evenSize == (ranks + 1) / 2 && evenRank == rank / 2, "split(joining:): rank \(evenRank) of \(evenSize)")
+            var values = (0..<elementCount).map { Float((rank + 1) * ($0 % 7 + 1)) }
+            try values.withUnsafeMutableBufferPointer { try even.allReduceSum($0) }
+            let evenRankSum = Float(stride(from: 1, through: ranks, by: 2).reduce(0, +))
+            expectEqual("SubCommunicator.allReduceSum", values) { evenRankSum * Float($0 % 7 + 1) }
+            let root = even.size - 1
+            var bytes = (0..<elementCount).map { pattern($0, from: even.rank) }
+            try bytes.withUnsafeMutableBytes { try even.broadcast($0, root: root) }
+            expect(bytes.indices.allSatisfy { bytes[$0] == pattern($0, from: root) },
+                   "SubCommunicator.broadcast: bytes differ from the root's")
+            try even.barrier()
+        }
+
+        // Member m allocates m + 1 values (Open MPI rounds each segment up to whole pages; one more for the alignment).
+        let window = try node.allocateSharedMemory(bytes: (node.rank + 1) * MemoryLayout<Int32>.stride + 64)
+        let own = try window.segment(ofMember: node.rank).bindMemory(to: Int32.self)
+        for index in 0...node.rank { own[index] = Int32(100 * node.rank + index) }
+        try window.synchronize()
+        try node.barrier()
+        try window.synchronize()
+        for member in 0..<node.size {
+            let segment = try window.segment(ofMember: member).bindMemory(to: Int32.self)
+            let values = Array(segment.prefix(member + 1))
+            expect(values == (0...member).map { Int32(100 * member + $0) },
+                   "shared window: member \(member)'s segment reads \(values)")
+        }
+        try node.barrier()
+        let aligned = try window.alignedSegment(ofMember: node.rank)
+        let segment = try window.segment(ofMember: node.rank)
+        expect(Int(bitPattern: aligned.baseAddress) % 64 == 0 && aligned.baseAddress! - segment.baseAddress! < 64,
+               "alignedSegment: not the first 64-byte boundary of the segment")
+    }
+
     mutating func runAll(pass: String) throws {
         self.pass = pass
         try checkFloatSum()
@@ -100,6 +153,7 @@ struct Checker {
         try checkRawBroadcast()
         try checkArrayBroadcast()
         try checkNonBlockingSum()
+        try checkNodeCommunicators()
         try world.barrier()
     }
 }

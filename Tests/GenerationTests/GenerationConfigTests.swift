@@ -30,11 +30,12 @@ struct GenerationConfigTests {
             do { _ = try settings(json) } catch { return "\(error)" }
             return nil
         }
-        #expect(problem(#"{"do_sample": 1}"#) == "model/generation_config.json: 'do_sample' must be true or false, found 1")
-        #expect(problem(#"{"top_k": 2.5}"#) == "model/generation_config.json: 'top_k' must be an integer, found 2.5")
-        #expect(problem(#"{"temperature": "hot"}"#) == "model/generation_config.json: 'temperature' must be a number, found hot")
-        #expect(problem(#"{"eos_token_id": [1, true]}"#)?.contains("'eos_token_id' must be a token id or a list of token ids") == true)
-        #expect(problem(#"{"stop_strings": 3}"#)?.contains("'stop_strings' must be a string or a list of strings") == true)
-        #expect(problem("[1]") == "model/generation_config.json: not a JSON object")
+        #expect(problem(#"{"do_sample": 1}"#) == #"model/generation_config.json: "do_sample": expected a boolean, found a number"#)
+        #expect(problem(#"{"top_k": 2.5}"#) == #"model/generation_config.json: "top_k": expected an integer, found 2.5"#)
+        #expect(problem(#"{"temperature": "hot"}"#) == #"model/generation_config.json: "temperature": expected a number, found a string"#)
+        #expect(problem(#"{"eos_token_id": [1, true]}"#)
+                == #"model/generation_config.json: "eos_token_id[1]": expected an integer, found a boolean"#)
+        #expect(problem(#"{"stop_strings": 3}"#) == #"model/generation_config.json: "stop_strings": expected a string, found a number"#)
+        #expect(problem("[1]") == "model/generation_config.json: expected an object, found an array")
     }
 }

@@ -95,3 +95,23 @@ func gradientNormAndClipping(count: Int) {
     #expect(!clipGradientNorm(buffer.pointer, count: 3, maxNorm: 1, parallel: .serial).isFinite)
     #expect(buffer.values[0] == 1 && buffer.values[2] == 2)
 }
+
+/// allFinite finds one ±inf or NaN anywhere (vector body, tail, any chunk), for 1 and 2 threads.
+@Test func allFiniteFindsEveryNonFiniteValue() {
+    for threads in [1, 2] {
+        let parallel = Parallel(threads: threads)
+        for count in [0, 1, 7, 8, 9, 65_536 + 13, 200_003] {
+            var values = (0 ..< count).map { Float($0 % 97) * 1e30 - 4e31 }
+            #expect(values.withUnsafeBufferPointer { allFinite($0.baseAddress!, count: count, parallel: parallel) })
+            for bad in [Float.infinity, -.infinity, .nan] where count > 0 {
+                for position in Set([0, count / 2, count - 1]) {
+                    let kept = values[position]
+                    values[position] = bad
+                    #expect(!values.withUnsafeBufferPointer { allFinite($0.baseAddress!, count: count, parallel: parallel) },
+                            "count \(count), \(bad) at \(position), \(threads) thread(s)")
+                    values[position] = kept
+                }
+            }
+        }
+    }
+}

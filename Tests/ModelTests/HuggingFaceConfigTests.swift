@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 import Kernels
 import Model
 import Testing
@@ -84,9 +85,9 @@ struct HuggingFaceConfigTests {
     @Test(arguments: Self.roundTripConfigs.indices)
     func configJSONRoundTrips(configIndex: Int) throws {
         let config = Self.roundTripConfigs[configIndex]
-        let json = try config.huggingFaceConfigJSON(adding: ["eos_token_id": 3])
+        let json = config.huggingFaceConfigJSON(adding: ["eos_token_id": 3])
         #expect(try ModelConfig(huggingFaceConfig: json) == config)
-        #expect(try ModelConfig(huggingFaceConfig: config.huggingFaceConfig()) == config)
+        #expect(try ModelConfig(huggingFaceConfig: JSONField(.object(config.huggingFaceConfig()), file: "config.json")) == config)
         let object = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
         #expect(object["architectures"] as? [String] == [config.architecture.huggingFaceClass])
         #expect(object["eos_token_id"] as? Int == 3)
@@ -113,7 +114,9 @@ struct HuggingFaceConfigTests {
         }
         #expect("\(ModelError.unsupportedArchitecture("GemmaForCausalLM"))".contains("'GemmaForCausalLM' is not supported"))
         #expect(throws: ModelError.unsupportedArchitecture("falcon")) { try parse(#"{"model_type": "falcon"}"#) }
-        #expect(throws: ModelError.missingConfigKey("model_type")) { try parse(#"{"hidden_size": 8}"#) }
+        #expect(throws: JSONError(file: "config.json", path: "model_type", problem: .missingKey)) {
+            try parse(#"{"hidden_size": 8}"#)
+        }
     }
 
     @Test func badOrUnsupportedKeysAreNamed() throws {
@@ -122,13 +125,15 @@ struct HuggingFaceConfigTests {
             precondition(changed != Self.smolLM2, "\(from) not in the config")
             return changed
         }
-        #expect(throws: ModelError.missingConfigKey("intermediate_size")) {
+        #expect(throws: JSONError(file: "config.json", path: "intermediate_size", problem: .missingKey)) {
             try parse(variant(#""intermediate_size": 1536,"#, ""))
         }
-        #expect(throws: ModelError.invalidConfigValue(key: "hidden_size", expected: "an integer", found: "576")) {
+        #expect(throws: JSONError(file: "config.json", path: "hidden_size",
+                                  problem: .wrongType(expected: "an integer", found: "a string"))) {
             try parse(variant(#""hidden_size": 576"#, #""hidden_size": "576""#))
         }
-        #expect(throws: ModelError.invalidConfigValue(key: "tie_word_embeddings", expected: "true or false", found: "1")) {
+        #expect(throws: JSONError(file: "config.json", path: "tie_word_embeddings",
+                                  problem: .wrongType(expected: "a boolean", found: "a number"))) {
             try parse(variant(#""tie_word_embeddings": true"#, #""tie_word_embeddings": 1"#))
         }
         #expect(throws: ModelError.unsupportedConfigValue(key: "rope_scaling.rope_type", value: "yarn")) {
@@ -137,7 +142,7 @@ struct HuggingFaceConfigTests {
         #expect(throws: ModelError.unsupportedConfigValue(key: "rope_scaling.type", value: "dynamic")) {
             try parse(variant(#""rope_scaling": null"#, #""rope_scaling": {"type": "dynamic", "factor": 2.0}"#))
         }
-        #expect(throws: ModelError.missingConfigKey("rope_scaling.low_freq_factor")) {
+        #expect(throws: JSONError(file: "config.json", path: "rope_scaling.low_freq_factor", problem: .missingKey)) {
             try parse(variant(#""rope_scaling": null"#,
                               #""rope_scaling": {"rope_type": "llama3", "factor": 8.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}"#))
         }
@@ -150,7 +155,9 @@ struct HuggingFaceConfigTests {
         #expect(throws: ModelError.invalidConfig("heads (9) must be a multiple of keyValueHeads (2)")) {
             try parse(variant(#""num_key_value_heads": 3"#, #""num_key_value_heads": 2"#))
         }
-        #expect(throws: ModelError.self) { try parse("[1, 2]") }
+        #expect(throws: JSONError(file: "config.json", problem: .wrongType(expected: "an object", found: "an array"))) {
+            try parse("[1, 2]")
+        }
     }
 
     /// Mistral's sliding window is not implemented as a window: sequences longer than it are rejected instead.

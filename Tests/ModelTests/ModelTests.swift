@@ -171,4 +171,27 @@ struct ModelLayoutTests {
         reference.copyParameters(from: policy)
         #expect(Array(reference.parameters) == Array(policy.parameters))
     }
+
+    /// A frozen model over someone else's buffer reads exactly those weights (the scores equal a model holding a copy),
+    /// sees later changes to them, and frees nothing when it goes.
+    @Test func modelOverSharedParametersScoresWithTheOwnersWeights() {
+        let config = ModelTestKit.tinyConfig
+        let owned = ModelTestKit.randomizedModel(config, seed: 9, trainable: false)
+        final class Owner {
+            let storage = UnsafeMutableRawPointer.allocate(byteCount: 4 * ParameterLayout(config: ModelTestKit.tinyConfig).parameterCount,
+                                                           alignment: 64)
+            deinit { storage.deallocate() }
+        }
+        let owner = Owner()
+        let floats = UnsafeMutableBufferPointer(start: owner.storage.bindMemory(to: Float.self, capacity: owned.parameterCount),
+                                                count: owned.parameterCount)
+        _ = floats.initialize(from: owned.parameters)
+        let shared = DecoderModel(config: config, sharedParameters: floats, owner: owner, parallel: .serial)
+        #expect(shared.hasSharedParameters && !owned.hasSharedParameters && !shared.trainable)
+        #expect(shared.parameters.baseAddress == floats.baseAddress)
+        let batch = ModelTestKit.batch(length: 6, promptLengths: [2, 1], completionLengths: [3, 4], vocab: config.vocabSize, seed: 1)
+        #expect(shared.score(batch, training: false).logProbSums == owned.score(batch, training: false).logProbSums)
+        floats[0] += 1
+        #expect(shared.parameters[0] == owned.parameters[0] + 1)
+    }
 }

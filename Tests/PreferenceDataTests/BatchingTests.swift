@@ -1,5 +1,6 @@
 import Testing
 @testable import PreferenceData
+import Tokenizers
 
 @Suite struct BatchingTests {
     @Test func laysOutChosenRowsThenRejectedRowsRightPadded() {

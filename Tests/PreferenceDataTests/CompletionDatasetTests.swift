@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PreferenceData
+import ChatTemplate
 
 /// SFT data: `{"prompt", "completion"}` (strings or message lists) or `{"messages"}`, read as pairs whose two
 /// completions are the SFT target.

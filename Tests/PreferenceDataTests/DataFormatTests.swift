@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import PreferenceData
+import TestSupport
+import ChatTemplate
 
 private func user(_ text: String) -> ChatMessage { ChatMessage(role: "user", content: text) }
 private func assistant(_ text: String) -> ChatMessage { ChatMessage(role: "assistant", content: text) }

@@ -1,28 +1,8 @@
 import Foundation
 import Testing
 @testable import PreferenceData
-
-/// A fresh temporary directory per test, removed when the value goes away.
-final class TemporaryDirectory {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("DataTests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(at: url) }
-
-    func write(_ name: String, _ text: String) throws -> String {
-        try write(name, Data(text.utf8))
-    }
-
-    func write(_ name: String, _ bytes: Data) throws -> String {
-        let file = url.appendingPathComponent(name)
-        try bytes.write(to: file)
-        return file.path
-    }
-}
+import TestSupport
+import ChatTemplate
 
 /// Writes `text` to a file called `name`, loads it, and returns the DataError that loading must throw.
 private func loadError(_ name: String, _ text: String) throws -> DataError {
@@ -123,6 +103,25 @@ private let secondExample = PreferenceExample(prompt: "Hi \"there\"", chosen: "H
         #expect(error.location == .line(2))
         #expect(error.field == field)
         #expect(error.description.hasSuffix(#", line 2: field "\#(field)" \#(problem)"#))
+    }
+
+    /// Message lists decode role and content as written; multimodal content (a list of parts) is rejected saying so.
+    @Test func chatMessagesDecodeFromJSON() throws {
+        let directory = try TemporaryDirectory()
+        let completions = #""chosen": [{"role": "assistant", "content": "A"}], "rejected": [{"role": "assistant", "content": "B"}]"#
+        let path = try directory.write("chat.jsonl", #"{"prompt": [{"role": "system", "content": "Be brief."}, "#
+                                       + #"{"role": "user", "content": "Grüße 👋"}], "# + completions + "}")
+        let file = try PreferenceDataset.load(path: path)
+        guard case .conversational(let examples) = file.records else {
+            Issue.record("expected conversational records, got \(file.records)")
+            return
+        }
+        #expect(examples.map(\.prompt) == [[ChatMessage(role: "system", content: "Be brief."),
+                                            ChatMessage(role: "user", content: "Grüße 👋")]])
+
+        let parts = try loadError("parts.jsonl", #"{"prompt": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}], "#
+                                  + completions + "}")
+        #expect(parts.problem.contains("list of parts"))
     }
 
     @Test func nonObjectLineIsRejected() throws {

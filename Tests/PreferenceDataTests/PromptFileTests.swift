@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import PreferenceData
+import ChatTemplate
+import TestSupport
 
 /// Prompt files for `dpo-dist generate`: `{"prompt"}` as text or messages, or `{"messages"}`.
 @Suite struct PromptFileTests {

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import PreferenceData
+import TestSupport
+import TokenizerFixtures
+import Tokenizers
+import ChatTemplate
 
 // Parity with TRL 1.16's data preparation (`DPOTrainer._prepare_dataset`) and collation (`DataCollatorForPreference`)
 // on every data format, with the fixture tokenizers and built-in chat templates. Fixtures/trl_tokenization.json is

@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 @testable import PreferenceData
+import TestSupport
+import TokenizerFixtures
+import Tokenizers
+import ChatTemplate
 
 /// Bytes as ids like ByteTokenizer, with a post-processor that puts BOS (258) in front when adding special tokens,
 /// and one "merge": a space followed by "T" becomes the single id 300, so the prompt/completion boundary can move.
@@ -155,6 +159,17 @@ private let bytes = { (text: String) in text.utf8.map { Int32($0) } }
                     #expect(rows.chosen.scoredTokens >= 1 && rows.rejected.scoredTokens >= 1)
                 }
             }
+        }
+    }
+
+    @Test func tokenizePairsEncodesThePromptWithSpecialTokensAndEndsCompletionsWithEOS() throws {
+        for name in ["llama2", "qwen2"] {
+            let tokenizer = try TokenizerFixtures.tokenizer(name)
+            let example = PreferenceExample(prompt: "Is the dog lazy?", chosen: " Yes, it sleeps.", rejected: " No.")
+            let (pairs, dropped) = tokenizePairs([example], tokenizer: tokenizer, settings: TokenizationSettings(maxLength: 512))
+            #expect(dropped == 0)
+            #expect(pairs.first?.prompt == tokenizer.encode(example.prompt, addSpecialTokens: true))
+            #expect(pairs.first?.chosen.last == tokenizer.eosTokenID)
         }
     }
 }

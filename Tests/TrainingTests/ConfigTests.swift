@@ -29,6 +29,7 @@ import Testing
         #expect(config.seed == 42)
         #expect(config.maxLength == 512)
         #expect(config.ddpBucketCapMB == 25)
+        #expect(config.gradientAllreduce == .auto && config.shareReference)
         #expect(config.gradientCheckpointing)
     }
 
@@ -44,7 +45,8 @@ import Testing
             """)
         let config = try ConfigLoader.load(file: path, overrides: [
             "--beta", "0.5", "--model.n_layer=6", "--lr_scheduler_type", "cosine", "--eval_dataset", "none",
-            "--ddp_bucket_cap_mb", "0", "--gradient_checkpointing", "false"])
+            "--ddp_bucket_cap_mb", "0", "--gradient_allreduce", "hierarchical", "--share_reference", "false",
+            "--gradient_checkpointing", "false"])
         #expect(config.beta == 0.5)
         #expect(config.learningRate == 5e-5)
         #expect(config.layers == 6 && config.heads == 2 && config.channels == 32)
@@ -52,6 +54,7 @@ import Testing
         #expect(config.outputDir == "out/a")
         #expect(config.evalDataset == nil)
         #expect(config.ddpBucketCapMB == 0)
+        #expect(config.gradientAllreduce == .hierarchical && !config.shareReference)
         #expect(!config.gradientCheckpointing)
     }
 
@@ -135,6 +138,48 @@ import Testing
         #expect(sftOwn.outputDir == TrainingConfig().outputDir && !sftOwn.overwriteOutputDir)
     }
 
+    /// An unsupported TRL key's error quotes the reason docs/dpoconfig-keys.md gives, and the generated table agrees
+    /// with the document (tools/make_unsupported_keys.py) and with the keys we read.
+    @Test func unsupportedTRLKeysQuoteTheirReason() throws {
+        let bf16 = try #require(error(file: try writeTemporary("bf16: true\n")))
+        #expect(bf16.contains(":1: `bf16` is a TRL DPOConfig key that dpo-dist does not read: "), "\(bf16)")
+        #expect(bf16.contains(try #require(ConfigKeys.unsupportedTRLKeys["bf16"])))
+        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let table = try String(contentsOf: repository.appendingPathComponent("docs/dpoconfig-keys.md"), encoding: .utf8)
+        var documented: [String: String] = [:]
+        for line in table.split(separator: "\n") {
+            let cells = line.split(separator: "|", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            if cells.count == 6, cells[3] == "unsupported" {
+                documented[cells[1].trimmingCharacters(in: CharacterSet(charactersIn: "`"))] = cells[4]
+            }
+        }
+        #expect(documented == ConfigKeys.unsupportedTRLKeys, "rerun tools/make_unsupported_keys.py")
+        #expect(documented.keys.filter { ConfigKeys.table[$0] != nil }.isEmpty, "a key we read is listed as unsupported")
+    }
+
+    /// Input paths in a config file are relative to its folder; `demo`, absolute paths, `output_dir` and the command
+    /// line are left as they are.
+    @Test func inputPathsResolveAgainstTheConfigFilesFolder() throws {
+        let path = try writeTemporary("train_dataset: data/pairs.jsonl\neval_dataset: demo\nmodel_name_or_path: ../models/m\n"
+            + "precompute_ref_cache_dir: /abs/cache\noutput_dir: runs/x\n")
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+        let config = try ConfigLoader.load(file: path, overrides: [])
+        #expect(config.trainDataset == folder.appendingPathComponent("data/pairs.jsonl").path)
+        #expect(config.modelNameOrPath == folder.deletingLastPathComponent().appendingPathComponent("models/m").path)
+        #expect(config.evalDataset == "demo" && config.precomputeRefCacheDir == "/abs/cache" && config.outputDir == "runs/x")
+        #expect(try ConfigLoader.load(file: path, overrides: ["--train_dataset", "mine.jsonl"]).trainDataset == "mine.jsonl")
+    }
+
+    /// Values that would crash or silently misbehave later are refused by the loader, naming the key.
+    @Test func hostileValuesAreRefused() throws {
+        #expect(error(file: nil, overrides: ["--model_name_or_path", ""])?.contains("`model_name_or_path` is empty") == true)
+        #expect(error(file: nil, overrides: ["--num_train_epochs", "1e300"])?.contains("`num_train_epochs` must be at most") == true)
+        let product = error(file: nil, overrides: ["--per_device_train_batch_size", "9223372036854775807",
+                                                   "--gradient_accumulation_steps", "4"])
+        #expect(product?.contains("`per_device_train_batch_size` × `gradient_accumulation_steps`") == true, "\(product ?? "")")
+        #expect(try ConfigLoader.load(file: nil, overrides: ["--eval_dataset", "none"]).evalDataset == nil)
+    }
+
     @Test func booleanKeys() throws {
         #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir", "false"]).overwriteOutputDir == false)
         #expect(try ConfigLoader.load(file: nil, overrides: ["--overwrite_output_dir=yes"]).overwriteOutputDir == true)
@@ -154,6 +199,52 @@ import Testing
         #expect(error(file: broken)?.contains("\(broken): not valid YAML") == true)
         let list = try writeTemporary("- beta\n")
         #expect(error(file: list)?.contains("must be a mapping") == true)
+    }
+
+    /// The resolved config a run saves reads back as the same configuration: the defaults, the demo's, and one where
+    /// every key but `sync_ref_model` (which excludes `precompute_ref_log_probs`) differs from its default, with text
+    /// that YAML would otherwise read as something else (`null`, `true`, `a: b`, `~`).
+    @Test func resolvedConfigLoadsBackToTheSameConfig() throws {
+        let everyKeyChanged = try ConfigLoader.load(file: nil, overrides: [
+            "--model_name_or_path", "models/a: b", "--train_dataset", "true", "--eval_dataset", "data/held out.jsonl",
+            "--max_length", "96", "--chat_template", "chatml", "--truncation_mode", "keep_end",
+            "--model.n_layer", "3", "--model.n_head", "2", "--model.n_embd", "24", "--model.n_positions", "96",
+            "--beta", "0.25", "--label_smoothing", "0.1", "--loss_type", "sigmoid,sft,robust", "--loss_weights", "1,0.5,1e-7",
+            "--reference_free", "true", "--f_divergence_type", "alpha_divergence", "--f_alpha_divergence_coef", "0.3",
+            "--discopop_tau", "0.07", "--ld_alpha", "0.4", "--use_weighting", "true", "--precompute_ref_log_probs", "true",
+            "--precompute_ref_batch_size", "3", "--precompute_ref_cache_dir", "null", "--ref_model_mixup_alpha", "0.5",
+            "--ref_model_sync_steps", "7", "--learning_rate", "3e-7", "--weight_decay", "0.01", "--adam_beta1", "0.8",
+            "--adam_beta2", "0.99", "--adam_epsilon", "1e-6", "--max_grad_norm", "0.5", "--lr_scheduler_type", "cosine",
+            "--warmup_steps", "2", "--warmup_ratio", "0.2", "--per_device_train_batch_size", "3",
+            "--per_device_eval_batch_size", "5", "--gradient_accumulation_steps", "4", "--num_train_epochs", "1.5",
+            "--max_steps", "11", "--seed", "9", "--train_sampling_strategy", "sequential", "--output_dir", "~",
+            "--overwrite_output_dir", "true", "--logging_steps", "2", "--save_steps", "3", "--save_total_limit", "1",
+            "--eval_steps", "4", "--threads", "1", "--ddp_bucket_cap_mb", "0.5",
+        ])
+        #expect(everyKeyChanged.precomputeRefCacheDir == nil)
+        var withCacheDir = everyKeyChanged
+        withCacheDir.precomputeRefCacheDir = "null"
+        // Relative input paths are written absolute (a config file's own paths resolve against its folder).
+        let workingDirectory = FileManager.default.currentDirectoryPath
+        var absolute = withCacheDir
+        absolute.modelNameOrPath = workingDirectory + "/models/a: b"
+        absolute.trainDataset = workingDirectory + "/true"
+        absolute.evalDataset = workingDirectory + "/data/held out.jsonl"
+        absolute.precomputeRefCacheDir = workingDirectory + "/null"
+        var absoluteWithoutCacheDir = absolute
+        absoluteWithoutCacheDir.precomputeRefCacheDir = nil
+        let demo = try ConfigLoader.load(file: nil, overrides: [])
+        for (config, expected) in [(demo, demo), (TrainingConfig(), TrainingConfig()), (everyKeyChanged, absoluteWithoutCacheDir),
+                                   (withCacheDir, absolute), (absolute, absolute)] {
+            let yaml = try ConfigLoader.resolvedYAML(of: config)
+            #expect(try ConfigLoader.load(file: try writeTemporary(yaml), overrides: []) == expected, "\(yaml)")
+            for key in ConfigKeys.table.keys where key != "max_prompt_length" {
+                let name = key.split(separator: ".").last.map(String.init) ?? key
+                #expect(yaml.contains("\n\(name):") || yaml.contains(" \(name):"), "\(key) missing from\n\(yaml)")
+            }
+        }
+        let yaml = try ConfigLoader.resolvedYAML(of: withCacheDir)
+        #expect(yaml.contains("loss_type: [sigmoid, sft, robust]") && yaml.contains("model:\n  n_embd: 24\n"), "\(yaml)")
     }
 
     @Test func editDistanceBasics() {

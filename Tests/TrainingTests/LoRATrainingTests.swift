@@ -87,6 +87,38 @@ import TestSupport
         #expect(try RunOutput.lossSequence(in: space.folder.appendingPathComponent("c")) != RunOutput.lossSequence(in: a))
     }
 
+    /// `dpo-dist eval` of LoRA runs — a fresh `use_peft` adapter, and one trained on from a saved adapter (whose
+    /// reference is that adapter) — gives the training-time evaluations of the same checkpoints bit for bit; an adapter
+    /// folder against a named base is merged into it.
+    @Test func evalOfAdapterRunsEqualsTheTrainingTimeEvaluation() throws {
+        let space = try TRLFixture.workspace()
+        let lora = try TRLFixture.loraWorkspace("lora_all_linear")
+        let evaluation = ["--max_steps", "4", "--save_steps", "2", "--eval_steps", "2", "--save_total_limit", "5"]
+        let fresh = space.folder.appendingPathComponent("fresh"), fromAdapter = lora.folder.appendingPathComponent("run")
+        let runs = [
+            train(space, output: "fresh", evaluation + ["--eval_dataset", space.pairs.path]),
+            runProcess(binary, arguments: ["train", "--model_name_or_path", lora.adapter.path, "--train_dataset", lora.pairs.path,
+                                           "--eval_dataset", lora.pairs.path, "--max_length", "40", "--threads", "1",
+                                           "--per_device_train_batch_size", "2", "--learning_rate", "2e-3",
+                                           "--output_dir", fromAdapter.path] + evaluation, timeout: 300),
+        ]
+        for (result, run) in zip(runs, [fresh, fromAdapter]) {
+            #expect(result.status == 0, "\(result.stderr)")
+            let logged = try RunOutput.loggedEvaluations(in: run)
+            let rows = try RunOutput.evaluationRows(runProcess(binary, arguments: ["eval", "--model_name_or_path", run.path,
+                                                                                   "--json"], timeout: 300))
+            #expect(rows.map(\.model) == [run.path + "/checkpoint-2", run.path + "/checkpoint-4", run.path])
+            for (row, step) in zip(rows, [2, 4, 4]) {
+                try RunOutput.expectSameEvaluation(row.metrics, logged[step], row.model)
+            }
+        }
+        // The starting adapter against the bare base: merged, it has the margins of the adapter over the base.
+        let merged = try RunOutput.evaluationRows(runProcess(binary, arguments: [
+            "eval", "--model_name_or_path", lora.adapter.path, "--ref_model", lora.model.path, "--eval_dataset",
+            lora.pairs.path, "--max_length", "40", "--json"], timeout: 300))
+        #expect(merged.count == 1 && merged[0].metrics["eval_rewards/margins"] != 0)
+    }
+
     @Test func keysThatDoNotCombineWithLoRAAreRefused() throws {
         func error(_ overrides: [String]) -> String? {
             do {

@@ -4,6 +4,7 @@ import DPO
 import Kernels
 import Model
 import PreferenceData
+import Tokenizers
 @testable import Training
 
 @Suite struct TRLTokenizationTests {

@@ -58,3 +58,37 @@ int dpo_mpi_request_test(dpo_mpi_request *request, int *completed);
 int dpo_mpi_request_wait(dpo_mpi_request *request);
 /// Releases the handle; the operation must have completed.
 void dpo_mpi_request_free(dpo_mpi_request *request);
+
+// MARK: Node topology: communicators derived from MPI_COMM_WORLD and MPI shared-memory windows.
+
+/// A communicator derived from MPI_COMM_WORLD, with MPI_ERRORS_RETURN installed. Its ranks are ordered as in the world.
+typedef struct dpo_mpi_comm dpo_mpi_comm;
+/// The ranks that can share memory with this one (MPI_Comm_split_type(MPI_COMM_TYPE_SHARED)): the ranks of its node.
+int dpo_mpi_comm_split_shared_memory(dpo_mpi_comm **node);
+/// MPI_Comm_split of MPI_COMM_WORLD by `color`; a negative color (MPI_UNDEFINED) leaves `*result` NULL.
+int dpo_mpi_comm_split_world(int color, dpo_mpi_comm **result);
+/// MPI_Comm_free (skipped once MPI is finalized) and the handle's release; NULL is ignored.
+void dpo_mpi_comm_free(dpo_mpi_comm *comm);
+int dpo_mpi_comm_rank_in(dpo_mpi_comm *comm, int *rank);
+int dpo_mpi_comm_size_in(dpo_mpi_comm *comm, int *size);
+int dpo_mpi_barrier_in(dpo_mpi_comm *comm);
+/// In-place float sum within `comm`, split like the world all-reduce.
+int dpo_mpi_allreduce_sum_float_in(dpo_mpi_comm *comm, float *buffer, size_t count);
+/// Broadcasts `count` bytes from `root` (a rank of `comm`) within `comm`, split like the world broadcast.
+int dpo_mpi_broadcast_bytes_in(dpo_mpi_comm *comm, void *buffer, size_t count, int root);
+/// MPI_Get_processor_name, NUL-terminated in at most `capacity` bytes.
+int dpo_mpi_processor_name(char *name, size_t capacity);
+/// MPI_MAX_PROCESSOR_NAME: the buffer size that always fits a processor name.
+size_t dpo_mpi_max_processor_name(void);
+
+/// An MPI window over memory shared by the ranks of one node, in a passive-target epoch (MPI_Win_lock_all) for its life.
+typedef struct dpo_mpi_window dpo_mpi_window;
+/// MPI_Win_allocate_shared over `comm` (whose ranks must share memory): this rank's segment of `bytes` bytes at `*base`,
+/// on pages of its own (alloc_shared_noncontig), not necessarily aligned beyond 8 bytes. Collective over `comm`.
+int dpo_mpi_win_allocate_shared(dpo_mpi_comm *comm, size_t bytes, dpo_mpi_window **window, void **base);
+/// The segment of rank `rank` of the window's communicator, as this process maps it (MPI_Win_shared_query).
+int dpo_mpi_win_shared_query(dpo_mpi_window *window, int rank, size_t *bytes, void **base);
+/// MPI_Win_sync: orders this process's loads and stores on the window against other ranks' (with a barrier between).
+int dpo_mpi_win_sync(dpo_mpi_window *window);
+/// Ends the epoch and frees the window (collective; skipped once MPI is finalized), then releases the handle.
+void dpo_mpi_win_free(dpo_mpi_window *window);
