@@ -165,6 +165,9 @@ public final class Trainer {
             : nil
         say("training \(trainingStep.trainable.count) parameters on \(communicator.size) rank(s) × \(parallel.threads) thread(s): "
             + "\(task.trainCount) examples, global batch \(plan.globalBatchSize), \(plan.totalSteps) steps")
+        say("learning_rate \(config.learningRate) (\(config.lrSchedulerType.rawValue)), beta \(config.beta), loss_type "
+            + config.lossTypes.map(\.rawValue).joined(separator: ",") + "; every setting is in "
+            + outputDir.appendingPathComponent(ConfigLoader.resolvedFileName).path)
 
         let before = try watchdog.guarding("the evaluation before training") { try evaluateSplits() }
         trainingStart = Date()
