@@ -57,19 +57,39 @@ private let lowRankShapes: [(rows: Int, inDim: Int, rank: Int, outDim: Int)] = [
 /// The column block [offset, offset + outDim) of a row `stride` wide, with `stride − outDim` columns around it.
 private let padding = (before: 3, after: 5)
 
+/// One shape's seeded inputs and adapter, with the stream that draws what else a test needs.
+private struct LowRankCase {
+    let rows: Int, inDim: Int, rank: Int, outDim: Int
+    /// Row stride of the fused output the adapter adds into.
+    let stride: Int
+    let inp: TestBuffer<Float>, a: TestBuffer<Float>, b: TestBuffer<Float>
+    var random: SplitMix64
+
+    init(_ shapeIndex: Int, seed: UInt64) {
+        (rows, inDim, rank, outDim) = lowRankShapes[shapeIndex]
+        stride = padding.before + outDim + padding.after
+        random = SplitMix64(seed: seed + UInt64(shapeIndex))
+        inp = TestBuffer(random.floats(rows * inDim))
+        a = TestBuffer(random.floats(rank * inDim))
+        b = TestBuffer(random.floats(outDim * rank))
+    }
+
+    var reference: LowRankReference {
+        LowRankReference(rows: rows, inDim: inDim, rank: rank, outDim: outDim, scale: 0.75)
+    }
+}
+
 @Test(arguments: GEMMKernel.available, lowRankShapes.indices)
 func lowRankForwardAddsTheReferenceIntoAColumnBlock(kernel: GEMMKernel, shapeIndex: Int) {
-    let (rows, inDim, rank, outDim) = lowRankShapes[shapeIndex]
-    let stride = padding.before + outDim + padding.after
-    var random = SplitMix64(seed: 700 + UInt64(shapeIndex))
-    let inp = TestBuffer(random.floats(rows * inDim)), a = TestBuffer(random.floats(rank * inDim))
-    let b = TestBuffer(random.floats(outDim * rank))
-    let start = random.floats(rows * stride)
+    var test = LowRankCase(shapeIndex, seed: 700)
+    let (rows, inDim, rank, outDim, stride, inp, a, b) = (test.rows, test.inDim, test.rank, test.outDim, test.stride,
+                                                           test.inp, test.a, test.b)
+    let start = test.random.floats(rows * stride)
     let out = TestBuffer(start), hidden = TestBuffer<Float>(zeros: rows * rank)
     lowRankForward(out: out.pointer + padding.before, outStride: stride, hidden: hidden.pointer, inp: inp.pointer,
                    a: a.pointer, b: b.pointer, scale: 0.75, rows: rows, inDim: inDim, rank: rank, outDim: outDim,
                    parallel: .serial, kernel: kernel)
-    let reference = LowRankReference(rows: rows, inDim: inDim, rank: rank, outDim: outDim, scale: 0.75)
+    let reference = test.reference
     let delta = reference.delta(inp: inp.doubles, a: a.doubles, b: b.doubles)
     var expected = start.map(Double.init)
     for r in 0 ..< rows {
@@ -81,11 +101,10 @@ func lowRankForwardAddsTheReferenceIntoAColumnBlock(kernel: GEMMKernel, shapeInd
 
 @Test(arguments: GEMMKernel.available, lowRankShapes.indices)
 func lowRankBackwardAccumulatesReferenceGradients(kernel: GEMMKernel, shapeIndex: Int) {
-    let (rows, inDim, rank, outDim) = lowRankShapes[shapeIndex]
-    let stride = padding.before + outDim + padding.after
-    var random = SplitMix64(seed: 800 + UInt64(shapeIndex))
-    let inp = TestBuffer(random.floats(rows * inDim)), a = TestBuffer(random.floats(rank * inDim))
-    let b = TestBuffer(random.floats(outDim * rank))
+    let test = LowRankCase(shapeIndex, seed: 800)
+    let (rows, inDim, rank, outDim, stride, inp, a, b) = (test.rows, test.inDim, test.rank, test.outDim, test.stride,
+                                                           test.inp, test.a, test.b)
+    var random = test.random
     let fullDout = random.floats(rows * stride)
     let startDinp = random.floats(rows * inDim), startDA = random.floats(rank * inDim), startDB = random.floats(outDim * rank)
     let dinp = TestBuffer(startDinp), da = TestBuffer(startDA), db = TestBuffer(startDB)
@@ -95,8 +114,7 @@ func lowRankBackwardAccumulatesReferenceGradients(kernel: GEMMKernel, shapeIndex
                     dout: dout.pointer + padding.before, doutStride: stride, inp: inp.pointer, a: a.pointer, b: b.pointer,
                     scale: 0.75, rows: rows, inDim: inDim, rank: rank, outDim: outDim, parallel: .serial, kernel: kernel)
     let block = (0 ..< rows * outDim).map { Double(fullDout[($0 / outDim) * stride + padding.before + $0 % outDim]) }
-    let expected = LowRankReference(rows: rows, inDim: inDim, rank: rank, outDim: outDim, scale: 0.75)
-        .backward(dout: block, inp: inp.doubles, a: a.doubles, b: b.doubles)
+    let expected = test.reference.backward(dout: block, inp: inp.doubles, a: a.doubles, b: b.doubles)
     let label = "\(kernel) \(lowRankShapes[shapeIndex])"
     expectClose(dinp.values, adding(startDinp, expected.dinp), relative: 1e-5, "dinp \(label)")
     expectClose(da.values, adding(startDA, expected.da), relative: 1e-5, "dA \(label)")
