@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// The LoRA part of PEFT's adapter_config.json (`LoraConfig` as `save_pretrained` writes it): what dpo-dist reads and
 /// writes. Keys for features dpo-dist does not implement (DoRA, rank/alpha patterns, layer selection, LoRA biases, …)
@@ -34,67 +35,57 @@ public struct PEFTAdapterConfig: Equatable, Sendable {
         self.fanInFanOut = fanInFanOut
     }
 
-    /// Keys that must hold their default (as compact JSON) when present for dpo-dist to reproduce the adapter.
-    static let defaultsRequired: [(key: String, allowed: [String])] = [
-        ("bias", [#""none""#]), ("use_dora", ["false"]), ("lora_bias", ["false"]), ("layers_to_transform", ["null"]),
-        ("layers_pattern", ["null"]), ("exclude_modules", ["null"]), ("rank_pattern", ["{}", "null"]),
-        ("alpha_pattern", ["{}", "null"]), ("target_parameters", ["null"]), ("trainable_token_indices", ["null"]),
-        ("layer_replication", ["null"]), ("use_qalora", ["false"]), ("alora_invocation_tokens", ["null"]),
+    /// Keys that must hold their default (as compact JSON, or null) when present for dpo-dist to reproduce the adapter.
+    static let defaultsRequired: [(key: String, allowed: [JSONValue])] = [
+        ("bias", ["none"]), ("use_dora", [false]), ("lora_bias", [false]), ("layers_to_transform", []),
+        ("layers_pattern", []), ("exclude_modules", []), ("rank_pattern", [.object([:])]),
+        ("alpha_pattern", [.object([:])]), ("target_parameters", []), ("trainable_token_indices", []),
+        ("layer_replication", []), ("use_qalora", [false]), ("alora_invocation_tokens", []),
     ]
 
-    /// Parses adapter_config.json (`file` names it in errors).
+    /// Parses adapter_config.json (`file` names it in errors; a wrong type is a `JSONError` naming the key).
     public init(json: Data, file: String) throws {
-        func invalid(_ reason: String) -> PEFTAdapterError { .invalidConfig(file: file, reason: reason) }
-        guard let object = (try? JSONSerialization.jsonObject(with: json)) as? [String: Any] else {
-            throw invalid("not a JSON object")
+        let object = try JSONField.parse(json, file: file)
+        guard try object.optional("peft_type")?.string() == "LORA" else {
+            throw PEFTAdapterError.invalidConfig(file: file, reason: "peft_type is "
+                + (try object.optional("peft_type").map { $0.value.serialized() } ?? "missing") + "; dpo-dist reads LoRA adapters only")
         }
-        guard object["peft_type"] as? String == "LORA" else {
-            throw invalid("peft_type is \(object["peft_type"].map { "\($0)" } ?? "missing"); dpo-dist reads LoRA adapters only")
-        }
-        // An absent key takes PEFT's default.
+        // An absent or null key takes PEFT's default.
         for (key, allowed) in Self.defaultsRequired {
-            guard let value = object[key].map(Self.compactJSON) else { continue }
-            guard allowed.contains(value) else { throw PEFTAdapterError.unsupported(file: file, key: key, value: value) }
+            guard let value = try object.optional(key)?.value, !allowed.contains(value) else { continue }
+            throw PEFTAdapterError.unsupported(file: file, key: key, value: value.serialized())
         }
-        guard let rank = object["r"] as? Int, rank > 0 else { throw invalid("`r` must be a positive whole number") }
-        guard let alpha = (object["lora_alpha"] as? NSNumber)?.doubleValue else { throw invalid("`lora_alpha` must be a number") }
-        switch object["target_modules"] {
-        case let names as [String]: targetModules = .list(names)
-        case let pattern as String: targetModules = .pattern(pattern)
-        default: throw invalid("`target_modules` must be a list of module names or one regular expression")
+        rank = try object.required("r").int()
+        guard rank > 0 else { throw PEFTAdapterError.invalidConfig(file: file, reason: "`r` must be positive (got \(rank))") }
+        alpha = try object.required("lora_alpha").double()
+        let targets = try object.required("target_modules")
+        if case .string(let pattern) = targets.value {
+            targetModules = .pattern(pattern)
+        } else {
+            targetModules = .list(try targets.array().map { try $0.string() })
         }
-        switch object["modules_to_save"] {
-        case nil, is NSNull: modulesToSave = nil
-        case let names as [String]: modulesToSave = names
-        default: throw invalid("`modules_to_save` must be null or a list of module names")
-        }
-        self.rank = rank
-        self.alpha = alpha
-        dropout = (object["lora_dropout"] as? NSNumber)?.doubleValue ?? 0
-        useRSLoRA = object["use_rslora"] as? Bool ?? false
-        fanInFanOut = object["fan_in_fan_out"] as? Bool ?? false
-        baseModelNameOrPath = object["base_model_name_or_path"] as? String
+        modulesToSave = try object.optional("modules_to_save")?.array().map { try $0.string() }
+        dropout = try object.optional("lora_dropout")?.double() ?? 0
+        useRSLoRA = try object.optional("use_rslora")?.bool() ?? false
+        fanInFanOut = try object.optional("fan_in_fan_out")?.bool() ?? false
+        baseModelNameOrPath = try object.optional("base_model_name_or_path")?.string()
     }
 
     /// adapter_config.json as PEFT writes it for a causal-LM LoRA adapter (keys sorted, other keys at PEFT's defaults).
     public func json() -> Data {
-        var object: [String: Any] = [
-            "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": alpha, "lora_dropout": dropout,
-            "use_rslora": useRSLoRA, "fan_in_fan_out": fanInFanOut, "bias": "none", "use_dora": false,
-            "inference_mode": true, "init_lora_weights": true, "modules_to_save": modulesToSave ?? NSNull(),
-            "base_model_name_or_path": baseModelNameOrPath ?? NSNull(),
-        ]
-        switch targetModules {
-        case .list(let names): object["target_modules"] = names
-        case .pattern(let pattern): object["target_modules"] = pattern
+        let targets: JSONValue = switch targetModules {
+        case .list(let names): .array(names.map(JSONValue.string))
+        case .pattern(let pattern): .string(pattern)
         }
-        return try! JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-    }
-
-    /// A parsed JSON value written back compactly (`null`, `false`, `{}`, `[1,2]`), to compare with a default.
-    private static func compactJSON(_ value: Any) -> String {
-        guard let data = try? JSONSerialization.data(withJSONObject: [value], options: [.sortedKeys]) else { return "\(value)" }
-        return String(String(decoding: data, as: UTF8.self).dropFirst().dropLast())
+        let object: JSONObject = [
+            "base_model_name_or_path": baseModelNameOrPath.map(JSONValue.string) ?? .null, "bias": "none",
+            "fan_in_fan_out": .bool(fanInFanOut), "inference_mode": true, "init_lora_weights": true,
+            "lora_alpha": .double(alpha), "lora_dropout": .double(dropout),
+            "modules_to_save": modulesToSave.map { .array($0.map(JSONValue.string)) } ?? .null, "peft_type": "LORA",
+            "r": .integer(rank), "target_modules": targets, "task_type": "CAUSAL_LM", "use_dora": false,
+            "use_rslora": .bool(useRSLoRA),
+        ]
+        return Data((JSONValue.object(object).serialized(.indentedSorted) + "\n").utf8)
     }
 }
 
