@@ -92,7 +92,7 @@ let package = Package(
         .target(name: "SeededRandom"),
         .target(name: "CPUFeatures"),
         .target(name: "GEMMAVX512", exclude: runtimeAVX512 ? [] : avx512GEMMSources, swiftSettings: avx512GEMMSettings),
-        .target(name: "Kernels", dependencies: ["CPUFeatures", "GEMMAVX512"], swiftSettings: kernelsSettings),
+        .target(name: "Kernels", dependencies: ["CPUFeatures", "GEMMAVX512", "SeededRandom"], swiftSettings: kernelsSettings),
         .target(name: "Model", dependencies: ["Kernels", "SeededRandom", "JSON", "Diagnostics"], swiftSettings: optimizedNumerics),
         .target(name: "DPO", dependencies: ["Model"]),
         // AdamW over the flat parameter buffer and the learning-rate schedule

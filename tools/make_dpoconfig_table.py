@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import trl
-from trl import DPOConfig
+from trl import DPOConfig, ModelConfig
 
 REPO = Path(__file__).resolve().parent.parent
 ours = set(re.findall(r'^\s+"([a-z0-9_.]+)":', (REPO / "Sources/Training/ConfigLoader.swift").read_text(), re.M))
@@ -28,6 +28,8 @@ DIFFERENT = {
     "output_dir": "default `output`; a fresh run refuses a folder holding an earlier run's checkpoints (see `overwrite_output_dir`)",
     "precompute_ref_log_probs": "same; the result is also cached on disk (`precompute_ref_cache_dir`), keyed by weights, token ids and truncation",
     "ddp_bucket_cap_mb": "bucket size of the gradient all-reduce that overlaps backward; 0 means one blocking all-reduce",
+    "lora_target_modules": "only the Linear layers of the blocks can be adapted (PEFT also adapts embeddings and the LM head); matching as PEFT's: one name is `all-linear` or a regular expression over the whole module name, several match exactly or as a dotted suffix",
+    "lora_modules_to_save": "a tied LM head/embedding, or part of q/k/v or gate/up (one fused product here), cannot be trained in full alone; matching as PEFT's",
     "ddp_timeout": "same default; bounds each phase that waits on other ranks (a step's gradient sum, the logged metrics, an evaluation, a checkpoint): past it the rank names the phase and ends the job (ignored on one process)",
     "report_to": "same default (`none`); `tensorboard` writes event files under `output_dir/runs/` as transformers does, `csv` writes `output_dir/metrics.csv`, `all` both; the other integrations are Python clients and are refused with that reason",
 }
@@ -35,7 +37,8 @@ DIFFERENT = {
 # Why a key is not read, by key or by prefix.
 REASONS = [
     (("bf16", "fp16", "bf16_full_eval", "fp16_full_eval", "tf32"), "we train in fp32 on CPUs; half-precision weights are read and converted"),
-    (("activation_checkpointing", "gradient_checkpointing", "activation_offloading"), "not implemented: activations are kept for the micro-batch; lower `per_device_train_batch_size` to save memory"),
+    (("gradient_checkpointing_kwargs",), "the recompute is always a block's own forward (no torch.utils.checkpoint options); see `gradient_checkpointing`"),
+    (("activation_checkpointing", "activation_offloading"), "not implemented: use `gradient_checkpointing`, or lower `per_device_train_batch_size` to save memory"),
     (("torch_compile", "use_liger_kernel", "liger_kernel_config", "use_cache", "torch_empty_cache_steps"), "PyTorch/GPU-specific; our kernels are compiled ahead of time"),
     (("optim", "optim_args", "optim_target_modules", "lr_scheduler_kwargs"), "the optimizer is AdamW (torch semantics, decoupled decay, no decay on biases and norms); schedules have no extra arguments"),
     (("run_name", "project", "trackio_", "disable_tqdm", "log_level", "log_on_each_node", "logging_strategy", "logging_first_step", "logging_nan_inf_filter", "include_num_input_tokens_seen"), "metrics go to `output_dir/metrics.jsonl` and the console only; `num_tokens` is always logged"),
@@ -49,6 +52,14 @@ REASONS = [
     (("disable_dropout",), "dpo-dist has no dropout: always as with `disable_dropout: true`"),
     (("padding_free", "pad_to_multiple_of", "pad_token"), "batches are right-padded to their longest row; the pad token comes from the tokenizer (EOS when it has none)"),
 ]
+
+
+# Why a LoRA key of TRL's ModelConfig is not read.
+MODEL_CONFIG_REASONS = {
+    "lora_target_parameters": "not implemented: only Linear modules are adapted (no parameter targets of MoE experts)",
+    "lora_task_type": "always CAUSAL_LM, the only task dpo-dist trains",
+    "use_dora": "not implemented: plain LoRA only",
+}
 
 
 def reason(key):
@@ -74,7 +85,16 @@ def main():
             status, note = "unsupported", reason(field.name)
         counts[status] += 1
         rows.append(f"| `{field.name}` | `{default!r}` | {status} | {note} |")
-    extra = sorted(key for key in ours if key not in {f.name for f in fields})
+    model_fields = [f for f in dataclasses.fields(ModelConfig) if f.name == "use_peft" or "lora" in f.name
+                    or f.name in ("use_rslora", "use_dora")]
+    model_rows = []
+    for field in model_fields:
+        if field.name in ours:
+            status, note = ("different", DIFFERENT[field.name]) if field.name in DIFFERENT else ("same", "")
+        else:
+            status, note = "unsupported", MODEL_CONFIG_REASONS[field.name]
+        model_rows.append(f"| `{field.name}` | `{field.default!r}` | {status} | {note} |")
+    extra = sorted(key for key in ours if key not in {f.name for f in fields} | {f.name for f in model_fields})
     text = [
         f"# TRL `DPOConfig` keys in dpo-dist",
         "",
@@ -90,7 +110,16 @@ def main():
         "|---|---|---|---|",
         *rows,
         "",
-        "Keys dpo-dist reads that `DPOConfig` does not have: " + ", ".join(f"`{key}`" for key in extra) + ".",
+        "## LoRA: TRL's `ModelConfig` keys",
+        "",
+        "TRL takes LoRA settings from its `ModelConfig` (script arguments) and hands them to PEFT's `LoraConfig`",
+        "(`get_peft_config`, bias \"none\"); dpo-dist reads them from the same config file (docs/lora.md).",
+        "",
+        "| key | TRL default | dpo-dist | notes |",
+        "|---|---|---|---|",
+        *model_rows,
+        "",
+        "Keys dpo-dist reads that neither `DPOConfig` nor `ModelConfig` has: " + ", ".join(f"`{key}`" for key in extra) + ".",
         "`train_dataset`/`eval_dataset` and `model_name_or_path` are `DPOTrainer`/script arguments in TRL; `warmup_ratio`",
         "was removed in transformers 5 (we keep it); `max_prompt_length` exists only to tell old configs it was removed;",
         "`model.*`, `threads`, `overwrite_output_dir`, `precompute_ref_cache_dir`, `gradient_allreduce` and `share_reference`",

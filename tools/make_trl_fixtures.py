@@ -244,14 +244,19 @@ def train(model_dir: Path, tokenizer, run: str):
     with tempfile.TemporaryDirectory() as output_dir:
         trainer = make_trainer(model_dir, tokenizer, run, output_dir)
         result = trainer.train()
+    weights = {name: tensor.detach().clone() for name, tensor in trainer.model.state_dict().items()}
+    return step_records(trainer), result.training_loss, weights
+
+
+def step_records(trainer: OrderRecordingDPOTrainer) -> list:
+    """Per optimizer step of a finished run: its micro-batches' raw row numbers and every metric TRL logged."""
     logs = {entry["step"]: entry for entry in trainer.state.log_history if "loss" in entry}
     steps = []
     for step in sorted(logs):
         metrics = {key: value for key, value in logs[step].items() if key != "step"}
         rows = [batch for batch_step, batch in trainer.micro_batches if batch_step == step]
         steps.append({"step": step, "micro_batches": rows, "logs": metrics})
-    weights = {name: tensor.detach().clone() for name, tensor in trainer.model.state_dict().items()}
-    return steps, result.training_loss, weights
+    return steps
 
 
 def tokenized_record(model_dir: Path, tokenizer) -> dict:

@@ -58,10 +58,10 @@ public struct BenchmarkReport: Codable, Sendable {
             }
         }
         if !steps.isEmpty {
-            let widths = [12, 7, 7, 9, 9, 9]
-            lines += ["", row(["shape", "threads", "tokens", "step s", "CPU s", "tokens/s"], widths)]
+            let widths = [12, 34, 7, 7, 9, 9, 9]
+            lines += ["", row(["shape", "trains", "threads", "tokens", "step s", "CPU s", "tokens/s"], widths)]
             for result in steps {
-                lines.append(row([result.shape, "\(result.threads)", "\(result.tokensPerStep)",
+                lines.append(row([result.shape, result.variant.label, "\(result.threads)", "\(result.tokensPerStep)",
                                   String(format: "%.3f", result.medianStepSeconds), String(format: "%.3f", result.medianCPUSeconds),
                                   String(format: "%.0f", result.tokensPerSecond)], widths))
             }

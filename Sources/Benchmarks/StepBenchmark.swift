@@ -6,9 +6,37 @@ import Optimization
 import SeededRandom
 import Training
 
+/// What a benchmarked step trains and keeps, besides the shape.
+public struct StepVariant: Codable, Sendable {
+    /// Keep only each block's input in the training forward and rerun the blocks in backward (`gradient_checkpointing`).
+    public var gradientCheckpointing = false
+    /// LoRA's rank (alpha 2r, TRL's default ratio), or nil to train the whole model.
+    public var loraRank: Int? = nil
+    /// Adapt every Linear layer (`all-linear`) rather than PEFT's default for the family (GPT-2's c_attn).
+    public var loraAllLinear = false
+
+    public init(gradientCheckpointing: Bool = false, loraRank: Int? = nil, loraAllLinear: Bool = false) {
+        self.gradientCheckpointing = gradientCheckpointing
+        self.loraRank = loraRank
+        self.loraAllLinear = loraAllLinear
+    }
+
+    /// How the report's tables name it.
+    public var label: String {
+        let trains = loraRank.map { "LoRA r\($0)\(loraAllLinear ? " all-linear" : "")" } ?? "full"
+        return trains + (gradientCheckpointing ? ", checkpointed" : "")
+    }
+
+    /// The adapters of a LoRA step.
+    var lora: LoRAConfig? {
+        loraRank.map { LoRAConfig(rank: $0, alpha: Double(2 * $0), targets: loraAllLinear ? .allLinear : .familyDefault) }
+    }
+}
+
 /// Median wall and CPU time of full DPO optimizer steps on one shape.
 public struct StepResult: Codable, Sendable {
     public let shape: String
+    public let variant: StepVariant
     public let threads: Int
     public let tokensPerStep: Int
     public let medianStepSeconds: Double
@@ -19,12 +47,13 @@ public struct StepResult: Codable, Sendable {
 }
 
 /// Times `steps` optimizer steps (after `warmup` untimed ones) of `RandomDPOTraining` on one rank, without MPI.
-public func benchmarkSteps(_ shape: BenchmarkShape, threads: Int, steps: Int, warmup: Int) throws -> StepResult {
-    let training = try RandomDPOTraining(shape, threads: threads, ranks: 1)
+public func benchmarkSteps(_ shape: BenchmarkShape, variant: StepVariant, threads: Int, steps: Int,
+                           warmup: Int) throws -> StepResult {
+    let training = try RandomDPOTraining(shape, variant: variant, threads: threads, ranks: 1)
     for _ in 0 ..< warmup { _ = try training.step(summing: .none) }
     let timings = try (0 ..< steps).map { _ in try time { _ = try training.step(summing: .none) } }
     let seconds = median(timings.map(\.wallSeconds))
-    return StepResult(shape: shape.name, threads: threads, tokensPerStep: shape.tokensPerStep, medianStepSeconds: seconds,
+    return StepResult(shape: shape.name, variant: variant, threads: threads, tokensPerStep: shape.tokensPerStep, medianStepSeconds: seconds,
                       medianCPUSeconds: median(timings.map(\.cpuSeconds)),
                       tokensPerSecond: Double(shape.tokensPerStep) / seconds, steps: timings)
 }
@@ -32,10 +61,11 @@ public func benchmarkSteps(_ shape: BenchmarkShape, threads: Int, steps: Int, wa
 /// What both step benchmarks time: the trainer's `TrainingStep` of DPO (sigmoid loss, β = 0.1, clipping to norm 1,
 /// AdamW at 1e-5) on one micro-batch of `shape` per rank — reference forward, policy forward and backward of the
 /// chosen+rejected rows (`DPOStep`), the gradient sum, norm, clipping, update. Weights are GPT-2's random
-/// initialization and the tokens random; neither affects the time.
+/// initialization and the tokens random; neither affects the time. With LoRA the policy is a frozen base with
+/// adapters (dropout off, as in DPO) and the reference the same model with them off, as in training.
 final class RandomDPOTraining {
     let policy: any CausalLanguageModel
-    let reference: any CausalLanguageModel
+    let reference: DPOStep.Reference
     let optimizer: AdamW
     /// The ZeRO stage in effect and this rank's shard.
     let zero: ZeroSharding
@@ -50,23 +80,28 @@ final class RandomDPOTraining {
     /// This process is `rank` of `ranks`, which keep the optimizer state (and gradients) as `zeroStage` says. With a
     /// `sharedReferenceOn` topology whose node has several ranks, the node holds one reference in shared memory, as
     /// training's `share_reference` does.
-    init(_ shape: BenchmarkShape, threads: Int, ranks: Int, rank: Int = 0, zeroStage: ZeroStage = .replicated,
-         sharedReferenceOn topology: NodeTopology? = nil) throws {
+    init(_ shape: BenchmarkShape, variant: StepVariant = StepVariant(), threads: Int, ranks: Int, rank: Int = 0,
+         zeroStage: ZeroStage = .replicated, sharedReferenceOn topology: NodeTopology? = nil) throws {
         parallel = Parallel(threads: threads)
-        let policy = try makeCausalLanguageModel(config: shape.config, trainable: true, parallel: parallel)
+        let policy = try makeCausalLanguageModel(config: shape.config, trainable: variant.lora == nil, parallel: parallel)
         self.policy = policy
         policy.initializeRandomly(seed: 1)
-        if let topology, topology.node.size > 1 {
+        policy.gradientCheckpointing = variant.gradientCheckpointing
+        if let lora = variant.lora {
+            try policy.attachAdapters(lora, seed: 1).disablesDropout = true
+            reference = .policyAdapters(.disabled)
+        } else if let topology, topology.node.size > 1 {
             let shared = try NodeSharedBuffer(count: policy.parameterCount, topology: topology)
             try shared.writeOnNodeLeader { $0.baseAddress!.update(from: policy.parameters.baseAddress!, count: $0.count) }
-            reference = try makeCausalLanguageModel(config: shape.config, sharedParameters: shared.floats, owner: shared,
-                                                    parallel: parallel)
+            reference = .model(try makeCausalLanguageModel(config: shape.config, sharedParameters: shared.floats,
+                                                           owner: shared, parallel: parallel))
         } else {
-            reference = try makeCausalLanguageModel(config: shape.config, trainable: false, parallel: parallel)
-            reference.copyParameters(from: policy)
+            let model = try makeCausalLanguageModel(config: shape.config, trainable: false, parallel: parallel)
+            model.copyParameters(from: policy)
+            reference = .model(model)
         }
-        zero = ZeroSharding(zeroStage, parameterCount: policy.parameterCount, rank: rank, ranks: ranks)
-        optimizer = AdamW(for: policy, settings: AdamW.Settings(), range: zero.ownedRange)
+        zero = ZeroSharding(zeroStage, parameterCount: policy.trainableParameters.count, rank: rank, ranks: ranks)
+        optimizer = AdamW(for: policy.trainableParameters, settings: AdamW.Settings(), range: zero.ownedRange)
         batch = randomPreferenceBatch(shape)
         normalization = LossNormalization(pairs: ranks * shape.pairs, chosenTokens: ranks * shape.pairs * shape.scoredTokensPerRow)
     }
@@ -74,10 +109,11 @@ final class RandomDPOTraining {
     /// One optimizer update, the ranks' gradients summed as `gradientSum` says.
     func step(summing gradientSum: TrainingStep.GradientSum) throws -> TrainingStep.Outcome<PreferenceMetricSums> {
         updates += 1
-        let step = TrainingStep(policy: policy, optimizer: optimizer, gradientSum: gradientSum, zero: zero, maxGradNorm: 1,
+        let step = TrainingStep(trainable: policy.trainableParameters, optimizer: optimizer, gradientSum: gradientSum,
+                                zero: zero, maxGradNorm: 1,
                                 parallel: parallel)
         return try step.run([batch], update: updates, learningRate: 1e-5) { batch, gradientsReady in
-            dpo.run(policy: policy, reference: .model(reference), batch: batch, normalization: normalization, train: true,
+            dpo.run(policy: policy, reference: reference, batch: batch, normalization: normalization, train: true,
                     gradientsReady: gradientsReady)
         }
     }

@@ -15,6 +15,9 @@ public struct DPOStep {
         /// Completion log-prob sums of every row of the batch as the loss reads them (`DPOLoss.completionLogProbSums`),
         /// computed before training (`precompute_ref_log_probs`), so no reference model needs to be in memory.
         case precomputed([Float])
+        /// A forward pass of the policy itself with its LoRA adapters switched to `selection` (the frozen base, or the
+        /// frozen starting adapters), as TRL does with a PEFT model: no second model in memory.
+        case policyAdapters(LoRAAdapters.Selection)
     }
 
     public var loss: DPOLoss
@@ -34,6 +37,9 @@ public struct DPOStep {
         switch reference {
         case _ where loss.referenceFree: referenceLogProbSums = [Double](repeating: 0, count: batch.count)
         case .model(let model): referenceLogProbSums = loss.completionLogProbSums(model.score(batch, training: false))
+        case .policyAdapters(let selection):
+            guard let adapters = policy.adapters else { preconditionFailure("a reference through adapters needs adapters") }
+            referenceLogProbSums = loss.completionLogProbSums(adapters.with(selection) { policy.score(batch, training: false) })
         case .precomputed(let values):
             precondition(values.count == batch.count, "one precomputed reference log-prob per row")
             referenceLogProbSums = values.map(Double.init)

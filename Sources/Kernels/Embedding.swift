@@ -18,9 +18,9 @@ public func embeddingForward(out: UnsafeMutablePointer<Float>, tokens: UnsafePoi
     }
 }
 
-/// dTokenTable[tokens[b,t],:] += dout[b,t,:];  dPositionTable[t,:] += dout[b,t,:].
+/// dTokenTable[tokens[b,t],:] += dout[b,t,:];  dPositionTable[t,:] += dout[b,t,:]; a nil table (frozen) is skipped.
 /// Serial: repeated tokens would make a parallel scatter race.
-public func embeddingBackward(dTokenTable: UnsafeMutablePointer<Float>, dPositionTable: UnsafeMutablePointer<Float>?,
+public func embeddingBackward(dTokenTable: UnsafeMutablePointer<Float>?, dPositionTable: UnsafeMutablePointer<Float>?,
                               dout: UnsafePointer<Float>, tokens: UnsafePointer<Int32>, batch: Int, seqLen: Int, dim: Int) {
     for b in 0..<batch {
         for t in 0..<seqLen {
@@ -28,7 +28,9 @@ public func embeddingBackward(dTokenTable: UnsafeMutablePointer<Float>, dPositio
             let token = Int(tokens[row])
             precondition(token >= 0, "embeddingBackward: negative token id \(token) at row \(row)")
             let gradient = dout + row * dim
-            axpy(1, gradient, dTokenTable + token * dim, count: dim)
+            if let dTokenTable {
+                axpy(1, gradient, dTokenTable + token * dim, count: dim)
+            }
             if let dPositionTable {
                 axpy(1, gradient, dPositionTable + t * dim, count: dim)
             }

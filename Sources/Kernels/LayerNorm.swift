@@ -41,10 +41,10 @@ public func layerNormForward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutab
     }
 }
 
-/// Backward of `layerNormForward`, accumulating into dinp, dweight and dbias.
+/// Backward of `layerNormForward`, accumulating into dinp, dweight and dbias (both nil for a frozen norm: dinp only).
 /// dinp[i] += rstd·(g[i] − mean(g) − n[i]·mean(g·n)) with g = dout·weight and n the normalized input.
 /// Threads split rows for dinp, then columns for dweight/dbias so no two threads write the same element.
-public func layerNormBackward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
+public func layerNormBackward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>?, dbias: UnsafeMutablePointer<Float>?,
                               dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                               mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, rows: Int, dim: Int, parallel: Parallel) {
     parallel.forEachChunk(of: rows, minimumChunk: minimumRows(perRowWork: 16 * dim)) { rowRange in
@@ -93,6 +93,8 @@ public func layerNormBackward(dinp: UnsafeMutablePointer<Float>, dweight: Unsafe
             }
         }
     }
+    precondition((dweight == nil) == (dbias == nil), "layerNormBackward: a norm's weight and bias are trained together")
+    guard let dweight, let dbias else { return }
     parallel.forEachChunk(of: dim, minimumChunk: max(8, minimumRows(perRowWork: 4 * rows))) { columns in
         for r in 0..<rows {
             let x = inp + r * dim

@@ -24,10 +24,10 @@ public func rmsNormForward(out: UnsafeMutablePointer<Float>, rstd: UnsafeMutable
     }
 }
 
-/// Backward of `rmsNormForward`, accumulating into dinp and dweight.
+/// Backward of `rmsNormForward`, accumulating into dinp and dweight (nil for a frozen norm: dinp only).
 /// With n = x·rstd and g = dout·weight: dinp[i] += rstd·(g[i] − n[i]·mean(g·n)); dweight[i] += Σ_rows dout[i]·n[i].
 /// Threads split rows for dinp, then columns for dweight so no two threads write the same element.
-public func rmsNormBackward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>,
+public func rmsNormBackward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>?,
                             dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                             rstd: UnsafePointer<Float>, rows: Int, dim: Int, parallel: Parallel) {
     parallel.forEachChunk(of: rows, minimumChunk: minimumRows(perRowWork: 12 * dim)) { rowRange in
@@ -68,6 +68,7 @@ public func rmsNormBackward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMu
             }
         }
     }
+    guard let dweight else { return }
     parallel.forEachChunk(of: dim, minimumChunk: max(8, minimumRows(perRowWork: 3 * rows))) { columns in
         for r in 0..<rows {
             let x = inp + r * dim

@@ -54,15 +54,26 @@ struct BlockActivations {
 
 /// All activation memory of a model, sized for the current (count, length) and reused across calls.
 ///
-/// With `keepAllLayers` every block has its own slot (needed by backward); otherwise one slot is shared by all blocks
-/// and the residual stream alternates between two slots, so inference keeps only what one layer needs. The norm
-/// outputs and the MLP activation always have one slot: backward recomputes them (a norm or an elementwise function
-/// per block, ~1% of a step) instead of keeping 3 of the 15 floats per row and layer that a GPT-2 block would store.
+/// What is kept follows `Keeping`. The norm outputs and the MLP activation always have one slot: backward recomputes
+/// them (a norm or an elementwise function per block, ~1% of a step) instead of keeping 3 of the 15 floats per row and
+/// layer that a GPT-2 block would store.
 final class ActivationStore {
+    /// How much of a forward stays for backward.
+    enum Keeping {
+        /// One block slot shared by all blocks and a residual stream alternating between two slots: what inference
+        /// needs, nothing for backward.
+        case oneLayer
+        /// Every block's own slot: backward reads each block's saved activations.
+        case everyLayer
+        /// Gradient checkpointing: the residual stream entering every block, and one block slot that backward fills
+        /// again by rerunning each block's forward from its input (the same kernels on the same input, so the same bits).
+        case blockInputs
+    }
+
     let config: ModelConfig
     private(set) var count = 0
     private(set) var length = 0
-    private(set) var keepsAllLayers = false
+    private(set) var keeping = Keeping.oneLayer
 
     var rows: Int { count * length }
     var attentionShape: AttentionShape {
@@ -103,15 +114,15 @@ final class ActivationStore {
 
     init(config: ModelConfig) { self.config = config }
 
-    private var storedLayers: Int { keepsAllLayers ? config.layers : 1 }
-    private var streamSlots: Int { keepsAllLayers ? config.layers + 1 : 2 }
+    private var storedLayers: Int { keeping == .everyLayer ? config.layers : 1 }
+    private var streamSlots: Int { keeping == .oneLayer ? 2 : config.layers + 1 }
     private var attentionSize: Int { attentionShape.logSumExpCount }
 
     /// Sizes the trunk buffers for a batch of `count` sequences of `length` tokens.
-    func prepareForward(count: Int, length: Int, keepAllLayers: Bool) {
+    func prepareForward(count: Int, length: Int, keeping: Keeping) {
         self.count = count
         self.length = length
-        self.keepsAllLayers = keepAllLayers
+        self.keeping = keeping
         let (rows, C, layers) = (count * length, config.channels, storedLayers)
         stream.reserve(streamSlots * rows * C)
         afterAttention.reserve(layers * rows * C)
@@ -158,7 +169,7 @@ final class ActivationStore {
 
     /// The saved activations of block `layer`.
     func block(_ layer: Int) -> BlockActivations {
-        let slot = keepsAllLayers ? layer : 0
+        let slot = keeping == .everyLayer ? layer : 0
         let (rows, C) = (self.rows, config.channels)
         return BlockActivations(
             input: residualStream(layer),

@@ -14,15 +14,21 @@ public protocol CausalLanguageModel: AnyObject {
     /// ONE flat buffer of `parameterCount` floats, or empty when the model is not trainable.
     var gradients: UnsafeMutableBufferPointer<Float> { get }
     var trainable: Bool { get }
+    /// Gradient checkpointing: a training `score` keeps only each block's input, and `backward` reruns each block's
+    /// forward before differentiating it — the same gradients bit for bit, less memory, one more trunk forward.
+    var gradientCheckpointing: Bool { get set }
+
+    /// LoRA adapters, once `attachAdapters` attached them.
+    var adapters: LoRAAdapters? { get }
+    /// The flat buffers training updates: the whole model's, or with adapters only theirs (the base stays frozen).
+    var trainableParameters: TrainableParameters { get }
 
     /// The family's standard initialization, deterministic in `seed`.
     func initializeRandomly(seed: UInt64)
     /// Copies all parameters of a model with the same config (the reference model is a snapshot of the policy).
     func copyParameters(from other: any CausalLanguageModel)
+    /// Zeroes the gradients of `trainableParameters`.
     func zeroGradients()
-    /// Zeroes `range` of `gradients` and hands its memory back to the system until backward writes there again (whole
-    /// pages, on Linux): how a ZeRO-2 rank drops the gradients of parameters that other ranks own.
-    func releaseGradients(_ range: Range<Int>)
 
     /// Per sequence: Σ of completion-token log-probs and the statistics TRL logs (see `SequenceScores`).
     /// With `training: true` keeps the activations `backward` needs; with false keeps none beyond one layer.
@@ -53,6 +59,16 @@ public protocol CausalLanguageModel: AnyObject {
                                 lookup: (String) throws -> (shape: [Int], values: [Float])?) throws
     /// Every tensor of `flat` (parameters or gradients) under its Hugging Face name and in Hugging Face's layout.
     func huggingFaceTensors(from flat: UnsafeBufferPointer<Float>) -> [(name: String, shape: [Int], values: [Float])]
+
+    /// Attaches LoRA adapters (see `DecoderModel.attachAdapters`); throws `LoRAError`.
+    @discardableResult
+    func attachAdapters(_ config: LoRAConfig, seed: UInt64) throws -> LoRAAdapters
+    /// Folds the adapters into the base weights and removes them (PEFT's `merge_and_unload`); nothing without adapters.
+    func mergeAndUnload()
+    /// The adapters' tensors of `buffer` under PEFT's adapter_model.safetensors names and layout.
+    func peftTensors(from buffer: UnsafeBufferPointer<Float>) -> [(name: String, shape: [Int], values: [Float])]
+    /// Fills the adapters from a PEFT adapter file's tensors; throws `LoRAError`.
+    func loadPEFTTensors(fileNames: [String], lookup: (String) throws -> (shape: [Int], values: [Float])?) throws
 }
 
 extension CausalLanguageModel {

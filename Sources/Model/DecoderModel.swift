@@ -9,7 +9,8 @@ import SeededRandom
 /// All parameters live in one flat 64-byte-aligned buffer (and all gradients in another, page-mapped so that ranges of
 /// it can be released) laid out by `ParameterLayout`; activations are sized for the batch shape and reused across
 /// calls. A frozen model can instead run over a parameter buffer someone else owns and fills
-/// (`init(config:sharedParameters:owner:parallel:)`).
+/// (`init(config:sharedParameters:owner:parallel:)`). With LoRA adapters attached (`attachAdapters`) the base buffer is
+/// frozen and the adapters' own flat buffers are the trainable ones.
 public final class DecoderModel: CausalLanguageModel {
     public let config: ModelConfig
     public let layout: ParameterLayout
@@ -18,6 +19,9 @@ public final class DecoderModel: CausalLanguageModel {
     public private(set) var parameters: UnsafeMutableBufferPointer<Float>
     public private(set) var gradients: UnsafeMutableBufferPointer<Float>
     public let trainable: Bool
+    /// Whether a training forward keeps only each block's input and backward reruns the block's forward (TRL's
+    /// `gradient_checkpointing`): the same gradients bit for bit, for one more trunk forward per step.
+    public var gradientCheckpointing = false
     /// Threads the kernels may use.
     public let parallel: Parallel
     /// What keeps an external parameter buffer alive; nil when the model allocated (and frees) its own.
@@ -26,7 +30,11 @@ public final class DecoderModel: CausalLanguageModel {
     /// Rows of the LM head computed at once, so at most `lmHeadChunkRows × vocabSize` logits are alive.
     public static let lmHeadChunkRows = 128
 
-    private let activations: ActivationStore
+    let activations: ActivationStore
+    /// LoRA adapters on the Linear layers, when attached: every forward adds their low-rank paths (as `selection`
+    /// says) and backward computes their gradients instead of the base model's.
+    public internal(set) var adapters: LoRAAdapters?
+
     /// Rotary inverse frequencies (rotary families only) and their cos/sin table, grown to the longest batch seen.
     private let rotaryFrequencies: [Double]?
     private var rotaryTable: RotaryTable?
@@ -103,15 +111,15 @@ public final class DecoderModel: CausalLanguageModel {
         parameters.baseAddress!.update(from: other.parameters.baseAddress!, count: parameterCount)
     }
 
-    public func zeroGradients() {
-        let gradients = gradients.baseAddress!
-        parallel.forEachChunk(of: parameterCount, minimumChunk: 1 << 16) { range in
-            (gradients + range.lowerBound).update(repeating: 0, count: range.count)
-        }
+    /// The whole model's buffers, or with adapters attached theirs.
+    public var trainableParameters: TrainableParameters {
+        if let adapters { return adapters.trainableParameters }
+        precondition(trainable, "a model created with trainable: false has no trainable parameters without adapters")
+        return TrainableParameters(parameters: parameters, gradients: gradients, tensors: tensors)
     }
 
-    public func releaseGradients(_ range: Range<Int>) {
-        PageMappedFloats.release(range, of: gradients)
+    public func zeroGradients() {
+        trainableParameters.zeroGradients(parallel: parallel)
     }
 
     // MARK: Forward
@@ -119,10 +127,11 @@ public final class DecoderModel: CausalLanguageModel {
     /// Only scored positions go through the final norm and the LM head, `lmHeadChunkRows` rows at a time; every
     /// statistic of `SequenceScores` comes from that one pass over each chunk's logits.
     public func score(_ batch: SequenceBatch, training: Bool) -> SequenceScores {
-        precondition(!training || trainable, "score(training: true) needs a model created with trainable: true")
+        precondition(!training || trainable || adapters != nil,
+                     "score(training: true) needs a model created with trainable: true, or adapters")
         requireValid(batch)
         pendingBackward = nil
-        runTrunk(batch, keepAllLayers: training)
+        runTrunk(batch, keeping: training ? (gradientCheckpointing ? .blockInputs : .everyLayer) : .oneLayer)
 
         let scored = ScoredPositions(batch)
         let a = activations
@@ -163,7 +172,7 @@ public final class DecoderModel: CausalLanguageModel {
     public func logits(_ batch: SequenceBatch) -> [Float] {
         requireValid(batch)
         pendingBackward = nil
-        runTrunk(batch, keepAllLayers: false)
+        runTrunk(batch, keeping: .oneLayer)
         return headLogits(firstRow: 0, rows: activations.rows)
     }
 
@@ -185,8 +194,20 @@ public final class DecoderModel: CausalLanguageModel {
         do { try batch.validate(for: config) } catch { preconditionFailure("\(error)") }
     }
 
-    private func parameter(_ offset: Int) -> UnsafeMutablePointer<Float> { parameters.baseAddress! + offset }
-    private func gradient(_ offset: Int) -> UnsafeMutablePointer<Float> { gradients.baseAddress! + offset }
+    /// A base parameter, or its trainable copy while adapters that train its module in full are in use.
+    func parameter(_ offset: Int) -> UnsafeMutablePointer<Float> {
+        if let adapters, let active = adapters.active, let copy = adapters.layout.copyOffset(ofBase: offset) {
+            return active + copy
+        }
+        return parameters.baseAddress! + offset
+    }
+
+    /// Where the gradient of a base parameter goes: the model's gradient buffer, with adapters the gradient of its
+    /// trainable copy, or nil when it is frozen (its backward products are skipped).
+    private func gradient(_ offset: Int) -> UnsafeMutablePointer<Float>? {
+        guard let adapters else { return gradients.baseAddress.map { $0 + offset } }
+        return adapters.layout.copyOffset(ofBase: offset).map { adapters.gradients.baseAddress! + $0 }
+    }
 
     /// LayerNorm or RMSNorm of `rows` rows of width C; statistics are saved where given (RMSNorm has no mean).
     private func normalize(_ norm: NormOffsets, out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>?,
@@ -204,10 +225,11 @@ public final class DecoderModel: CausalLanguageModel {
     /// Embeddings and all transformer blocks; leaves the final residual stream in `residualStream(layers)`.
     /// With a cache the batch is one sequence continuing at position `cache.count` (see `selfAttention`), and the
     /// cache holds its positions too afterwards.
-    func runTrunk(_ batch: SequenceBatch, keepAllLayers: Bool, cache: KeyValueCache? = nil) {
+    func runTrunk(_ batch: SequenceBatch, keeping: ActivationStore.Keeping, cache: KeyValueCache? = nil) {
         precondition(cache == nil || batch.count == 1, "a key/value cache holds one sequence, the batch has \(batch.count)")
         let firstPosition = cache?.count ?? 0
-        activations.prepareForward(count: batch.count, length: batch.length, keepAllLayers: keepAllLayers)
+        activations.prepareForward(count: batch.count, length: batch.length, keeping: keeping)
+        adapters?.prepare(rows: activations.rows, training: keeping != .oneLayer)
         // A cache's table is made once for all the positions it can hold, not again for every generated token.
         let positions = cache?.capacity ?? batch.length
         if let rotaryFrequencies, (rotaryTable?.positions ?? 0) < positions {
@@ -232,18 +254,22 @@ public final class DecoderModel: CausalLanguageModel {
         normalize(p.attentionNorm, out: s.norm1, mean: s.norm1Mean, rstd: s.norm1Rstd, inp: s.input, rows: rows)
         matmulForward(out: s.qkv, inp: s.norm1, weight: parameter(p.qkvWeight), bias: p.qkvBias.map(parameter),
                       rows: rows, inDim: C, outDim: config.qkvWidth, parallel: parallel)
+        addLowRank(.qkv, layer: layer, out: s.qkv, inp: s.norm1)
         selfAttention(s, layer: layer, cache: cache)
         matmulForward(out: projection, inp: s.attentionOutput, weight: parameter(p.attentionOutputWeight),
                       bias: p.attentionOutputBias.map(parameter), rows: rows, inDim: config.attentionWidth, outDim: C,
                       parallel: parallel)
+        addLowRank(.attentionOutput, layer: layer, out: projection, inp: s.attentionOutput)
         residualForward(out: s.afterAttention, a: s.input, b: projection, count: rows * C)
 
         normalize(p.mlpNorm, out: s.norm2, mean: s.norm2Mean, rstd: s.norm2Rstd, inp: s.afterAttention, rows: rows)
         matmulForward(out: s.mlpInput, inp: s.norm2, weight: parameter(p.mlpInputWeight), bias: p.mlpInputBias.map(parameter),
                       rows: rows, inDim: C, outDim: config.mlpInputWidth, parallel: parallel)
+        addLowRank(.mlpInput, layer: layer, out: s.mlpInput, inp: s.norm2)
         applyFeedForwardActivation(out: s.mlpActivation, inp: s.mlpInput, rows: rows)
         matmulForward(out: projection, inp: s.mlpActivation, weight: parameter(p.mlpOutputWeight),
                       bias: p.mlpOutputBias.map(parameter), rows: rows, inDim: config.intermediateSize, outDim: C, parallel: parallel)
+        addLowRank(.mlpOutput, layer: layer, out: projection, inp: s.mlpActivation)
         residualForward(out: s.output, a: s.afterAttention, b: projection, count: rows * C)
     }
 
@@ -326,6 +352,11 @@ public final class DecoderModel: CausalLanguageModel {
         }
         precondition(dTokenLogProbs.count == scored.count,
                      "backward got \(dTokenLogProbs.count) gradients for \(scored.count) scored tokens")
+        precondition(adapters.map { $0.selection == .trained } ?? true, "backward differentiates the trained adapters")
+        // Ranges of the base buffer are reported as the part of the trainable buffer that belongs to them.
+        let gradientsReady = gradientsReady.map { report in
+            adapters.map { adapters in { report(adapters.layout.trainableRange(coveringBase: $0)) } } ?? report
+        }
         // With nothing scored every gradient is exactly zero.
         guard scored.count > 0 else {
             gradientsReady?(0 ..< parameterCount)
@@ -365,11 +396,15 @@ public final class DecoderModel: CausalLanguageModel {
         }
 
         for layer in (0 ..< config.layers).reversed() {
+            if a.keeping == .blockInputs {
+                // Gradient checkpointing: refill the one block slot from the block's saved input.
+                forwardBlock(layer, cache: nil)
+            }
             backwardBlock(layer)
             gradientsReady?(layout.blockRanges[layer])
         }
         batch.tokens.withUnsafeBufferPointer { tokens in
-            embeddingBackward(dTokenTable: gradient(layout.tokenEmbedding), dPositionTable: layout.positionEmbedding.map(gradient),
+            embeddingBackward(dTokenTable: gradient(layout.tokenEmbedding), dPositionTable: layout.positionEmbedding.flatMap(gradient),
                               dout: dResidual, tokens: tokens.baseAddress!, batch: batch.count, seqLen: batch.length,
                               dim: C)
         }
@@ -406,8 +441,9 @@ public final class DecoderModel: CausalLanguageModel {
         applyFeedForwardActivation(out: s.mlpActivation, inp: s.mlpInput, rows: rows)
         a.dMLPActivation.zero(rows * I)
         matmulBackward(dinp: a.dMLPActivation.pointer, dweight: gradient(p.mlpOutputWeight),
-                       dbias: p.mlpOutputBias.map(gradient), dout: dResidual, inp: s.mlpActivation,
+                       dbias: p.mlpOutputBias.flatMap(gradient), dout: dResidual, inp: s.mlpActivation,
                        weight: parameter(p.mlpOutputWeight), rows: rows, inDim: I, outDim: C, parallel: parallel)
+        backwardLowRank(.mlpOutput, layer: layer, dinp: a.dMLPActivation.pointer, dout: dResidual, inp: s.mlpActivation)
         a.dMLPInput.zero(rows * config.mlpInputWidth)
         switch config.architecture.feedForward {
         case .gelu:
@@ -417,16 +453,18 @@ public final class DecoderModel: CausalLanguageModel {
             swigluBackward(dinp: a.dMLPInput.pointer, inp: s.mlpInput, dout: a.dMLPActivation.pointer, rows: rows, hidden: I,
                            parallel: parallel)
         }
-        backwardThroughNormAndProjection(norm: p.mlpNorm, inp: s.afterAttention, normed: s.norm2, mean: s.norm2Mean,
-                                         rstd: s.norm2Rstd, weight: p.mlpInputWeight, bias: p.mlpInputBias,
-                                         dout: a.dMLPInput.pointer, outDim: config.mlpInputWidth)
+        backwardThroughNormAndProjection(.mlpInput, layer: layer, norm: p.mlpNorm, inp: s.afterAttention, normed: s.norm2,
+                                         mean: s.norm2Mean, rstd: s.norm2Rstd, weight: p.mlpInputWeight,
+                                         bias: p.mlpInputBias, dout: a.dMLPInput.pointer, outDim: config.mlpInputWidth)
 
         // Attention branch: afterAttention = input + o(attention(rotary(qkv(norm1(input))))).
         a.dAttentionOutput.zero(rows * config.attentionWidth)
         matmulBackward(dinp: a.dAttentionOutput.pointer, dweight: gradient(p.attentionOutputWeight),
-                       dbias: p.attentionOutputBias.map(gradient), dout: dResidual, inp: s.attentionOutput,
+                       dbias: p.attentionOutputBias.flatMap(gradient), dout: dResidual, inp: s.attentionOutput,
                        weight: parameter(p.attentionOutputWeight), rows: rows, inDim: config.attentionWidth, outDim: C,
                        parallel: parallel)
+        backwardLowRank(.attentionOutput, layer: layer, dinp: a.dAttentionOutput.pointer, dout: dResidual,
+                        inp: s.attentionOutput)
         a.dQKV.zero(rows * config.qkvWidth)
         attentionBackward(dqkv: a.dQKV.pointer, dout: a.dAttentionOutput.pointer, qkv: s.qkv,
                           logSumExp: s.attentionLogSumExp, shape: a.attentionShape, parallel: parallel)
@@ -434,15 +472,15 @@ public final class DecoderModel: CausalLanguageModel {
             rotaryBackward(a.dQKV.pointer, table: rotaryTable, batch: a.count, seqLen: a.length,
                            heads: config.heads + config.keyValueHeads, rowStride: config.qkvWidth, parallel: parallel)
         }
-        backwardThroughNormAndProjection(norm: p.attentionNorm, inp: s.input, normed: s.norm1, mean: s.norm1Mean,
-                                         rstd: s.norm1Rstd, weight: p.qkvWeight, bias: p.qkvBias,
+        backwardThroughNormAndProjection(.qkv, layer: layer, norm: p.attentionNorm, inp: s.input, normed: s.norm1,
+                                         mean: s.norm1Mean, rstd: s.norm1Rstd, weight: p.qkvWeight, bias: p.qkvBias,
                                          dout: a.dQKV.pointer, outDim: config.qkvWidth)
     }
 
     /// The start of either branch of a block, `projection(norm(inp))`, backwards: recomputes the norm output into the
-    /// shared `normed` buffer (bit for bit: the same kernel on the same input), accumulates the projection's parameter
-    /// gradients from `dout`, and adds the branch's gradient of `inp` into `dResidual`.
-    private func backwardThroughNormAndProjection(norm: NormOffsets, inp: UnsafePointer<Float>,
+    /// shared `normed` buffer (bit for bit: the same kernel on the same input), accumulates the projection's (or its
+    /// adapters') parameter gradients from `dout`, and adds the branch's gradient of `inp` into `dResidual`.
+    private func backwardThroughNormAndProjection(_ projection: Projection, layer: Int, norm: NormOffsets, inp: UnsafePointer<Float>,
                                                   normed: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
                                                   rstd: UnsafeMutablePointer<Float>, weight: Int, bias: Int?,
                                                   dout: UnsafePointer<Float>, outDim: Int) {
@@ -450,8 +488,9 @@ public final class DecoderModel: CausalLanguageModel {
         let (rows, C) = (a.rows, config.channels)
         normalize(norm, out: normed, mean: mean, rstd: rstd, inp: inp, rows: rows)
         a.dNormed.zero(rows * C)
-        matmulBackward(dinp: a.dNormed.pointer, dweight: gradient(weight), dbias: bias.map(gradient), dout: dout,
+        matmulBackward(dinp: a.dNormed.pointer, dweight: gradient(weight), dbias: bias.flatMap(gradient), dout: dout,
                        inp: normed, weight: parameter(weight), rows: rows, inDim: C, outDim: outDim, parallel: parallel)
+        backwardLowRank(projection, layer: layer, dinp: a.dNormed.pointer, dout: dout, inp: normed)
         normalizeBackward(norm, dinp: a.dResidual.pointer, dout: a.dNormed.pointer, inp: inp, mean: mean, rstd: rstd,
                           rows: rows)
     }

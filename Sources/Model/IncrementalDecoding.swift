@@ -18,7 +18,7 @@ extension DecoderModel {
                                   scoreMask: [UInt8](repeating: 0, count: tokens.count))
         try batch.validate(for: config)
         pendingBackward = nil
-        runTrunk(batch, keepAllLayers: false, cache: cache)
+        runTrunk(batch, keeping: .oneLayer, cache: cache)
         return allPositions ? headLogits(firstRow: 0, rows: tokens.count) : headLogits(firstRow: tokens.count - 1, rows: 1)
     }
 }

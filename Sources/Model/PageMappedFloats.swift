@@ -23,7 +23,8 @@ enum PageMappedFloats {
     }
 
     /// Zeroes `range` of `buffer` and, on Linux, returns the whole pages inside it to the system (MADV_DONTNEED: they
-    /// read as zeros and take memory again only when written). Elsewhere the range is only zeroed.
+    /// read as zeros and take memory again only when written). Elsewhere the range is only zeroed. Whole pages inside
+    /// a buffer hold nothing else, so any buffer of one's own may be released; one from `allocate` starts on a page.
     static func release(_ range: Range<Int>, of buffer: UnsafeMutableBufferPointer<Float>) {
         guard let base = buffer.baseAddress, !range.isEmpty else { return }
         let floatsPerPage = pageSize / MemoryLayout<Float>.stride

@@ -1,8 +1,9 @@
 import Kernels
 import Model
 
-/// AdamW over a model's flat parameter buffer, as Hugging Face's Trainer sets up torch.optim.AdamW: two moment buffers
-/// parallel to the parameters, and weight decay only on the tensors that decay (matrices, not biases and norms).
+/// AdamW over the trainable flat buffer (the whole model's, or its LoRA adapters'), as Hugging Face's Trainer sets up
+/// torch.optim.AdamW: two moment buffers parallel to the parameters, and weight decay only on the tensors that decay
+/// (matrices, not biases and norms).
 ///
 /// Those two parameter groups become contiguous runs of the buffer (`decayGroups`), so an update is a loop over a few
 /// ranges, and updating any slice of the buffer is the same loop over that slice
@@ -35,11 +36,11 @@ public final class AdamW {
     /// Runs of neighbouring tensors with the same weight decay, in buffer order.
     let decayGroups: [(range: Range<Int>, weightDecay: Float)]
 
-    /// Zeroed moments for `model`'s parameters in `range` (nil: all of them).
-    public init(for model: any CausalLanguageModel, settings: Settings, range: Range<Int>? = nil) {
-        let range = range ?? 0 ..< model.parameterCount
-        precondition(range.lowerBound >= 0 && range.upperBound <= model.parameterCount,
-                     "AdamW range \(range) outside the \(model.parameterCount) parameters")
+    /// Zeroed moments for `trainable`'s parameters in `range` (nil: all of them).
+    public init(for trainable: TrainableParameters, settings: Settings, range: Range<Int>? = nil) {
+        let range = range ?? 0 ..< trainable.count
+        precondition(range.lowerBound >= 0 && range.upperBound <= trainable.count,
+                     "AdamW range \(range) outside the \(trainable.count) parameters")
         self.settings = settings
         self.range = range
         firstMoment = .allocate(capacity: range.count)
@@ -47,7 +48,7 @@ public final class AdamW {
         secondMoment = .allocate(capacity: range.count)
         secondMoment.initialize(repeating: 0)
         var groups: [(range: Range<Int>, weightDecay: Float)] = []
-        for tensor in model.tensors {
+        for tensor in trainable.tensors {
             let weightDecay = tensor.decays ? Float(settings.weightDecay) : 0
             if let last = groups.last, last.weightDecay == weightDecay, last.range.upperBound == tensor.offset {
                 groups[groups.count - 1].range = last.range.lowerBound ..< tensor.range.upperBound
@@ -66,7 +67,7 @@ public final class AdamW {
     /// One AdamW update (`step` 1-based) of the parameters in `range` from the gradients there; nil updates all of the
     /// optimizer's `range`. Every element is updated on its own, so updating a buffer slice by slice gives the same bits
     /// as at once.
-    public func update(_ model: any CausalLanguageModel, step: Int, learningRate: Double, range: Range<Int>? = nil,
+    public func update(_ trainable: TrainableParameters, step: Int, learningRate: Double, range: Range<Int>? = nil,
                        parallel: Parallel) {
         let range = range ?? self.range
         precondition(self.range.clamped(to: range) == range, "AdamW over \(self.range) cannot update \(range)")
@@ -75,8 +76,8 @@ public final class AdamW {
             let kernelSettings = AdamWSettings(
                 learningRate: Float(learningRate), beta1: Float(settings.beta1), beta2: Float(settings.beta2),
                 epsilon: Float(settings.epsilon), weightDecay: group.weightDecay)
-            adamWUpdate(parameters: model.parameters.baseAddress! + part.lowerBound,
-                        gradients: model.gradients.baseAddress! + part.lowerBound,
+            adamWUpdate(parameters: trainable.parameters.baseAddress! + part.lowerBound,
+                        gradients: trainable.gradients.baseAddress! + part.lowerBound,
                         firstMoment: firstMoment.baseAddress! + (part.lowerBound - self.range.lowerBound),
                         secondMoment: secondMoment.baseAddress! + (part.lowerBound - self.range.lowerBound),
                         count: part.count, step: step, settings: kernelSettings, parallel: parallel)

@@ -11,7 +11,19 @@ public struct SplitMix64: RandomNumberGenerator {
     public init(seed: UInt64) { state = seed }
 
     public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
+        state &+= Self.increment
+        return Self.mix(state)
+    }
+
+    /// The `index`-th output (0-based) of `SplitMix64(seed: seed)` without drawing the ones before: the state is a
+    /// counter, so any element of the stream is one mix away (dropout masks regenerated in backward use this).
+    public static func value(seed: UInt64, index: UInt64) -> UInt64 {
+        mix(seed &+ (index &+ 1) &* increment)
+    }
+
+    private static let increment: UInt64 = 0x9E37_79B9_7F4A_7C15
+
+    private static func mix(_ state: UInt64) -> UInt64 {
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB

@@ -195,6 +195,14 @@ public enum ConfigLoader {
         if config.modelNameOrPath == nil, config.maxLength > config.maxPositions {
             throw ConfigError("`max_length` (\(config.maxLength)) exceeds the model's `model.n_positions` (\(config.maxPositions))")
         }
+        if config.usePeft, config.syncRefModel {
+            throw ConfigError("`sync_ref_model` does not combine with `use_peft` (TRL refuses it too): with LoRA the "
+                + "reference is the frozen base with the adapters off, so there is no reference model to move")
+        }
+        if config.usePeft, config.modelNameOrPath == nil {
+            throw ConfigError("`use_peft` needs `model_name_or_path`: an adapter refers to its base model's folder, and "
+                + "the built-in model exists in no folder")
+        }
         if config.precomputeRefLogProbs, config.syncRefModel {
             throw ConfigError("`precompute_ref_log_probs` and `sync_ref_model` exclude each other: TR-DPO moves the "
                 + "reference during training, so its log-probs cannot be computed beforehand")
@@ -300,6 +308,14 @@ enum ConfigKeys {
         "save_steps": int(\.saveSteps, min: 0),
         "save_total_limit": optionalInt(\.saveTotalLimit, min: 1),
         "eval_steps": optionalInt(\.evalSteps, min: 1),
+        "gradient_checkpointing": bool(\.gradientCheckpointing),
+        "use_peft": bool(\.usePeft),
+        "lora_r": int(\.loraR, min: 1),
+        "lora_alpha": double(\.loraAlpha),
+        "lora_dropout": double(\.loraDropout, min: 0, below: 1),
+        "lora_target_modules": optionalList(\.loraTargetModules, element: { $0 }),
+        "lora_modules_to_save": optionalList(\.loraModulesToSave, element: { $0 }),
+        "use_rslora": bool(\.useRSLoRA),
         "threads": int(\.threads, min: 0),
         "ddp_bucket_cap_mb": double(\.ddpBucketCapMB, min: 0),
         "ddp_timeout": double(\.ddpTimeout, min: 0),
@@ -379,9 +395,11 @@ enum ConfigKeys {
     }
 
     static func double(_ field: WritableKeyPath<TrainingConfig, Double>,
-                       min: Double? = nil, above: Double? = nil, max: Double? = nil) -> Entry {
+                       min: Double? = nil, above: Double? = nil, max: Double? = nil, below: Double? = nil) -> Entry {
         Entry(value: { .real($0[keyPath: field]) }) { config, value in
-            config[keyPath: field] = try parseDouble(try required(value), min: min, above: above, max: max)
+            let number = try parseDouble(try required(value), min: min, above: above, max: max)
+            if let below, number >= below { throw ValueProblem(message: "must be less than \(below), got \(number)") }
+            config[keyPath: field] = number
         }
     }
 

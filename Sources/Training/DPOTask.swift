@@ -14,7 +14,8 @@ final class DPOTask: TrainingTask {
     /// Each pair's two rows, already cut to `max_length`.
     let trainPairs: [PreferenceRows]
     let evalPairs: [PreferenceRows]
-    /// The frozen reference model; nil when its log-probs were precomputed or the loss is reference-free.
+    /// The frozen reference model; nil when its log-probs were precomputed, the loss is reference-free or the policy
+    /// has LoRA adapters (the reference is then the policy with its adapters off or frozen).
     let referenceModel: (any CausalLanguageModel)?
     /// The node-shared memory the reference's parameters live in (`share_reference` with several ranks on the node).
     let sharedReference: NodeSharedBuffer?
@@ -34,13 +35,15 @@ final class DPOTask: TrainingTask {
         evalPairs = data.eval
         dpoStep = DPOStep(loss: config.dpoLoss)
         let needsReference = !config.referenceFree
+        // With LoRA the reference is the policy itself with its adapters off (or frozen): no model of its own.
+        let needsReferenceModel = needsReference && policy.adapters == nil
         if needsReference && config.precomputeRefLogProbs {
             precomputed = try PrecomputedReference.load(
                 policy: policy, train: data.train, eval: data.eval, config: config, communicator: communicator,
                 batch: { SequenceBatch(pairs: $0, padTokenID: padTokenID) }, say: say)
             referenceModel = nil
             sharedReference = nil
-        } else if needsReference, config.shareReference, let topology, topology.node.size > 1 {
+        } else if needsReferenceModel, config.shareReference, let topology, topology.node.size > 1 {
             precomputed = nil
             let shared = try NodeSharedBuffer(count: policy.parameterCount, topology: topology)
             try shared.writeOnNodeLeader { $0.baseAddress!.update(from: policy.parameters.baseAddress!, count: $0.count) }
@@ -50,7 +53,7 @@ final class DPOTask: TrainingTask {
             say("reference model: one copy per node in shared memory (\(topology.node.size) ranks on rank 0's node)")
         } else {
             precomputed = nil
-            referenceModel = needsReference
+            referenceModel = needsReferenceModel
                 ? try makeCausalLanguageModel(config: source.modelConfig, trainable: false, parallel: parallel) : nil
             referenceModel?.copyParameters(from: policy)
             sharedReference = nil
@@ -94,6 +97,7 @@ final class DPOTask: TrainingTask {
     /// (chosen rows first, then rejected rows, as in the batch).
     func reference(for pairIndices: [Int], of split: DataSplit) -> DPOStep.Reference {
         guard let precomputed else {
+            if referenceModel == nil, let adapters = policy.adapters { return .policyAdapters(adapters.referenceSelection) }
             // A reference-free loss never reads it; any model will do.
             return .model(referenceModel ?? policy)
         }

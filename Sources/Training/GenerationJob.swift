@@ -14,7 +14,8 @@ public struct GenerationRequest {
         case file(String)
     }
 
-    /// A Hugging Face model folder, or a run's `output_dir` holding its final model.
+    /// A Hugging Face model folder, a PEFT adapter folder (merged into its base for generating), or a run's
+    /// `output_dir` holding its final model or adapter.
     public var modelNameOrPath: String
     public var prompts: Prompts
     /// A built-in chat template to render conversations with instead of the model's own (`chat_template`).
@@ -58,15 +59,14 @@ public final class GenerationJob {
     /// Reads the settings and prompts before the weights, so that their errors come without waiting for a large model.
     public init(_ request: GenerationRequest) throws {
         source = try ModelSource(folder: request.modelNameOrPath)
-        var settings = try Self.settings(of: source, folder: request.modelNameOrPath)
+        // An adapter folder's generation settings are its base model's.
+        var settings = try Self.settings(of: source, folder: source.folder?.path ?? request.modelNameOrPath)
         request.overrides(&settings)
         try settings.validate()
         self.settings = settings
         prompts = try Self.tokenizedPrompts(request, source: source, contextLength: source.modelConfig.contextLength)
         threads = request.threads > 0 ? request.threads : ProcessInfo.processInfo.activeProcessorCount
-        let model = try makeCausalLanguageModel(config: source.modelConfig, trainable: false,
-                                                parallel: Parallel(threads: threads))
-        try loadWeights(from: URL(fileURLWithPath: request.modelNameOrPath), into: model)
+        let model = try source.loadMergedModel(parallel: Parallel(threads: threads))
         let tokenizer = source.tokenizer
         generator = try TextGenerator(model: model, settings: settings) { tokenizer.decode($0) }
     }

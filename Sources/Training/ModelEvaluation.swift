@@ -82,7 +82,8 @@ public final class ModelEvaluation {
         return config
     }
 
-    /// A model folder (config.json) is itself; a run folder is its complete checkpoints by step, then its final model.
+    /// A model folder (config.json, or a PEFT adapter) is itself; a run folder is its complete checkpoints by step, then
+    /// its final model.
     static func expand(_ argument: String) throws -> [Model] {
         let folder = URL(fileURLWithPath: argument)
         var isDirectory: ObjCBool = false
@@ -91,6 +92,7 @@ public final class ModelEvaluation {
         }
         let checkpoints = try CheckpointDirectory(outputDir: folder).all()
         let hasModel = FileManager.default.fileExists(atPath: folder.appendingPathComponent("config.json").path)
+            || PEFTAdapterFolder.isAdapterFolder(folder)
         guard hasModel || !checkpoints.isEmpty else {
             throw RunError.input("`--model_name_or_path` \(argument): neither a model folder (config.json) nor a run "
                 + "folder (checkpoint-<step>/)")
@@ -117,6 +119,12 @@ public final class ModelEvaluation {
         let source = try ModelSource(config: config)
         let policy = try makeCausalLanguageModel(config: source.modelConfig, trainable: false, parallel: parallel)
         try source.load(into: policy, seed: config.seed, communicator: communicator)
+        // A LoRA run's models are its adapters: the policy gets the run's adapters, so the reference is the one its
+        // training used (the base with them off, or the adapter it started from).
+        if let lora = source.loraConfig(config) {
+            try Trainer.attachAdapters(lora, to: policy, objective: .dpo, source: source, config: config,
+                                       communicator: communicator, say: { _ in })
+        }
         let templateName = config.chatTemplate
         let data = try TrainingData.pairs(config: config, tokenizer: source.tokenizer,
                                           chatTemplate: { try source.chatTemplate(named: templateName) },
@@ -136,7 +144,16 @@ public final class ModelEvaluation {
                 throw RunError.input("\(model.folder.appendingPathComponent("config.json").path): this model's shape or "
                     + "architecture differs from the reference's; evaluate it against its own starting model (--ref_model)")
             }
-            try evaluated.load(into: policy, seed: config.seed, communicator: communicator)
+            if let adapters = policy.adapters {
+                guard evaluated.adapter != nil else {
+                    throw RunError.input("\(model.label): a full model, but the run trained LoRA adapters on "
+                        + "\(config.modelNameOrPath ?? "its base"); evaluate it with --ref_model")
+                }
+                try communicator.runOnRankZero { try loadAdapterWeights(from: model.folder, into: policy) }
+                try communicator.broadcast(UnsafeMutableRawBufferPointer(adapters.parameters), root: 0)
+            } else {
+                try evaluated.loadMerged(into: policy, communicator: communicator)
+            }
             let metrics = try task.metrics(on: .eval, batchSize: config.perDeviceEvalBatchSize, communicator: communicator)
             let row = Row(model: model.label, metrics: metrics.evalMeans)
             each(row)

@@ -9,8 +9,9 @@ import ChatTemplate
 import JSON
 
 /// Where a run's model comes from: a Hugging Face folder (`model_name_or_path`: config.json, safetensors
-/// weights, tokenizer files) or the built-in GPT-2-architecture model with the byte-level tokenizer, shaped by
-/// the `model.*` keys and randomly initialised from `seed`.
+/// weights, tokenizer files), a PEFT adapter folder on such a base (`adapter`), or the built-in
+/// GPT-2-architecture model with the byte-level tokenizer, shaped by the `model.*` keys and randomly initialised
+/// from `seed`.
 struct ModelSource {
     let modelConfig: ModelConfig
     let tokenizer: any Tokenizer
@@ -19,6 +20,8 @@ struct ModelSource {
     /// `bos_token_id`, `eos_token_id` and `pad_token_id` for the config.json of saved models: the source folder's own
     /// values, or the byte tokenizer's end-of-text id (GPT-2's convention).
     let specialTokenIDs: JSONObject
+    /// The PEFT adapter folder `model_name_or_path` named and its config; `folder` is then its base model.
+    private(set) var adapter: (folder: URL, config: PEFTAdapterConfig)?
 
     /// Marks, in config.json, a model saved with the built-in byte-level tokenizer, which has no tokenizer.json.
     static let byteTokenizerKey = "dpo_dist_tokenizer"
@@ -44,9 +47,22 @@ struct ModelSource {
         }
     }
 
-    /// A Hugging Face model folder (`model_name_or_path`) with its tokenizer. A run's `output_dir` is one once the
-    /// run has saved its final model; a run folder holding only checkpoints is refused with the latest one named.
+    /// A Hugging Face model folder (`model_name_or_path`) with its tokenizer, or a PEFT adapter folder with its base
+    /// (see `adapterBase`). A run's `output_dir` is one once the run has saved its final model; a run folder holding
+    /// only checkpoints is refused with the latest one named.
     init(folder path: String) throws {
+        let folder = URL(fileURLWithPath: path)
+        guard !PEFTAdapterFolder.isAdapterFolder(folder) else {
+            let config = try Self.adapterConfig(in: folder)
+            self = try ModelSource(modelFolder: try Self.adapterBase(of: config, in: folder).path)
+            adapter = (folder, config)
+            return
+        }
+        self = try ModelSource(modelFolder: path)
+    }
+
+    /// A Hugging Face model folder with its tokenizer.
+    private init(modelFolder path: String) throws {
         let folder = URL(fileURLWithPath: path)
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -109,22 +125,26 @@ struct ModelSource {
     }
 
     /// Writes `model` as a Hugging Face folder: `model.safetensors` in transformers' names and layout,
-    /// `config.json`, and the source folder's tokenizer files. Each file is written atomically.
+    /// `config.json`, and the source folder's tokenizer files; with adapters attached a PEFT adapter folder instead
+    /// (`writeAdapterFolder`). Each file is written atomically.
     func writeFolder(of model: any CausalLanguageModel, to destination: URL) throws {
-        let exported = model.huggingFaceTensors(from: UnsafeBufferPointer(model.parameters))
-        // One contiguous copy, so every tensor can be handed to the writer as a buffer that outlives the call.
-        let storage = UnsafeMutableBufferPointer<Float>.allocate(capacity: exported.reduce(0) { $0 + $1.values.count })
-        defer { storage.deallocate() }
-        var offset = 0
-        let views = exported.map { tensor -> (name: String, shape: [Int], values: UnsafeBufferPointer<Float>) in
-            let slice = UnsafeMutableBufferPointer(rebasing: storage[offset..<offset + tensor.values.count])
-            _ = slice.initialize(from: tensor.values)
-            offset += tensor.values.count
-            return (tensor.name, tensor.shape, UnsafeBufferPointer(slice))
+        if let adapters = model.adapters {
+            try writeAdapterFolder(of: model, adapters: adapters, to: destination)
+            try copyTokenizerFiles(to: destination)
+            return
         }
-        try SafeTensorsFile.write(views, metadata: ["format": "pt"], to: destination.appendingPathComponent(ModelWeights.singleFile))
+        let exported = model.huggingFaceTensors(from: UnsafeBufferPointer(model.parameters))
+        try withContiguousViews(of: exported) { views in
+            try SafeTensorsFile.write(views, metadata: ["format": "pt"],
+                                      to: destination.appendingPathComponent(ModelWeights.singleFile))
+        }
         try AtomicFile.write(model.config.huggingFaceConfigJSON(adding: specialTokenIDs),
                              to: destination.appendingPathComponent("config.json"))
+        try copyTokenizerFiles(to: destination)
+    }
+
+    /// The source folder's tokenizer files, so the written folder loads with `AutoTokenizer` too.
+    private func copyTokenizerFiles(to destination: URL) throws {
         guard let folder else { return }
         for name in Self.tokenizerFiles {
             let source = folder.appendingPathComponent(name)

@@ -72,12 +72,16 @@ struct PrecomputedReference {
         return base.appendingPathComponent("dpo-dist")
     }
 
-    /// Everything the reference log-probs depend on: the initial weights, the exact token ids of every truncated row,
-    /// where its prompt ends, the settings that decide how rows are cut and LD-DPO's weight of the verbose tails.
+    /// Everything the reference log-probs depend on: the initial weights (and adapters), the exact token ids of every
+    /// truncated row, where its prompt ends, the settings that decide how rows are cut and LD-DPO's weight of the
+    /// verbose tails.
     static func cacheKey(policy: any CausalLanguageModel, train: [PreferenceRows], eval: [PreferenceRows],
                          config: TrainingConfig) -> String {
         var fingerprint = Fingerprint()
         fingerprint.add(UnsafeRawBufferPointer(policy.parameters))
+        if let adapters = policy.adapters {
+            fingerprint.add(UnsafeRawBufferPointer(adapters.parameters))
+        }
         let tailWeight = config.ldAlpha.map { "|ld_alpha \($0)" } ?? ""
         fingerprint.add(Array("\(policy.config)|\(config.maxLength)|\(config.truncationMode.rawValue)\(tailWeight)".utf8))
         for pairs in [train, eval] {

@@ -73,7 +73,10 @@ public final class Trainer {
         let source = try communicator.onEveryRank { try ModelSource(config: config) }
         self.source = source
         let chatTemplate = { try source.chatTemplate(named: config.chatTemplate) }
-        let policy = try makeCausalLanguageModel(config: source.modelConfig, trainable: true, parallel: parallel)
+        let lora = source.loraConfig(config)
+        // With LoRA the base gets no gradient buffer: only the adapters train.
+        let policy = try makeCausalLanguageModel(config: source.modelConfig, trainable: lora == nil, parallel: parallel)
+        policy.gradientCheckpointing = config.gradientCheckpointing
         self.policy = policy
         // Before the first collective that depends on them (the weights' broadcast has the model's size).
         try communicator.checkAgreement([
@@ -82,6 +85,12 @@ public final class Trainer {
         ])
         try source.load(into: policy, seed: config.seed, communicator: communicator)
         initialWeightsFingerprint = Fingerprint.of(policy.parameters)
+        if let lora {
+            let adapters = try Self.attachAdapters(lora, to: policy, objective: objective, source: source, config: config,
+                                                   communicator: communicator, say: say)
+            // A run starts from its base and its adapters.
+            initialWeightsFingerprint = Fingerprint.of(initialWeightsFingerprint + " " + Fingerprint.of(adapters.parameters))
+        }
 
         func sayDropped(_ count: Int, _ examples: String) {
             if count > 0 {
@@ -107,10 +116,11 @@ public final class Trainer {
             sayDropped(data.droppedTrainExamples, "examples")
             task = SFTTask(padTokenID: source.tokenizer.padTokenID, policy: policy, data: data)
         }
-        let zero = ZeroSharding(config.zeroStage, parameterCount: policy.parameterCount, rank: communicator.rank,
+        let trainable = policy.trainableParameters
+        let zero = ZeroSharding(config.zeroStage, parameterCount: trainable.count, rank: communicator.rank,
                                 ranks: communicator.size)
         self.zero = zero
-        optimizer = AdamW(for: policy, settings: config.adamW, range: zero.ownedRange)
+        optimizer = AdamW(for: trainable, settings: config.adamW, range: zero.ownedRange)
         // The two-level sum is an all-reduce, which leaves ZeRO-1's shards summed too; ZeRO-2 must reduce-scatter.
         let hierarchical = try topology.flatMap {
             zero.stage != .gradients && config.gradientAllreduce.isHierarchical(on: $0)
@@ -123,7 +133,7 @@ public final class Trainer {
         } else {
             .blocking(communicator)
         }
-        trainingStep = TrainingStep(policy: policy, optimizer: optimizer, gradientSum: gradientSum, zero: zero,
+        trainingStep = TrainingStep(trainable: trainable, optimizer: optimizer, gradientSum: gradientSum, zero: zero,
                                     maxGradNorm: config.maxGradNorm, parallel: parallel)
         if let topology {
             let flat = zero.stage == .replicated ? "flat (one all-reduce over all ranks)"
@@ -164,7 +174,7 @@ public final class Trainer {
         let log = communicator.rank == 0
             ? try MetricsLog(outputDir: outputDir, keepThroughStep: resume ? completedSteps : nil, reportTo: config.reportTo)
             : nil
-        say("training \(policy.parameterCount) parameters on \(communicator.size) rank(s) × \(parallel.threads) thread(s)"
+        say("training \(trainingStep.trainable.count) parameters on \(communicator.size) rank(s) × \(parallel.threads) thread(s)"
             + (zero.stage == .replicated ? "" : " with zero_stage \(zero.stage.rawValue)")
             + ": \(task.trainCount) examples, global batch \(plan.globalBatchSize), \(plan.totalSteps) steps")
         say("learning_rate \(config.learningRate) (\(config.lrSchedulerType.rawValue)), beta \(config.beta), loss_type "
@@ -335,8 +345,9 @@ public final class Trainer {
         }
     }
 
-    /// Files in `output_dir` that only a run writes: the final model's weights and config, and the metrics log.
-    static let earlierRunFiles = ["model.safetensors", "model.safetensors.index.json", "config.json", MetricsLog.fileName]
+    /// Files in `output_dir` that only a run writes: the final model's weights and config (or adapter), and the metrics log.
+    static let earlierRunFiles = ["model.safetensors", "model.safetensors.index.json", "config.json", MetricsLog.fileName,
+                                  PEFTAdapterFolder.configFile, PEFTAdapterFolder.weightsFile]
 }
 
 extension TrainingConfig.GradientAllreduce {

@@ -111,9 +111,9 @@ extension Trainer {
     }
 
     /// Rank 0 writes `checkpoint-<step>` atomically: the policy as a Hugging Face folder (so any checkpoint loads
-    /// with `from_pretrained`), the optimizer moments, the task's own buffers (a TR-DPO reference that has drifted
-    /// from the initial weights) and the trainer state. Every rank calls it: with ZeRO the other ranks send rank 0
-    /// their shards of the moments.
+    /// with `from_pretrained`; with LoRA a PEFT adapter folder for `PeftModel.from_pretrained`), the optimizer moments,
+    /// the task's own buffers (a TR-DPO reference that has drifted from the initial weights) and the trainer state.
+    /// Every rank calls it: with ZeRO the other ranks send rank 0 their shards of the moments.
     func saveCheckpoint() throws {
         try checkOptimizerStateFinite()
         guard communicator.rank == 0 else {
@@ -154,7 +154,7 @@ extension Trainer {
             }
             return
         }
-        try SafeTensorsFile.write(moments.map { ($0.name, [policy.parameterCount]) },
+        try SafeTensorsFile.write(moments.map { ($0.name, [zero.parameterCount]) },
                                   metadata: ["format": "dpo-dist", "optimizer": "adamw"], to: url) { index, write in
             try communicator.gatherOnRankZero(UnsafeBufferPointer(moments[index].buffer), held: held, consume: write)
         }
@@ -195,7 +195,7 @@ extension Trainer {
         try withUnsafeMutableBytes(of: &position) { try communicator.broadcast($0, root: 0) }
         tokensSeen = position.tokensSeen
         let unshared = task.checkpointBuffers.filter { $0.nodeShared == nil }.map(\.buffer)
-        for buffer in [policy.parameters] + unshared {
+        for buffer in [trainingStep.trainable.parameters] + unshared {
             try communicator.broadcast(UnsafeMutableRawBufferPointer(buffer), root: 0)
         }
         for shared in task.checkpointBuffers.compactMap(\.nodeShared) {
@@ -209,7 +209,7 @@ extension Trainer {
         // Every rank holds the same weights now, and learns whether any rank's moments are not finite, so every rank
         // finds this alike.
         let momentsFinite = try momentsAreFiniteOnEveryRank()
-        let buffers = [policy.parameters] + task.checkpointBuffers.map(\.buffer)
+        let buffers = [trainingStep.trainable.parameters] + task.checkpointBuffers.map(\.buffer)
         guard momentsFinite, buffers.allSatisfy({ allFinite($0.baseAddress!, count: $0.count, parallel: parallel) }) else {
             throw RunError.input("checkpoint-\(position.step) in \(outputDir.path) holds non-finite values (it was not "
                 + "written by this version of dpo-dist, which never saves them): resume from an earlier checkpoint")
@@ -217,8 +217,8 @@ extension Trainer {
         return position.step
     }
 
-    /// Loads the latest complete checkpoint into the policy and a TR-DPO reference, and checks its optimizer state,
-    /// whose file it returns (rank 0).
+    /// Loads the latest complete checkpoint into the policy (its adapters with LoRA) and a TR-DPO reference, and
+    /// checks its optimizer state, whose file it returns (rank 0).
     private func readLatestCheckpoint() throws -> (TrainerState, SafeTensorsFile) {
         guard let folder = try CheckpointDirectory(outputDir: outputDir).latest() else {
             throw RunError.input("--resume: no checkpoint-<step> folder in `output_dir` \(outputDir.path)")
@@ -239,10 +239,14 @@ extension Trainer {
         for change in changes {
             say("resuming with a changed setting, recorded in trainer_state.json: \(change)")
         }
-        try loadWeights(from: folder, into: policy)
+        if policy.adapters != nil {
+            try loadAdapterWeights(from: folder, into: policy)
+        } else {
+            try loadWeights(from: folder, into: policy)
+        }
         let optimizerState = try SafeTensorsFile.read(contentsOf: folder.appendingPathComponent(Self.optimizerFile))
         for moment in moments {
-            _ = try flatTensor(optimizerState, name: moment.name, count: policy.parameterCount)
+            _ = try flatTensor(optimizerState, name: moment.name, count: zero.parameterCount)
         }
         for entry in task.checkpointBuffers {
             let url = folder.appendingPathComponent(entry.file)
@@ -267,7 +271,7 @@ extension Trainer {
         return tensor
     }
 
-    /// The trained policy as a Hugging Face model folder in `output_dir`.
+    /// The trained policy as a Hugging Face model folder in `output_dir` (a PEFT adapter folder with LoRA).
     func saveFinalModel() throws {
         guard communicator.rank == 0 else { return }
         try source.writeFolder(of: policy, to: outputDir)

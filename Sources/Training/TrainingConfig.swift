@@ -1,4 +1,5 @@
 import DPO
+import Model
 import Optimization
 import PreferenceData
 
@@ -18,6 +19,18 @@ public struct TrainingConfig: Sendable, Equatable {
 
     /// A Hugging Face model folder (config.json, safetensors, tokenizer files); nil trains the built-in model.
     public var modelNameOrPath: String? = nil
+
+    // LoRA: TRL's `ModelConfig` keys, handed to PEFT's `LoraConfig` as TRL's `get_peft_config` does (bias "none").
+    /// `use_peft`: train LoRA adapters on a frozen base, which is also the reference (adapters off).
+    public var usePeft = false
+    public var loraR = 16
+    public var loraAlpha = 32.0
+    public var loraDropout = 0.05
+    /// Module names (one name: a regular expression over the whole module name, as TRL passes it on; `all-linear`);
+    /// nil: PEFT's default for the family (q_proj and v_proj; GPT-2's c_attn).
+    public var loraTargetModules: [String]? = nil
+    public var loraModulesToSave: [String]? = nil
+    public var useRSLoRA = false
 
     // Model (ours: the shape of the built-in GPT-2-architecture model; the vocabulary comes from the tokenizer)
     public var layers = 4
@@ -96,6 +109,10 @@ public struct TrainingConfig: Sendable, Equatable {
         case csv
     }
 
+    /// TRL's `gradient_checkpointing` (default on): a training forward keeps only each block's input and backward reruns
+    /// the block — the same results bit for bit, less activation memory, one more trunk forward per micro-batch.
+    public var gradientCheckpointing = true
+
     // Ours: threads per rank; 0 = cores of this node divided by the ranks on it.
     public var threads = 0
     /// transformers' `ddp_bucket_cap_mb` (PyTorch DDP's `bucket_cap_mb`, default 25 MiB): gradients are summed over ranks
@@ -154,6 +171,20 @@ extension TrainingConfig {
                        referenceFree: referenceFree, divergence: fDivergenceType,
                        alphaDivergenceCoefficient: fAlphaDivergenceCoef, discopopTau: discopopTau,
                        verboseTailWeight: ldAlpha, wpoWeighting: useWeighting)
+    }
+
+    /// The LoRA settings of `use_peft`, nil without it. TRL hands a one-element `lora_target_modules` to PEFT as a plain
+    /// string, which PEFT takes as `all-linear` or a regular expression; a longer list matches names.
+    public var lora: LoRAConfig? {
+        guard usePeft else { return nil }
+        let targets: LoRAConfig.Targets
+        switch loraTargetModules {
+        case nil: targets = .familyDefault
+        case let names? where names.count == 1: targets = names[0] == "all-linear" ? .allLinear : .pattern(names[0])
+        case let names?: targets = .names(names)
+        }
+        return LoRAConfig(rank: loraR, alpha: loraAlpha, dropout: loraDropout, targets: targets,
+                          modulesToSave: loraModulesToSave ?? [], useRSLoRA: useRSLoRA)
     }
 
     /// AdamW's hyper-parameters besides the learning rate (`adam_beta1`, `adam_beta2`, `adam_epsilon`, `weight_decay`).

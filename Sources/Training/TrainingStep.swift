@@ -5,9 +5,9 @@ import Model
 import MPI
 import Optimization
 
-/// One optimizer update of the policy: zero the gradients, forward and backward over this rank's micro-batches, sum
-/// the gradients over ranks, clip their global norm, AdamW. The one code path that training (`Trainer.runStep`),
-/// `dpo-dist bench` and `dpo-dist bench --communication` run.
+/// One optimizer update of the policy's trainable buffers (the whole model, or its LoRA adapters): zero the gradients,
+/// forward and backward over this rank's micro-batches, sum the gradients over ranks, clip their global norm, AdamW.
+/// The one code path that training (`Trainer.runStep`), `dpo-dist bench` and `dpo-dist bench --communication` run.
 ///
 /// With ZeRO (`zero`) the sum is a reduce-scatter that leaves each rank the summed gradients of its own shard; the
 /// global norm is assembled from the shards' block sums (bit for bit the replicated norm), each rank clips and updates
@@ -47,7 +47,8 @@ public struct TrainingStep {
         public var secondsInMPI: Double
     }
 
-    public let policy: any CausalLanguageModel
+    /// What is updated; the forward/backward closure accumulates into its gradients.
+    public let trainable: TrainableParameters
     public let optimizer: AdamW
     public let gradientSum: GradientSum
     /// The ZeRO stage and shards; nil or stage 0: every rank sums, clips and updates everything.
@@ -57,11 +58,11 @@ public struct TrainingStep {
     public let parallel: Parallel
 
     /// `optimizer` must cover `zero`'s shard of this rank (all parameters without sharding).
-    public init(policy: any CausalLanguageModel, optimizer: AdamW, gradientSum: GradientSum, zero: ZeroSharding? = nil,
+    public init(trainable: TrainableParameters, optimizer: AdamW, gradientSum: GradientSum, zero: ZeroSharding? = nil,
                 maxGradNorm: Double, parallel: Parallel) {
-        let owned = zero?.ownedRange ?? 0 ..< policy.parameterCount
+        let owned = zero?.ownedRange ?? 0 ..< trainable.count
         precondition(optimizer.range == owned, "the optimizer covers \(optimizer.range), this rank owns \(owned)")
-        self.policy = policy
+        self.trainable = trainable
         self.optimizer = optimizer
         self.gradientSum = gradientSum
         self.zero = zero
@@ -70,7 +71,7 @@ public struct TrainingStep {
     }
 
     /// Update number `update` (counted from 1) at `learningRate`. `forwardBackward` runs one of this rank's
-    /// `microBatches`, accumulating its gradients into the policy's, and passes `gradientsReady` to its backward: the
+    /// `microBatches`, accumulating its gradients into `trainable`'s, and passes `gradientsReady` to its backward: the
     /// gradient sum's progress hook, given for the last micro-batch only (earlier backwards still add to every
     /// gradient), or with ZeRO-2 for every one, each of which is reduced on its own. Throws, before anything is
     /// updated, when the summed gradient is not finite; every rank then throws.
@@ -83,7 +84,7 @@ public struct TrainingStep {
         if zero?.stage == .gradients {
             // Every micro-batch is reduce-scattered as its backward finishes buckets, and only this rank's shard is
             // kept. Ranks with fewer micro-batches join the remaining reductions with zero gradients.
-            policy.releaseGradients(0 ..< policy.parameterCount)
+            trainable.releaseGradients(0 ..< trainable.count)
             for round in 0 ..< (try reductionRounds(microBatches.count, secondsInMPI: &secondsInMPI)) {
                 let reducer = makeReducer()
                 if round < microBatches.count {
@@ -93,7 +94,7 @@ public struct TrainingStep {
                 secondsInMPI += reducer?.secondsInMPI ?? 0
             }
         } else {
-            policy.zeroGradients()
+            trainable.zeroGradients(parallel: parallel)
             let reducer = makeReducer()
             for (index, microBatch) in microBatches.enumerated() {
                 metrics.append(forwardBackward(microBatch, index == microBatches.count - 1 ? reducer?.gradientsReady : nil))
@@ -102,16 +103,16 @@ public struct TrainingStep {
             secondsInMPI += reducer?.secondsInMPI ?? 0
         }
         let owned = optimizer.range
-        let ownGradients = policy.gradients.baseAddress! + owned.lowerBound
+        let ownGradients = trainable.gradients.baseAddress! + owned.lowerBound
         let gradientNorm = try globalNorm(secondsInMPI: &secondsInMPI)
         clipGradients(ownGradients, count: owned.count, norm: gradientNorm, maxNorm: maxGradNorm, parallel: parallel)
         guard gradientNorm.isFinite else {
             throw RunError.diverged(step: update, what: "the gradient is not finite (NaN or infinity); lower `learning_rate` or "
                 + "`max_grad_norm`, or check the data — no update was applied, the last checkpoint is intact")
         }
-        optimizer.update(policy, step: update, learningRate: learningRate, parallel: parallel)
+        optimizer.update(trainable, step: update, learningRate: learningRate, parallel: parallel)
         if let shards = zero?.shards, let communicator = gradientSum.communicator {
-            try timingMPI(&secondsInMPI) { try communicator.allGather(policy.parameters, ranges: shards.ranges) }
+            try timingMPI(&secondsInMPI) { try communicator.allGather(trainable.parameters, ranges: shards.ranges) }
         }
         return Outcome(gradientNorm: gradientNorm, metrics: metrics, secondsInMPI: secondsInMPI)
     }
@@ -119,19 +120,19 @@ public struct TrainingStep {
     /// A fresh reducer for one gradient sum; nil when gradients are not summed.
     private func makeReducer() -> GradientReducer? {
         let result: GradientReducer.Result = zero?.shards.map { shards in
-            .sharded(shards, release: zero?.stage == .gradients ? policy.releaseGradients : nil)
+            .sharded(shards, release: zero?.stage == .gradients ? trainable.releaseGradients : nil)
         } ?? .replicated
         switch gradientSum {
         case .none:
             return nil
         case .blocking(let communicator):
-            return GradientReducer(communicator: communicator, gradients: policy.gradients, bucketCapMB: 0, result: result)
+            return GradientReducer(communicator: communicator, gradients: trainable.gradients, bucketCapMB: 0, result: result)
         case .overlapped(let communicator, let bucketCapMB, let testsWhileComputing):
-            return GradientReducer(communicator: communicator, gradients: policy.gradients, bucketCapMB: bucketCapMB,
+            return GradientReducer(communicator: communicator, gradients: trainable.gradients, bucketCapMB: bucketCapMB,
                                    result: result, testsWhileComputing: testsWhileComputing)
         case .hierarchical(let hierarchical):
             precondition(zero?.stage != .gradients, "ZeRO-2 reduce-scatters; the hierarchical sum is an all-reduce")
-            return GradientReducer(communicator: hierarchical.topology.world, gradients: policy.gradients, bucketCapMB: 0,
+            return GradientReducer(communicator: hierarchical.topology.world, gradients: trainable.gradients, bucketCapMB: 0,
                                    hierarchical: hierarchical)
         }
     }
@@ -151,14 +152,14 @@ public struct TrainingStep {
     /// sum arrives exactly) gives every rank the block sums of the whole buffer, added in the order the replicated
     /// norm adds them.
     private func globalNorm(secondsInMPI: inout Double) throws -> Double {
-        let gradients = policy.gradients.baseAddress!
+        let gradients = trainable.gradients.baseAddress!
         guard let shards = zero?.shards else {
-            return gradientNorm(gradients, count: policy.parameterCount, parallel: parallel)
+            return gradientNorm(gradients, count: trainable.count, parallel: parallel)
         }
         let owned = optimizer.range
         let ownSums = blockSumsOfSquares(gradients + owned.lowerBound, count: owned.count, parallel: parallel)
         guard let communicator = gradientSum.communicator else { return ownSums.reduce(0, +).squareRoot() }
-        var sums = [Double](repeating: 0, count: (policy.parameterCount + gradientNormBlock - 1) / gradientNormBlock)
+        var sums = [Double](repeating: 0, count: (trainable.count + gradientNormBlock - 1) / gradientNormBlock)
         let firstBlock = shards[communicator.rank].lowerBound / gradientNormBlock
         sums.replaceSubrange(firstBlock ..< firstBlock + ownSums.count, with: ownSums)
         try timingMPI(&secondsInMPI) { try sums.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) } }

@@ -6,6 +6,8 @@ import MPI
 /// two share — the policy, the step plan, the optimizer step, logging, evaluation and checkpoints — and asks the task
 /// only for what differs: how a micro-batch of examples becomes a loss, gradients and metrics.
 protocol TrainingTask: AnyObject {
+    /// The model trained.
+    var policy: any CausalLanguageModel { get }
     /// What every training micro-batch of a step is weighted by: numbers of the whole step (all its micro-batches on
     /// all ranks), computed once per step by `totals(ofStep:)`, so the summed gradient does not depend on the split.
     associatedtype StepTotals
@@ -79,7 +81,8 @@ extension TrainingTask {
                with trainingStep: TrainingStep) throws -> TrainingStep.Outcome<MicroBatchMetrics> {
         let totals = totals(ofStep: microBatches)
         return try trainingStep.run(share, update: update, learningRate: learningRate) { indices, gradientsReady in
-            runMicroBatch(indices, .train(totals, gradientsReady: gradientsReady))
+            policy.adapters?.keyDropout(update: update, firstExample: indices.first ?? 0)
+            return runMicroBatch(indices, .train(totals, gradientsReady: gradientsReady))
         }
     }
 

@@ -35,6 +35,15 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "Skip the GEMM kernels, only model steps.")
     var stepsOnly = false
 
+    @Flag(name: .long, help: "Steps with gradient checkpointing (each block's input kept, the block rerun in backward).")
+    var gradientCheckpointing = false
+
+    @Option(name: .long, help: "Steps training LoRA adapters of this rank (alpha 2r) on a frozen base instead of the whole model.")
+    var loraR: Int?
+
+    @Flag(name: .long, help: "With --lora-r: adapt every Linear layer, not only PEFT's default (GPT-2's c_attn).")
+    var loraAllLinear = false
+
     @Option(name: .long, help: "Per-core peak GFLOP/s for the fraction of peak (default: measured).")
     var peakGflops: Double?
 
@@ -89,7 +98,8 @@ struct Bench: ParsableCommand {
             throw ValidationError("unknown --shape '\(unknown)'; known: \(BenchmarkShape.all.map(\.name).joined(separator: ", "))")
         }
         if let peakGflops, !(peakGflops > 0) { throw ValidationError("--peak-gflops must be positive") }
-
+        if let loraR, loraR < 1 { throw ValidationError("--lora-r must be at least 1") }
+        if loraAllLinear, loraR == nil { throw ValidationError("--lora-all-linear needs --lora-r") }
         guard layers >= 1, pairsPerRank >= 1, length >= 2 else {
             throw ValidationError("--layers and --pairs-per-rank must be at least 1 and --length at least 2")
         }
@@ -121,11 +131,18 @@ struct Bench: ParsableCommand {
                                               peakGFLOPSPerCore: peak.gflopsPerCore)
             }
             if !kernelsOnly {
-                report.steps.append(try benchmarkSteps(shape, threads: threads, steps: steps, warmup: 1))
+                report.steps.append(try benchmarkSteps(shape, variant: variant, threads: threads, steps: steps, warmup: 1))
             }
         }
         report.peakResidentMegabytes = Double(peakResidentBytes()) / 1_048_576
         print(json ? report.json() : report.table())
+    }
+}
+
+extension Bench {
+    /// What the timed steps train, from the flags.
+    var variant: StepVariant {
+        StepVariant(gradientCheckpointing: gradientCheckpointing, loraRank: loraR, loraAllLinear: loraAllLinear)
     }
 }
 

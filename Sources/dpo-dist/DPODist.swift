@@ -11,7 +11,7 @@ struct DPODist: ParsableCommand {
         commandName: "dpo-dist",
         abstract: "Distributed Direct Preference Optimization on CPUs, one process or many under mpirun.",
         version: "dpo-dist 0.4.0 (checkpoint format \(Trainer.checkpointFormat))",
-        subcommands: [Train.self, SFT.self, Eval.self, Report.self, Generate.self, Bench.self])
+        subcommands: [Train.self, SFT.self, Eval.self, Report.self, Generate.self, Merge.self, Bench.self])
 
     /// Console output goes out line by line even when stdout is a file or a pipe (batch jobs, nohup, tee), so the log
     /// is live and survives a kill; C stdio would otherwise buffer it in 4 KiB blocks.

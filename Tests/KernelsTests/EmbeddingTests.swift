@@ -52,4 +52,9 @@ func embeddingBackwardAccumulatesRepeatedTokens(shapeIndex: Int) {
     embeddingBackward(dTokenTable: dTokensOnly.pointer, dPositionTable: nil, dout: dout.pointer, tokens: tokens.pointer,
                       batch: batch, seqLen: seqLen, dim: dim)
     #expect(dTokensOnly.values == dTokens.values)
+
+    let dPositionsOnly = TestBuffer(startPositions)
+    embeddingBackward(dTokenTable: nil, dPositionTable: dPositionsOnly.pointer, dout: dout.pointer, tokens: tokens.pointer,
+                      batch: batch, seqLen: seqLen, dim: dim)
+    #expect(dPositionsOnly.values == dPositions.values)
 }

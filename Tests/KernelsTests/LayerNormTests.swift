@@ -117,3 +117,18 @@ func layerNormBackwardAccumulatesReferenceGradients(shapeIndex: Int) {
     expectClose(increment(run.result[1], from: run.start[1]), dweight, relative: 1e-4, "dweight vs finite differences")
     expectClose(increment(run.result[2], from: run.start[2]), dbias, relative: 1e-4, "dbias vs finite differences")
 }
+
+/// A frozen norm (no parameter gradients) adds the same dinp.
+@Test func layerNormBackwardWithoutParameterGradientsGivesTheSameInputGradient() {
+    let (rows, dim) = (5, 37)
+    let run = runLayerNormBackward(rows: rows, dim: dim, seed: 800, parallel: .serial)
+    let (inpValues, weightValues, biasValues) = layerNormInputs(rows: rows, dim: dim, seed: 800)
+    let inp = TestBuffer(inpValues), weight = TestBuffer(weightValues), bias = TestBuffer(biasValues), dout = TestBuffer(run.dout)
+    let out = TestBuffer<Float>(zeros: rows * dim), mean = TestBuffer<Float>(zeros: rows), rstd = TestBuffer<Float>(zeros: rows)
+    layerNormForward(out: out.pointer, mean: mean.pointer, rstd: rstd.pointer, inp: inp.pointer, weight: weight.pointer,
+                     bias: bias.pointer, rows: rows, dim: dim, epsilon: 1e-5, parallel: .serial)
+    let dinp = TestBuffer(run.start[0])
+    layerNormBackward(dinp: dinp.pointer, dweight: nil, dbias: nil, dout: dout.pointer, inp: inp.pointer,
+                      weight: weight.pointer, mean: mean.pointer, rstd: rstd.pointer, rows: rows, dim: dim, parallel: .serial)
+    #expect(dinp.values == run.result[0])
+}

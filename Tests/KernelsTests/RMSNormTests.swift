@@ -103,3 +103,17 @@ func rmsNormBackwardAccumulatesReferenceGradients(shapeIndex: Int) {
     expectClose(increment(run.result[0], from: run.start[0]), dinp, relative: 1e-4, "dinp vs finite differences")
     expectClose(increment(run.result[1], from: run.start[1]), dweight, relative: 1e-4, "dweight vs finite differences")
 }
+
+/// A frozen norm (no weight gradient) adds the same dinp.
+@Test func rmsNormBackwardWithoutWeightGradientGivesTheSameInputGradient() {
+    let (rows, dim) = (5, 37)
+    let run = runRMSNormBackward(rows: rows, dim: dim, seed: 2800, parallel: .serial)
+    let inp = TestBuffer(run.inp), weight = TestBuffer(run.weight), dout = TestBuffer(run.dout)
+    let out = TestBuffer<Float>(zeros: rows * dim), rstd = TestBuffer<Float>(zeros: rows)
+    rmsNormForward(out: out.pointer, rstd: rstd.pointer, inp: inp.pointer, weight: weight.pointer, rows: rows, dim: dim,
+                   epsilon: 1e-6, parallel: .serial)
+    let dinp = TestBuffer(run.start[0])
+    rmsNormBackward(dinp: dinp.pointer, dweight: nil, dout: dout.pointer, inp: inp.pointer, weight: weight.pointer,
+                    rstd: rstd.pointer, rows: rows, dim: dim, parallel: .serial)
+    #expect(dinp.values == run.result[0])
+}

@@ -38,29 +38,9 @@ struct GradientCheckTests {
         }
         let analytic = Array(model.gradients)
 
-        let epsilon: Float = 1e-2
-        var random = Kit.Random(seed: 99)
-        for tensor in model.tensors {
-            let samples = tensor.count <= 20 ? Array(tensor.range)
-                : (0 ..< 20).map { _ in tensor.offset + random.int(below: tensor.count) }
-            var numeric: [Float] = []
-            for index in samples {
-                let original = model.parameters[index]
-                model.parameters[index] = original + epsilon
-                let plus = objective(model, batch, weights, perToken: perToken)
-                model.parameters[index] = original - epsilon
-                let minus = objective(model, batch, weights, perToken: perToken)
-                model.parameters[index] = original
-                numeric.append(Float((plus - minus) / Double(2 * epsilon)))
-            }
-            let expected = samples.map { analytic[$0] }
-            let analyticNorm = expected.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
-            let errorNorm = zip(numeric, expected).reduce(0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
-            let tolerance = 1e-2 * analyticNorm + 1e-3 * Double(samples.count).squareRoot()
-            let name = "\(model.config.architecture) \(tensor.name)"
-            #expect(analyticNorm > 3 * tolerance, "\(name): analytic gradient ‖\(analyticNorm)‖ is too small for a meaningful check")
-            #expect(errorNorm <= tolerance,
-                    "\(name): ‖numeric − analytic‖ = \(errorNorm), ‖analytic‖ = \(analyticNorm), tolerance \(tolerance)")
+        Kit.expectCentralDifferencesMatch(analytic, tensors: model.tensors, parameters: model.parameters, samplesPerTensor: 20,
+                                          label: "\(model.config.architecture)") {
+            objective(model, batch, weights, perToken: perToken)
         }
     }
 

@@ -14,7 +14,7 @@ import Glibc
         let gradients = model.gradients
         for index in gradients.indices { gradients[index] = Float(index % 13 + 1) }
         let released = 1_000 ..< model.parameterCount - 777
-        model.releaseGradients(released)
+        model.trainableParameters.releaseGradients(released)
         #if os(Linux)
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let base = UInt(bitPattern: gradients.baseAddress!)

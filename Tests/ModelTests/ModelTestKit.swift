@@ -1,4 +1,5 @@
 import Kernels
+import Testing
 import Model
 import SeededRandom
 
@@ -76,6 +77,40 @@ enum ModelTestKit {
         let start = b * batch.length
         return SequenceBatch(count: 1, length: length, tokens: Array(batch.tokens[start ..< start + length]),
                              scoreMask: Array(batch.scoreMask[start ..< start + length]))
+    }
+
+    /// For every tensor of `tensors` (in `parameters`), up to `samplesPerTensor` random entries get a central difference
+    /// (f(p+ε) − f(p−ε)) / 2ε of `objective` with ε = 1e-2 in Float. Per tensor the sampled numeric and analytic
+    /// gradients must agree in relative norm: ‖numeric − analytic‖ ≤ 1e-2·‖analytic‖ + 1e-3·√samples (the absolute
+    /// term covers Float rounding in f, the relative one the O(ε²) truncation), and ‖analytic‖ must be large enough
+    /// for that to mean something.
+    static func expectCentralDifferencesMatch(_ analytic: [Float], tensors: [ParameterTensor],
+                                              parameters: UnsafeMutableBufferPointer<Float>, samplesPerTensor: Int,
+                                              label: String, objective: () -> Double) {
+        let epsilon: Float = 1e-2
+        var random = Random(seed: 99)
+        for tensor in tensors {
+            let samples = tensor.count <= samplesPerTensor ? Array(tensor.range)
+                : (0 ..< samplesPerTensor).map { _ in tensor.offset + random.int(below: tensor.count) }
+            var numeric: [Float] = []
+            for index in samples {
+                let original = parameters[index]
+                parameters[index] = original + epsilon
+                let plus = objective()
+                parameters[index] = original - epsilon
+                let minus = objective()
+                parameters[index] = original
+                numeric.append(Float((plus - minus) / Double(2 * epsilon)))
+            }
+            let expected = samples.map { analytic[$0] }
+            let analyticNorm = expected.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+            let errorNorm = zip(numeric, expected).reduce(0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
+            let tolerance = 1e-2 * analyticNorm + 1e-3 * Double(samples.count).squareRoot()
+            let name = "\(label) \(tensor.name)"
+            #expect(analyticNorm > 3 * tolerance, "\(name): analytic gradient ‖\(analyticNorm)‖ is too small for a meaningful check")
+            #expect(errorNorm <= tolerance,
+                    "\(name): ‖numeric − analytic‖ = \(errorNorm), ‖analytic‖ = \(analyticNorm), tolerance \(tolerance)")
+        }
     }
 
     /// ‖a − b‖ / max(‖b‖, tiny), in Double.

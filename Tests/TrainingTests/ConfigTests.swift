@@ -30,6 +30,7 @@ import Testing
         #expect(config.maxLength == 512)
         #expect(config.ddpBucketCapMB == 25)
         #expect(config.gradientAllreduce == .auto && config.shareReference)
+        #expect(config.gradientCheckpointing)
     }
 
     /// `zero_stage` takes DeepSpeed's stage numbers; the default shards the AdamW moments (stage 1).
@@ -53,7 +54,8 @@ import Testing
             """)
         let config = try ConfigLoader.load(file: path, overrides: [
             "--beta", "0.5", "--model.n_layer=6", "--lr_scheduler_type", "cosine", "--eval_dataset", "none",
-            "--ddp_bucket_cap_mb", "0", "--gradient_allreduce", "hierarchical", "--share_reference", "false"])
+            "--ddp_bucket_cap_mb", "0", "--gradient_allreduce", "hierarchical", "--share_reference", "false",
+            "--gradient_checkpointing", "false"])
         #expect(config.beta == 0.5)
         #expect(config.learningRate == 5e-5)
         #expect(config.layers == 6 && config.heads == 2 && config.channels == 32)
@@ -62,6 +64,7 @@ import Testing
         #expect(config.evalDataset == nil)
         #expect(config.ddpBucketCapMB == 0)
         #expect(config.gradientAllreduce == .hierarchical && !config.shareReference)
+        #expect(!config.gradientCheckpointing)
     }
 
     @Test func builtInDemoConfigMatchesTheFileInConfigs() throws {

@@ -24,42 +24,16 @@ import TestSupport
         return output
     }
 
-    /// The evaluation records of metrics.jsonl by step.
-    private func loggedEvaluations(in run: URL) throws -> [Int: [String: Double]] {
-        try RunOutput.allRecords(in: run).filter { $0["eval_loss"] != nil }
-            .reduce(into: [:]) { $0[Int($1["step"] ?? -1)] = $1 }
-    }
-
-    /// `eval --json`'s rows: model label → metrics.
-    private func rows(_ result: ProcessResult) throws -> [(model: String, metrics: [String: Double])] {
-        #expect(result.status == 0, "\(result.stderr)")
-        return try result.stdout.split(separator: "\n").map { line in
-            let object = try JSONField.parse(Array(line.utf8), file: "eval --json")
-            let metrics = try object.members().reduce(into: [String: Double]()) { $0[$1.key] = try? $1.value.double() }
-            return (try object.required("model").string(), metrics)
-        }
-    }
-
-    /// Every eval_ metric of a row is the logged one, exactly.
-    private func expectEqual(_ row: [String: Double], _ logged: [String: Double]?, _ what: String) throws {
-        let logged = try #require(logged, "\(what): no logged evaluation")
-        let names = logged.keys.filter { $0.hasPrefix("eval_") }
-        #expect(names.count == 12 && Set(names) == Set(row.keys), "\(what): \(row.keys.sorted())")
-        for name in names {
-            #expect(row[name] == logged[name], "\(what) \(name): eval \(row[name] ?? .nan), training \(logged[name]!)")
-        }
-    }
-
     @Test func metricsEqualTheTrainingTimeEvaluationOfTheSameWeights() throws {
         let run = try trainedRun()
-        let logged = try loggedEvaluations(in: run)
+        let logged = try RunOutput.loggedEvaluations(in: run)
         #expect(logged.keys.sorted() == [2, 4])
         // The reference and the settings come from the run's config.yaml; the run folder stands for its checkpoints
         // and its final model.
-        let evaluated = try rows(dpoDist(["eval", "--model_name_or_path", run.path, "--json"]))
+        let evaluated = try RunOutput.evaluationRows(dpoDist(["eval", "--model_name_or_path", run.path, "--json"]))
         #expect(evaluated.map(\.model) == [run.path + "/checkpoint-2", run.path + "/checkpoint-4", run.path])
         for (row, step) in zip(evaluated, [2, 4, 4]) {
-            try expectEqual(row.metrics, logged[step], row.model)
+            try RunOutput.expectSameEvaluation(row.metrics, logged[step], row.model)
         }
         // A checkpoint alone finds its run's settings in its own config.yaml; the table has one row per model.
         let table = dpoDist(["eval", "--model_name_or_path", run.path + "/checkpoint-2", run.path + "/checkpoint-4"])
@@ -72,25 +46,25 @@ import TestSupport
     /// Under mpirun the pairs are dealt as training deals them: two ranks reproduce a two-rank run's evaluation exactly.
     @Test(.enabled(if: mpirunAvailable)) func underMPIMetricsEqualTheTwoRankRunsEvaluation() throws {
         let run = try trainedRun(ranks: 2)
-        let logged = try loggedEvaluations(in: run)
-        let evaluated = try rows(dpoDist(["eval", "--model_name_or_path", run.path, "--json"], ranks: 2))
+        let logged = try RunOutput.loggedEvaluations(in: run)
+        let evaluated = try RunOutput.evaluationRows(dpoDist(["eval", "--model_name_or_path", run.path, "--json"], ranks: 2))
         #expect(evaluated.count == 3)
         for (row, step) in zip(evaluated, [2, 4, 4]) {
-            try expectEqual(row.metrics, logged[step], row.model)
+            try RunOutput.expectSameEvaluation(row.metrics, logged[step], row.model)
         }
     }
 
     @Test func aModelAgainstItselfHasNoRewardAndKeysOverrideTheConfig() throws {
         let run = try trainedRun()
         let checkpoint = run.path + "/checkpoint-2"
-        let against = try rows(dpoDist(["eval", "--model_name_or_path", checkpoint, "--ref_model", checkpoint,
+        let against = try RunOutput.evaluationRows(dpoDist(["eval", "--model_name_or_path", checkpoint, "--ref_model", checkpoint,
                                         "--json", "--beta", "0.3"]))
         let metrics = try #require(against.first?.metrics)
         #expect(metrics["eval_rewards/margins"] == 0 && metrics["eval_rewards/accuracies"] == 0)
         #expect(abs((metrics["eval_loss"] ?? 0) - log(2)) < 1e-12)
         // β scales the rewards of the run's own reference.
-        let base = try rows(dpoDist(["eval", "--model_name_or_path", checkpoint, "--json"]))[0].metrics
-        let scaled = try rows(dpoDist(["eval", "--model_name_or_path", checkpoint, "--json", "--beta", "0.3"]))[0].metrics
+        let base = try RunOutput.evaluationRows(dpoDist(["eval", "--model_name_or_path", checkpoint, "--json"]))[0].metrics
+        let scaled = try RunOutput.evaluationRows(dpoDist(["eval", "--model_name_or_path", checkpoint, "--json", "--beta", "0.3"]))[0].metrics
         let ratio = (scaled["eval_rewards/margins"] ?? 0) / (base["eval_rewards/margins"] ?? 1)
         #expect(abs(ratio - 3) < 1e-9, "\(ratio)")
     }

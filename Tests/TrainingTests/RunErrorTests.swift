@@ -15,7 +15,8 @@ import TestSupport
         let policy = try makeCausalLanguageModel(config: config, trainable: true, parallel: parallel)
         policy.initializeRandomly(seed: 3)
         let before = Array(policy.parameters)
-        let step = TrainingStep(policy: policy, optimizer: AdamW(for: policy, settings: AdamW.Settings()),
+        let step = TrainingStep(trainable: policy.trainableParameters,
+                                optimizer: AdamW(for: policy.trainableParameters, settings: AdamW.Settings()),
                                 gradientSum: .none, maxGradNorm: 1, parallel: parallel)
         let error = try #require(throws: RunError.self) {
             try step.run([0], update: 7, learningRate: 1e-3) { (_: Int, _) in policy.gradients[5] = Float.nan }

@@ -8,6 +8,8 @@ import TestSupport
 /// weights) must give the same run: for every loss type and loss option the fixtures hold a run of.
 /// Tolerances (from the issue): 1e-4 relative at step 1, 1e-3 relative through step 10 — relative to the value, or
 /// for rewards and margins (differences of log-probs near −60 scaled by β) to 1e-2, the size of a typical reward.
+/// LoRA runs (tools/make_lora_fixtures.py: TRL with a PEFT adapter on a tiny Llama) must match to 1e-4 at every step,
+/// and their trained adapters tensor by tensor.
 @Suite(.serialized) struct TRLParityTests {
     let binary = productsDirectory.appendingPathComponent("dpo-dist")
 
@@ -51,8 +53,11 @@ import TestSupport
         return url
     }
 
-    private func trlRun(_ name: String) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: try TRLFixture.url("run_\(name).json")))
+    /// The LoRA runs of tools/make_lora_fixtures.py (`RUNS`).
+    static let loraRuns = ["lora", "lora_all_linear"]
+
+    private func trlRun(_ name: String, fixture: String = "trl") throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: try TRLFixture.url("run_\(name).json", in: fixture)))
             as? [String: Any])
     }
 
@@ -71,22 +76,24 @@ import TestSupport
         }
     }
 
-    private func trlSteps(_ name: String) throws -> [(step: Int, logs: [String: Double])] {
-        let steps = try #require(try trlRun(name)["steps"] as? [[String: Any]])
+    private func trlSteps(_ name: String, fixture: String) throws -> [(step: Int, logs: [String: Double])] {
+        let steps = try #require(try trlRun(name, fixture: fixture)["steps"] as? [[String: Any]])
         return try steps.map { entry in
             (try #require(entry["step"] as? Int),
              try #require(entry["logs"] as? [String: Any]).compactMapValues { ($0 as? NSNumber)?.doubleValue })
         }
     }
 
-    private func compare(output: URL, run: String, label: String) throws {
+    /// `laterSteps`: the relative tolerance after step 1. A LoRA run's output is a PEFT adapter folder, whose tensors
+    /// are compared with the fixture's trained adapter.
+    private func compare(output: URL, run: String, label: String, fixture: String = "trl", laterSteps: Double = 1e-3) throws {
         let ours = try RunOutput.records(in: output)
         let metrics = ["loss", "rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
                        "logps/chosen", "logps/rejected", "logits/chosen", "logits/rejected", "entropy",
                        "mean_token_accuracy", "grad_norm", "learning_rate", "num_tokens", "epoch"]
-        for (step, expected) in try trlSteps(run) {
+        for (step, expected) in try trlSteps(run, fixture: fixture) {
             let actual = try #require(ours[step], "\(label): no record for step \(step)")
-            let tolerance = step == 1 ? 1e-4 : 1e-3
+            let tolerance = step == 1 ? 1e-4 : laterSteps
             for name in metrics {
                 let want = try #require(expected[name], "fixture lacks \(name)")
                 let got = try #require(actual[name], "\(label) step \(step): no \(name)")
@@ -96,13 +103,16 @@ import TestSupport
             }
         }
         // Final weights, tensor by tensor (relative Euclidean norm of the difference), where the fixture has them.
-        let finalWeights = try TRLFixture.url("final_\(run).safetensors")
+        let finalWeights = try TRLFixture.url("final_\(run).safetensors", in: fixture)
         guard FileManager.default.fileExists(atPath: finalWeights.path) else { return }
-        let trained = try ModelWeights.open(folder: output)
+        let adapterFile = output.appendingPathComponent(PEFTAdapterFolder.weightsFile)
+        let trained: (String) -> SafeTensor? = FileManager.default.fileExists(atPath: adapterFile.path)
+            ? { [file = try SafeTensorsFile.read(contentsOf: adapterFile)] in file[$0] }
+            : { [weights = try ModelWeights.open(folder: output)] in weights[$0] }
         let reference = try SafeTensorsFile.read(contentsOf: finalWeights)
-        for name in reference.names where trained[name] != nil {
+        for name in reference.names where trained(name) != nil || fixture == "lora" {
             let want = try #require(reference[name]).floats()
-            let got = try #require(trained[name]).floats()
+            let got = try #require(trained(name), "\(label): no trained \(name)").floats()
             let difference = zip(got, want).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
             let norm = want.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
             #expect(difference <= 1e-3 * norm, "\(label): final \(name) differs by \(difference / norm) relative")
@@ -143,5 +153,35 @@ import TestSupport
         let result = runProcess(launcher, arguments: arguments, timeout: 300)
         #expect(result.status == 0, "\(result.stderr)")
         try compare(output: output, run: "sigmoid", label: "sigmoid on 2 ranks")
+    }
+
+    /// Training on from PEFT's saved adapter (`model_name_or_path` is the adapter folder) reproduces TRL with that
+    /// adapter loaded by `PeftModel.from_pretrained(..., is_trainable=True)`.
+    @Test(arguments: Self.loraRuns)
+    func reproducesTRLWithPEFTStepByStep(run: String) throws {
+        let space = try TRLFixture.loraWorkspace(run)
+        let output = space.folder.appendingPathComponent("out")
+        let result = runProcess(binary, arguments: [
+            "train", "--config", try config(in: space.folder, accumulation: 2).path,
+            "--model_name_or_path", space.adapter.path, "--train_dataset", space.pairs.path, "--output_dir", output.path,
+            "--loss_type", "sigmoid",
+        ], timeout: 300)
+        #expect(result.status == 0, "\(result.stderr)")
+        try compare(output: output, run: run, label: run, fixture: "lora", laterSteps: 1e-4)
+    }
+
+    /// Two ranks, one micro-batch each, all-reducing the adapters' gradients: the same LoRA run.
+    @Test(.enabled(if: mpirunAvailable))
+    func reproducesTRLWithPEFTOnTwoRanks() throws {
+        let space = try TRLFixture.loraWorkspace("lora_all_linear")
+        let output = space.folder.appendingPathComponent("out")
+        let (launcher, arguments) = mpirunCommand(ranks: 2, executable: binary, arguments: [
+            "train", "--config", try config(in: space.folder, accumulation: 1).path,
+            "--model_name_or_path", space.adapter.path, "--train_dataset", space.pairs.path, "--output_dir", output.path,
+            "--loss_type", "sigmoid",
+        ])
+        let result = runProcess(launcher, arguments: arguments, timeout: 300)
+        #expect(result.status == 0, "\(result.stderr)")
+        try compare(output: output, run: "lora_all_linear", label: "lora_all_linear on 2 ranks", fixture: "lora", laterSteps: 1e-4)
     }
 }
