@@ -37,7 +37,8 @@ public final class Trainer {
     private var outputLock: OutputDirectoryLock?
     /// Optimizer updates completed so far.
     private(set) var completedSteps = 0
-    /// What a checkpoint must match to be resumed: the data's and the starting weights' fingerprints.
+    /// What a checkpoint must match to be resumed: the data's and the starting weights' fingerprints (the latter on
+    /// rank 0 only, which alone writes and checks trainer_state.json).
     private(set) var dataFingerprint = ""
     private(set) var initialWeightsFingerprint = ""
     /// Changed settings of every resume so far (`TrainerState.resumeChanges`).
@@ -84,12 +85,16 @@ public final class Trainer {
             ("the model (config.json and parameter count)", Fingerprint.of("\(source.modelConfig) \(policy.parameterCount)")),
         ])
         try source.load(into: policy, seed: config.seed, communicator: communicator)
-        initialWeightsFingerprint = Fingerprint.of(policy.parameters)
+        // Only rank 0 writes and checks trainer_state.json, so only it hashes the starting weights.
+        let isRankZero = communicator.rank == 0
+        initialWeightsFingerprint = isRankZero ? Fingerprint.of(policy.parameters) : ""
         if let lora {
             let adapters = try Self.attachAdapters(lora, to: policy, objective: objective, source: source, config: config,
                                                    communicator: communicator, say: say)
             // A run starts from its base and its adapters.
-            initialWeightsFingerprint = Fingerprint.of(initialWeightsFingerprint + " " + Fingerprint.of(adapters.parameters))
+            if isRankZero {
+                initialWeightsFingerprint = Fingerprint.of(initialWeightsFingerprint + " " + Fingerprint.of(adapters.parameters))
+            }
         }
 
         func sayDropped(_ count: Int, _ examples: String) {
