@@ -1,5 +1,6 @@
 import Foundation
 import Distributed
+import DPO
 import Model
 import MPI
 import Training
@@ -19,6 +20,10 @@ public enum CommunicationBenchmark {
         public var pairsPerRank = 1
         /// Tokens per row: the first half prompt, the second half scored completion.
         public var sequenceLength = 256
+        /// Micro-batches per rank and step (gradient accumulation): strong scaling divides a fixed global batch by it.
+        public var accumulation = 1
+        /// Keep only each block's input and rerun the blocks in backward (training's `gradient_checkpointing`).
+        public var gradientCheckpointing = false
         /// Measured steps per mode, after one warm-up step of each; 0 measures only the all-reduces.
         public var steps = 5
         public var bucketCapMB = 25.0
@@ -61,6 +66,13 @@ public enum CommunicationBenchmark {
         /// wait, or the blocking all-reduce): the exposed communication measured directly, free of the step-to-step
         /// noise that the difference of two step medians carries on a shared machine.
         public var medianSecondsInMPI: [Mode: Double]
+        /// Median seconds per step of the norm, clipping and AdamW (`TrainingStep.Outcome.secondsInOptimizer`).
+        public var medianSecondsInOptimizer: [Mode: Double]
+        /// Tokens (chosen and rejected rows) all ranks process in one step.
+        public var tokensPerStep: Int
+        /// Every rank's peak PSS in KiB over the whole run, and its anonymous, file and shared-memory parts at that
+        /// peak, in rank order (empty where /proc/self/smaps_rollup is missing).
+        public var peakPSSKiB: [[Int]]
         /// Median seconds of one wrapper `allReduceSum` per float count.
         public var medianAllReduceSeconds: [(count: Int, seconds: Double)]
 
@@ -91,22 +103,25 @@ public enum CommunicationBenchmark {
     public static func run(_ settings: Settings, communicator: Communicator) throws -> Result {
         let shape = BenchmarkShape(name: "communication", config: settings.model, pairs: settings.pairsPerRank,
                                    length: settings.sequenceLength, promptLength: settings.sequenceLength / 2)
+        let sampler = PeakPSSSampler()
         let training = try RandomDPOTraining(
-            shape, threads: settings.threads, ranks: communicator.size, rank: communicator.rank,
+            shape, variant: StepVariant(gradientCheckpointing: settings.gradientCheckpointing), threads: settings.threads,
+            ranks: communicator.size, rank: communicator.rank, accumulation: settings.accumulation,
             zeroStage: settings.zeroStage, sharedReferenceOn: settings.shareReference ? try NodeTopology(world: communicator) : nil)
         var samples: [Mode: [Double]] = [:]
         var samplesInMPI: [Mode: [Double]] = [:]
+        var samplesInOptimizer: [Mode: [Double]] = [:]
         for round in 0 ... settings.steps where settings.steps > 0 {
             for mode in settings.modes {
                 try communicator.barrier()
-                var secondsInMPI = 0.0
+                var outcome: TrainingStep.Outcome<PreferenceMetricSums>?
                 let timing = try time {
-                    secondsInMPI = try training.step(summing: mode.gradientSum(communicator, bucketCapMB: settings.bucketCapMB))
-                        .secondsInMPI
+                    outcome = try training.step(summing: mode.gradientSum(communicator, bucketCapMB: settings.bucketCapMB))
                 }
-                if round > 0 {
+                if round > 0, let outcome {
                     samples[mode, default: []].append(timing.wallSeconds)
-                    samplesInMPI[mode, default: []].append(secondsInMPI)
+                    samplesInMPI[mode, default: []].append(outcome.secondsInMPI)
+                    samplesInOptimizer[mode, default: []].append(outcome.secondsInOptimizer)
                 }
             }
         }
@@ -116,8 +131,20 @@ public enum CommunicationBenchmark {
             allReduceTimes.append((count, try medianAllReduceSeconds(count: count, repetitions: settings.allReduceRepetitions,
                                                                     communicator: communicator)))
         }
+        let peak = sampler.stop()
+        var peaks = [Double](repeating: 0, count: 4 * communicator.size)
+        if let peak {
+            peaks.replaceSubrange(4 * communicator.rank ..< 4 * communicator.rank + 4,
+                                  with: [peak.pss, peak.anonymous, peak.file, peak.shared].map(Double.init))
+        }
+        try peaks.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) }
+        let peakPSS = peaks.allSatisfy { $0 == 0 } ? [] : (0 ..< communicator.size).map { rank in
+            peaks[4 * rank ..< 4 * rank + 4].map { Int($0) }
+        }
         return Result(ranks: communicator.size, parameterCount: training.policy.parameterCount, zeroStage: training.zero.stage,
                       medianStepSeconds: samples.mapValues(median), medianSecondsInMPI: samplesInMPI.mapValues(median),
+                      medianSecondsInOptimizer: samplesInOptimizer.mapValues(median),
+                      tokensPerStep: communicator.size * settings.accumulation * shape.tokensPerStep, peakPSSKiB: peakPSS,
                       medianAllReduceSeconds: allReduceTimes)
     }
 

@@ -70,7 +70,9 @@ final class RandomDPOTraining {
     /// The ZeRO stage in effect and this rank's shard.
     let zero: ZeroSharding
     let batch: SequenceBatch
-    /// The loss is the mean over the pairs of all `ranks`, as in a data-parallel step.
+    /// Micro-batches per rank and update (gradient accumulation; every one is `batch`).
+    let accumulation: Int
+    /// The loss is the mean over the pairs of all `ranks` and micro-batches, as in a data-parallel step.
     let normalization: LossNormalization
     let dpo = DPOStep(loss: DPOLoss(beta: 0.1))
     let parallel: Parallel
@@ -81,7 +83,7 @@ final class RandomDPOTraining {
     /// `sharedReferenceOn` topology whose node has several ranks, the node holds one reference in shared memory, as
     /// training's `share_reference` does.
     init(_ shape: BenchmarkShape, variant: StepVariant = StepVariant(), threads: Int, ranks: Int, rank: Int = 0,
-         zeroStage: ZeroStage = .replicated, sharedReferenceOn topology: NodeTopology? = nil) throws {
+         accumulation: Int = 1, zeroStage: ZeroStage = .replicated, sharedReferenceOn topology: NodeTopology? = nil) throws {
         parallel = Parallel(threads: threads)
         let policy = try makeCausalLanguageModel(config: shape.config, trainable: variant.lora == nil, parallel: parallel)
         self.policy = policy
@@ -103,7 +105,9 @@ final class RandomDPOTraining {
         zero = ZeroSharding(zeroStage, parameterCount: policy.trainableParameters.count, rank: rank, ranks: ranks)
         optimizer = AdamW(for: policy.trainableParameters, settings: AdamW.Settings(), range: zero.ownedRange)
         batch = randomPreferenceBatch(shape)
-        normalization = LossNormalization(pairs: ranks * shape.pairs, chosenTokens: ranks * shape.pairs * shape.scoredTokensPerRow)
+        self.accumulation = accumulation
+        let pairs = ranks * accumulation * shape.pairs
+        normalization = LossNormalization(pairs: pairs, chosenTokens: pairs * shape.scoredTokensPerRow)
     }
 
     /// One optimizer update, the ranks' gradients summed as `gradientSum` says.
@@ -112,7 +116,7 @@ final class RandomDPOTraining {
         let step = TrainingStep(trainable: policy.trainableParameters, optimizer: optimizer, gradientSum: gradientSum,
                                 zero: zero, maxGradNorm: 1,
                                 parallel: parallel)
-        return try step.run([batch], update: updates, learningRate: 1e-5) { batch, gradientsReady in
+        return try step.run(Array(repeating: batch, count: accumulation), update: updates, learningRate: 1e-5) { batch, gradientsReady in
             dpo.run(policy: policy, reference: reference, batch: batch, normalization: normalization, train: true,
                     gradientsReady: gradientsReady)
         }

@@ -45,6 +45,9 @@ public struct TrainingStep {
         public var metrics: [Metrics]
         /// Seconds this rank spent inside the gradient sum's MPI calls (0 without one).
         public var secondsInMPI: Double
+        /// Seconds of the global norm's own arithmetic, clipping and AdamW (MPI calls excluded): the optimizer phase
+        /// of the step, which ZeRO shrinks to the rank's shard.
+        public var secondsInOptimizer: Double
     }
 
     /// What is updated; the forward/backward closure accumulates into its gradients.
@@ -104,17 +107,24 @@ public struct TrainingStep {
         }
         let owned = optimizer.range
         let ownGradients = trainable.gradients.baseAddress! + owned.lowerBound
-        let gradientNorm = try globalNorm(secondsInMPI: &secondsInMPI)
-        clipGradients(ownGradients, count: owned.count, norm: gradientNorm, maxNorm: maxGradNorm, parallel: parallel)
-        guard gradientNorm.isFinite else {
-            throw RunError.diverged(step: update, what: "the gradient is not finite (NaN or infinity); lower `learning_rate` or "
-                + "`max_grad_norm`, or check the data — no update was applied, the last checkpoint is intact")
+        let secondsInMPIBeforeOptimizer = secondsInMPI
+        var secondsInOptimizer = 0.0
+        var gradientNorm = 0.0
+        try timing(&secondsInOptimizer) {
+            gradientNorm = try globalNorm(secondsInMPI: &secondsInMPI)
+            clipGradients(ownGradients, count: owned.count, norm: gradientNorm, maxNorm: maxGradNorm, parallel: parallel)
+            guard gradientNorm.isFinite else {
+                throw RunError.diverged(step: update, what: "the gradient is not finite (NaN or infinity); lower `learning_rate` or "
+                    + "`max_grad_norm`, or check the data — no update was applied, the last checkpoint is intact")
+            }
+            optimizer.update(trainable, step: update, learningRate: learningRate, parallel: parallel)
         }
-        optimizer.update(trainable, step: update, learningRate: learningRate, parallel: parallel)
+        secondsInOptimizer -= secondsInMPI - secondsInMPIBeforeOptimizer
         if let shards = zero?.shards, let communicator = gradientSum.communicator {
-            try timingMPI(&secondsInMPI) { try communicator.allGather(trainable.parameters, ranges: shards.ranges) }
+            try timing(&secondsInMPI) { try communicator.allGather(trainable.parameters, ranges: shards.ranges) }
         }
-        return Outcome(gradientNorm: gradientNorm, metrics: metrics, secondsInMPI: secondsInMPI)
+        return Outcome(gradientNorm: gradientNorm, metrics: metrics, secondsInMPI: secondsInMPI,
+                       secondsInOptimizer: secondsInOptimizer)
     }
 
     /// A fresh reducer for one gradient sum; nil when gradients are not summed.
@@ -143,7 +153,7 @@ public struct TrainingStep {
         guard let communicator = gradientSum.communicator, communicator.size > 1 else { return ownCount }
         var counts = [Double](repeating: 0, count: communicator.size)
         counts[communicator.rank] = Double(ownCount)
-        try timingMPI(&secondsInMPI) { try counts.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) } }
+        try timing(&secondsInMPI) { try counts.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) } }
         return Int(counts.max()!)
     }
 
@@ -162,12 +172,12 @@ public struct TrainingStep {
         var sums = [Double](repeating: 0, count: (trainable.count + gradientNormBlock - 1) / gradientNormBlock)
         let firstBlock = shards[communicator.rank].lowerBound / gradientNormBlock
         sums.replaceSubrange(firstBlock ..< firstBlock + ownSums.count, with: ownSums)
-        try timingMPI(&secondsInMPI) { try sums.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) } }
+        try timing(&secondsInMPI) { try sums.withUnsafeMutableBufferPointer { try communicator.allReduceSum($0) } }
         return sums.reduce(0, +).squareRoot()
     }
 
     /// Runs `body` and adds its wall-clock time to `seconds`.
-    private func timingMPI(_ seconds: inout Double, _ body: () throws -> Void) rethrows {
+    private func timing(_ seconds: inout Double, _ body: () throws -> Void) rethrows {
         let start = DispatchTime.now().uptimeNanoseconds
         defer { seconds += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
         try body()

@@ -90,6 +90,15 @@ struct Bench: ParsableCommand {
     @Flag(name: .long, help: "With --communication: one reference model per node in shared memory (share_reference).")
     var shareReference = false
 
+    @Option(name: .long, help: "With --communication: micro-batches per rank and step (gradient accumulation).")
+    var accumulation = 1
+
+    @Flag(name: .long, help: "With --communication: gradient checkpointing in the steps (training's default).")
+    var checkpointing = false
+
+    @Option(name: .long, help: "With --communication and --json: physical cores the job may use in all (default: this node's × nodes); efficiency is measured against them.")
+    var coresAvailable: Int?
+
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         guard steps >= 1, repeats >= 1 else { throw ValidationError("--steps and --repeats must be at least 1") }
@@ -100,8 +109,8 @@ struct Bench: ParsableCommand {
         if let peakGflops, !(peakGflops > 0) { throw ValidationError("--peak-gflops must be positive") }
         if let loraR, loraR < 1 { throw ValidationError("--lora-r must be at least 1") }
         if loraAllLinear, loraR == nil { throw ValidationError("--lora-all-linear needs --lora-r") }
-        guard layers >= 1, pairsPerRank >= 1, length >= 2 else {
-            throw ValidationError("--layers and --pairs-per-rank must be at least 1 and --length at least 2")
+        guard layers >= 1, pairsPerRank >= 1, length >= 2, accumulation >= 1, (coresAvailable ?? 1) >= 1 else {
+            throw ValidationError("--layers, --pairs-per-rank, --accumulation and --cores-available must be at least 1 and --length at least 2")
         }
         guard minBytes >= 4, minBytes % 4 == 0, maxBytes >= minBytes, chunkBytes >= 4, chunkBytes % 4 == 0 else {
             throw ValidationError("--min-bytes and --chunk-bytes must be positive multiples of 4, --min-bytes at most --max-bytes")
@@ -206,9 +215,15 @@ extension Bench {
             settings.modes = [.bucketed]
             settings.allReduceCounts = []
         }
+        settings.accumulation = accumulation
+        settings.gradientCheckpointing = checkpointing
+        let loadBefore = ScalingPoint.loadAverage()
         let result = try CommunicationBenchmark.run(settings, communicator: communicator)
+        let nodes = try NodeTopology(world: communicator).nodeCount
         if communicator.rank == 0 {
-            print(result.summary)
+            print(json ? ScalingPoint(result, settings: settings, nodes: nodes, coresAvailable: coresAvailable,
+                                      loadAverage: [loadBefore, ScalingPoint.loadAverage()]).json()
+                       : result.summary)
         }
         communicator.finalize()
     }
