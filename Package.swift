@@ -117,7 +117,7 @@ let package = Package(
         ]),
         // kernel, training-step and communication timings behind `dpo-dist bench` (and its all-reduce sweep)
         .target(name: "Benchmarks", dependencies: ["Kernels", "Model", "DPO", "Optimization", "Training", "MPI", "Distributed",
-                                                   "SeededRandom"]),
+                                                   "SeededRandom", "RunReport"]),
         .executableTarget(name: "dpo-dist", dependencies: [
             "Training", "Benchmarks", "Diagnostics", "Distributed", "Generation",
             "Kernels", "Model", "MPI", "RunReport",

@@ -1,112 +1,91 @@
 #!/usr/bin/env bash
-# Scaling study: trains the same config at 1, 2, 4, ... ranks (launch/local.sh) and prints a table of
-# training throughput read from each run's metrics file (DIR/metrics.jsonl, written by rank 0, one JSON
-# object per logged step with "train_tokens_per_second"). The first logged step is treated as warm-up
-# and left out of the mean when there are more.
+# Scaling study on this machine: strong scaling (a fixed global batch of micro-batches, the gradient accumulation per
+# rank adjusted so every point is the same training run) and weak scaling (a fixed batch per rank), over rank counts
+# on this node and over namespace hosts (launch/netns-hosts.sh, skipped with its reason where namespaces cannot be
+# made). Every point is launch/scaling-point.sh, the runner launch/slurm-scaling.sbatch uses on a cluster: the
+# trainer's TrainingStep with its time split into compute / exposed communication / optimizer, tokens/s, and every
+# rank's peak PSS. Then an all-reduce sweep (bench --allreduce --json) and the report (bench --scaling-report): CSV,
+# JSON and SVG charts in OUTPUT_ROOT. Efficiency is against the physical cores: points with more busy threads than
+# cores are marked oversubscribed (this machine may have only 2).
 set -euo pipefail
 
 usage() {
     cat >&2 <<USAGE
-usage: $0 [-r "1 2 4"] [-n MAX_RANKS] [-s STEPS] [-t THREADS] [-o OUTPUT_ROOT] CONFIG [-- extra train arguments...]
-  -r  rank counts to run (default: powers of two up to MAX_RANKS)
-  -n  largest rank count for the default list (default: number of cores)
-  -s  --max_steps of every run (default: 20)
-  -t  threads per rank (default: max(1, cores / ranks), i.e. the same cores split among the ranks)
-  -o  folder for the runs, one subfolder ranks-N each (default: runs/scaling-<date-time>; must not exist)
+usage: $0 [-r "1 2 4"] [-H "2"] [-g GLOBAL] [-w PER_RANK] [-o OUTPUT_ROOT] [-- bench arguments...]
+  -r  rank counts on this node (default: "1 2 4")
+  -H  namespace host counts, 2 ranks each (default: "2"; "" for none)
+  -g  strong scaling's global batch in micro-batches (default 4; every rank count must divide it)
+  -w  weak scaling's micro-batches per rank (default 1)
+  -o  output folder (default runs/scaling-<date-time>; must not exist)
+  bench arguments default to: --layers 12 --length 256 --steps 2 (GPT-2-124M, one pair per micro-batch)
 USAGE
     exit 2
 }
-
 script_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo_root=$(cd "$script_dir/.." && pwd)
 # shellcheck source=mpirun-options.sh source-path=SCRIPTDIR
 source "$script_dir/mpirun-options.sh"
-cores=$(dpo_core_count)
-
-rank_counts=""
-max_ranks=$cores
-steps=20
-fixed_threads=""
+rank_counts="1 2 4" host_counts="2" global=4 weak=1
 output_root="runs/scaling-$(date +%Y%m%d-%H%M%S)"
-while getopts "r:n:s:t:o:h" option; do
+while getopts "r:H:g:w:o:h" option; do
     case $option in
         r) rank_counts=$OPTARG ;;
-        n) max_ranks=$OPTARG ;;
-        s) steps=$OPTARG ;;
-        t) fixed_threads=$OPTARG ;;
+        H) host_counts=$OPTARG ;;
+        g) global=$OPTARG ;;
+        w) weak=$OPTARG ;;
         o) output_root=$OPTARG ;;
         *) usage ;;
     esac
 done
 shift $((OPTIND - 1))
-[[ $# -ge 1 ]] || usage
-config=$1
-shift
 [[ ${1:-} == -- ]] && shift
-
-positive() { [[ $2 =~ ^[1-9][0-9]*$ ]] || { echo "$0: $1 must be a positive integer, got '$2'" >&2; exit 2; }; }
-[[ -f $config ]] || { echo "$0: config file '$config' not found" >&2; exit 2; }
-positive "-n" "$max_ranks"
-positive "-s" "$steps"
-[[ -z $fixed_threads ]] || positive "-t" "$fixed_threads"
-if [[ -z $rank_counts ]]; then
-    for ((count = 1; count <= max_ranks; count *= 2)); do rank_counts+="$count "; done
-fi
-for count in $rank_counts; do positive "rank count" "$count"; done
+bench=("$@")
+((${#bench[@]})) || bench=(--layers 12 --length 256 --steps 2)
+for count in $rank_counts $host_counts $global $weak; do
+    [[ $count =~ ^[1-9][0-9]*$ ]] || { echo "$0: counts must be positive integers, got '$count'" >&2; exit 2; }
+done
 [[ ! -e $output_root ]] || { echo "$0: $output_root already exists; pick a new -o folder" >&2; exit 2; }
-mkdir -p "$output_root"
+mkdir -p "$output_root/points"
+(cd "$repo_root" && swift build -c release --product dpo-dist >&2)
+binary=$repo_root/.build/release/dpo-dist
+cores=$(dpo_core_count)
+echo "$0: $cores core(s) here; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+export DPO_SKIP_BUILD=1
 
-# Prints "<records> <mean tokens/s>" for a metrics.jsonl file (mean over records after the first, if several).
-throughput() {
-    awk '
-        match($0, /"train_tokens_per_second"[[:space:]]*:[[:space:]]*[-+0-9.eE]+/) {
-            text = substr($0, RSTART, RLENGTH); sub(/^[^:]*:[[:space:]]*/, "", text); values[n++] = text + 0
-        }
-        END {
-            if (n == 0) { print "0 -"; exit }
-            first = n > 1 ? 1 : 0; sum = 0
-            for (i = first; i < n; i++) sum += values[i]
-            printf "%d %.1f\n", n, sum / (n - first)
-        }' "$1"
-}
-
-rows=()
 failures=0
-build_done=${DPO_SKIP_BUILD:-0}  # the first run builds (incrementally) unless told not to
+# point NAME RANKS MODE AMOUNT: one point through $LAUNCH, threads so that the ranks share the cores.
+point() {
+    local threads=$(($cores / $2 > 0 ? $cores / $2 : 1))
+    OMP_NUM_THREADS=$threads "$script_dir/scaling-point.sh" "$output_root/points/$1.json" "$2" "$3" "$4" \
+        --threads "$threads" --cores-available "$cores" "${bench[@]}" || failures=$((failures + 1))
+}
 for count in $rank_counts; do
-    threads=${fixed_threads:-$((cores / count > 0 ? cores / count : 1))}
-    run_dir=$output_root/ranks-$count
-    log=$output_root/ranks-$count.log
-    echo "$0: $count rank(s) x $threads thread(s) -> $run_dir (log: $log)" >&2
-    if DPO_SKIP_BUILD=$build_done "$script_dir/local.sh" "$count" train --config "$config" --output_dir "$run_dir" \
-        --max_steps "$steps" --threads "$threads" "$@" >"$log" 2>&1; then
-        status=ok
-    else
-        status="failed (see $log)"
-        failures=$((failures + 1))
-    fi
-    build_done=1
-    if [[ -f $run_dir/metrics.jsonl ]]; then
-        read -r records tokens_per_second < <(throughput "$run_dir/metrics.jsonl")
-    else
-        records=0 tokens_per_second=-
-    fi
-    rows+=("$count $threads $records $tokens_per_second $status")
+    LAUNCH="$script_dir/local.sh $count" point "node-n$count-strong" "$count" strong "$global"
+    LAUNCH="$script_dir/local.sh $count" point "node-n$count-weak" "$count" weak "$weak"
 done
-
-# Speedup is against the first successful row; efficiency divides it by the growth in cores used
-# (ranks x threads), so splitting a fixed set of cores among more ranks ideally keeps speedup 1, efficiency 100%.
-printf '\n%6s %8s %6s %8s %14s %8s %11s  %s\n' ranks threads cores records tokens/s speedup efficiency status
-base_cores="" base_rate=""
-for row in "${rows[@]}"; do
-    read -r count threads records rate status <<<"$row"
-    used_cores=$((count * threads))
-    speedup=- efficiency=-
-    if [[ $rate != - ]]; then
-        if [[ -z $base_rate ]]; then base_cores=$used_cores base_rate=$rate; fi
-        speedup=$(awk -v r="$rate" -v b="$base_rate" 'BEGIN { printf "%.2f", (b > 0 ? r / b : 0) }')
-        efficiency=$(awk -v s="$speedup" -v c="$used_cores" -v b="$base_cores" 'BEGIN { printf "%.0f%%", 100 * s * b / c }')
+if [[ -n $host_counts ]]; then
+    if reason=$("$script_dir/netns-hosts.sh" check); then
+        for hosts in $host_counts; do
+            state=$(mktemp -u /tmp/dpo-scaling-hosts.XXXXXX)
+            "$script_dir/netns-hosts.sh" up "$state" "$hosts" 2
+            dpo_mpirun_options
+            # The namespace hosts share this machine's cores: efficiency is still against $cores.
+            LAUNCH="$script_dir/netns-hosts.sh mpirun $state ${DPO_MPIRUN_OPTIONS[*]} -n $((2 * hosts)) $binary" \
+                point "hosts$hosts-n$((2 * hosts))-strong" $((2 * hosts)) strong "$global"
+            LAUNCH="$script_dir/netns-hosts.sh mpirun $state ${DPO_MPIRUN_OPTIONS[*]} -n $((2 * hosts)) $binary" \
+                point "hosts$hosts-n$((2 * hosts))-weak" $((2 * hosts)) weak "$weak"
+            "$script_dir/netns-hosts.sh" mpirun "$state" "${DPO_MPIRUN_OPTIONS[@]}" -n $((2 * hosts)) "$binary" \
+                bench --allreduce --json --max-bytes $((64 << 20)) >"$output_root/allreduce-hosts$hosts.json" || failures=$((failures + 1))
+            "$script_dir/netns-hosts.sh" down "$state"
+        done
+    else
+        echo "$0: namespace hosts skipped: $reason" >&2
     fi
-    printf '%6s %8s %6s %8s %14s %8s %11s  %s\n' "$count" "$threads" "$used_cores" "$records" "$rate" "$speedup" \
-        "$efficiency" "$status"
-done
+fi
+max_ranks=$(for count in $rank_counts; do echo "$count"; done | sort -n | tail -n 1)
+"$script_dir/local.sh" "$max_ranks" bench --allreduce --json --max-bytes $((64 << 20)) >"$output_root/allreduce-node.json" \
+    || failures=$((failures + 1))
+"$binary" bench --scaling-report --output "$output_root" "$output_root"/points/*.json "$output_root"/allreduce-*.json \
+    || failures=$((failures + 1))
+echo "$0: load average $(cut -d' ' -f1-3 /proc/loadavg); results in $output_root" >&2
 ((failures == 0))

@@ -4,6 +4,8 @@ import Foundation
 /// launch/slurm-scaling.sbatch): the trainer's step at one rank count, its time split into compute, exposed
 /// communication and optimizer, throughput, and every rank's peak PSS. `dpo-dist bench --scaling-report` merges them.
 public struct ScalingPoint: Codable, Sendable {
+    /// "strong" or "weak", added by launch/scaling-point.sh.
+    public var mode: String?
     public var date: String
     public var host: String
     public var ranks: Int

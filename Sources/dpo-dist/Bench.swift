@@ -99,7 +99,20 @@ struct Bench: ParsableCommand {
     @Option(name: .long, help: "With --communication and --json: physical cores the job may use in all (default: this node's × nodes); efficiency is measured against them.")
     var coresAvailable: Int?
 
+    @Flag(name: .long, help: "Instead: merge scaling points and all-reduce sweeps (the JSON files given) into CSV, JSON, SVG charts and the cost-model projection in --output.")
+    var scalingReport = false
+
+    @Option(name: .long, help: "With --scaling-report: the folder to write.")
+    var output: String?
+
+    @Argument(help: "With --scaling-report: the JSON files of launch/scaling.sh or launch/slurm-scaling.sbatch.")
+    var files: [String] = []
+
     func validate() throws {
+        if scalingReport, files.isEmpty || output == nil {
+            throw ValidationError("--scaling-report needs --output FOLDER and at least one JSON file")
+        }
+        if !scalingReport, !files.isEmpty { throw ValidationError("file arguments are only for --scaling-report") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1 (got \(threads))") }
         guard steps >= 1, repeats >= 1 else { throw ValidationError("--steps and --repeats must be at least 1") }
         guard !(kernelsOnly && stepsOnly) else { throw ValidationError("--kernels-only and --steps-only exclude each other") }
@@ -123,6 +136,14 @@ struct Bench: ParsableCommand {
     func run() throws {
         if let load {
             return try benchmarkLoading(load)
+        }
+        if scalingReport, let output {
+            var report = ScalingReport()
+            for file in files { try report.read(file) }
+            try report.write(to: output)
+            print(report.table)
+            return print("wrote \(output)/scaling.csv, scaling.json, the SVG charts and tables.md"
+                + (report.costModel == nil ? " (no projection: it needs a one-host all-reduce sweep and a 1-rank stage-0 point)" : ", projection.md"))
         }
         if communication {
             return try benchmarkCommunication()
