@@ -21,14 +21,19 @@ public struct ScalingReport {
         } else if let sweep = try? JSONDecoder().decode(AllReduceBenchmark.Result.self, from: data) {
             sweeps.append(((path as NSString).lastPathComponent, sweep))
         } else {
-            throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: path, NSLocalizedDescriptionKey:
-                "\(path): neither a scaling point (bench --communication --json) nor an all-reduce sweep (bench --allreduce --json)"])
+            throw ScalingReportError(description:
+                "\(path): neither a scaling point (bench --communication --json) nor an all-reduce sweep (bench --allreduce --json)")
         }
     }
 
     /// Points that differ only in the rank count form one series.
     static func series(of point: ScalingPoint) -> String {
-        "\(point.mode ?? "?") \(point.nodes > 1 ? "\(point.nodes) hosts" : "1 host") zero\(point.zeroStage)"
+        "\(point.mode ?? "?") \(point.nodes > 1 ? "\(point.nodes) hosts" : "1 host") " + configuration(of: point)
+    }
+
+    /// What a run trains and keeps, whatever the ranks and hosts: efficiency is against the fewest-rank point of it.
+    static func configuration(of point: ScalingPoint) -> String {
+        "zero\(point.zeroStage)"
             + (point.shareReference ? " shared-ref" : "") + (point.gradientCheckpointing ? " ckpt" : "")
             + " L\(point.layers)×\(point.sequenceLength)"
     }
@@ -38,9 +43,10 @@ public struct ScalingReport {
         Double(min(point.ranks * point.threadsPerRank, point.coresAvailable))
     }
 
-    /// Speedup over the series' point with the fewest ranks, divided by the growth in cores used.
+    /// Speedup over the point with the fewest ranks of the same mode and configuration (on one host), divided by the growth in cores used.
     public func efficiency(_ point: ScalingPoint) -> Double {
-        let base = points.filter { Self.series(of: $0) == Self.series(of: point) }.min { $0.ranks < $1.ranks }!
+        let base = points.filter { $0.mode == point.mode && Self.configuration(of: $0) == Self.configuration(of: point) }
+            .min { ($0.ranks, $0.nodes) < ($1.ranks, $1.nodes) }!
         return (point.tokensPerSecond / base.tokensPerSecond) / (Self.coresUsed(point) / Self.coresUsed(base))
     }
 
@@ -182,4 +188,9 @@ public struct ScalingReport {
             try Data(text.utf8).write(to: url.appendingPathComponent(name))
         }
     }
+}
+
+/// A file the report cannot use, named.
+public struct ScalingReportError: Error, CustomStringConvertible {
+    public var description: String
 }
