@@ -92,7 +92,12 @@ let package = Package(
         .target(name: "SeededRandom"),
         .target(name: "CPUFeatures"),
         .target(name: "GEMMAVX512", exclude: runtimeAVX512 ? [] : avx512GEMMSources, swiftSettings: avx512GEMMSettings),
-        .target(name: "Kernels", dependencies: ["CPUFeatures", "GEMMAVX512", "SeededRandom"], swiftSettings: kernelsSettings),
+        // the bf16 GEMM (AVX512-BF16 micro-kernel, packing and blocking) in C: Swift cannot emit VDPBF16PS; its functions
+        // carry their own target attributes, so the binary still runs on CPUs without it. Always -O3: at -O0 the
+        // intrinsics spill every accumulator.
+        .target(name: "GEMMBF16", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Kernels", dependencies: ["CPUFeatures", "GEMMAVX512", "GEMMBF16", "SeededRandom"],
+                swiftSettings: kernelsSettings),
         .target(name: "Model", dependencies: ["Kernels", "SeededRandom", "JSON", "Diagnostics"], swiftSettings: optimizedNumerics),
         .target(name: "DPO", dependencies: ["Model"]),
         // AdamW over the flat parameter buffer and the learning-rate schedule

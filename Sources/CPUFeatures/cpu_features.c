@@ -23,6 +23,15 @@ int dpo_dist_cpu_supports_avx512(void) {
     const unsigned int leaf7 = bit_AVX2 | bit_AVX512F | bit_AVX512CD | bit_AVX512BW | bit_AVX512DQ | bit_AVX512VL;
     return (ebx & leaf7) == leaf7;
 }
+
+int dpo_dist_cpu_supports_avx512bf16(void) {
+    if (!dpo_dist_cpu_supports_avx512()) return 0;
+    unsigned int eax, ebx, ecx, edx;
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) || eax < 1) return 0;  // eax: the highest sub-leaf
+    if (!__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx)) return 0;
+    return (eax >> 5) & 1;
+}
 #else
 int dpo_dist_cpu_supports_avx512(void) { return 0; }
+int dpo_dist_cpu_supports_avx512bf16(void) { return 0; }
 #endif

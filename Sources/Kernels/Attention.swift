@@ -55,6 +55,7 @@ public func attentionForward(out: UnsafeMutablePointer<Float>, logSumExp: Unsafe
     let rowStride = shape.qkvWidth
     let outStride = shape.outputWidth
     let scale = 1 / Float(headSize).squareRoot()
+    let inner = parallel.singleThread
     parallel.forEachChunk(of: shape.batch * heads) { pairs in
         let block = AttentionBlockBuffer(seqLen: seqLen)
         defer { block.deallocate() }
@@ -66,7 +67,7 @@ public func attentionForward(out: UnsafeMutablePointer<Float>, logSumExp: Unsafe
             for t0 in stride(from: 0, to: seqLen, by: attentionQueryBlock) {
                 let t1 = min(seqLen, t0 + attentionQueryBlock)
                 scores(into: block.probabilities, seqLen: seqLen, queries: queries + t0 * rowStride, keys: keys,
-                       rowStride: rowStride, rows: t1 - t0, columns: t1, headSize: headSize)
+                       rowStride: rowStride, rows: t1 - t0, columns: t1, headSize: headSize, inner: inner)
                 for t in t0 ..< t1 {
                     let row = block.probabilities + (t - t0) * seqLen
                     logSumExp[pair * seqLen + t] = scaledSoftmax(row, count: t + 1, scale: scale)
@@ -76,7 +77,7 @@ public func attentionForward(out: UnsafeMutablePointer<Float>, logSumExp: Unsafe
                 gemm(c: out + (b * seqLen + t0) * outStride + h * headSize, cStride: outStride,
                      a: StridedMatrix(base: block.probabilities, rowStride: seqLen, columnStride: 1),
                      b: StridedMatrix(base: values, rowStride: rowStride, columnStride: 1),
-                     rows: t1 - t0, columns: headSize, reduction: t1, start: .overwrite(bias: nil), parallel: .serial)
+                     rows: t1 - t0, columns: headSize, reduction: t1, start: .overwrite(bias: nil), parallel: inner)
             }
         }
     }
@@ -97,11 +98,11 @@ private struct AttentionBlockBuffer {
 
 /// scores[r, t2] = q_r · k_t2 for r < rows, t2 < columns, into rows of stride seqLen.
 private func scores(into scores: UnsafeMutablePointer<Float>, seqLen: Int, queries: UnsafePointer<Float>,
-                    keys: UnsafePointer<Float>, rowStride: Int, rows: Int, columns: Int, headSize: Int) {
+                    keys: UnsafePointer<Float>, rowStride: Int, rows: Int, columns: Int, headSize: Int, inner: Parallel) {
     gemm(c: scores, cStride: seqLen,
          a: StridedMatrix(base: queries, rowStride: rowStride, columnStride: 1),
          b: StridedMatrix(base: keys, rowStride: 1, columnStride: rowStride),
-         rows: rows, columns: columns, reduction: headSize, start: .overwrite(bias: nil), parallel: .serial)
+         rows: rows, columns: columns, reduction: headSize, start: .overwrite(bias: nil), parallel: inner)
 }
 
 /// row[j] = softmax(scale·row)[j] for j < count, in place; returns log Σ_j exp(scale·row[j]).
@@ -140,6 +141,7 @@ public func attentionBackward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePoi
     let rowStride = shape.qkvWidth
     let outStride = shape.outputWidth
     let scale = 1 / Float(headSize).squareRoot()
+    let inner = parallel.singleThread
     parallel.forEachChunk(of: shape.batch * shape.keyValueHeads) { groups in
         let block = AttentionBlockBuffer(seqLen: seqLen)
         defer { block.deallocate() }
@@ -158,7 +160,7 @@ public func attentionBackward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePoi
                     let blockRows = t1 - t0
                     let blockOutputGradients = outputGradients + t0 * outStride
                     scores(into: probabilities, seqLen: seqLen, queries: queries + t0 * rowStride, keys: keys,
-                           rowStride: rowStride, rows: blockRows, columns: t1, headSize: headSize)
+                           rowStride: rowStride, rows: blockRows, columns: t1, headSize: headSize, inner: inner)
                     for t in t0 ..< t1 {
                         let row = probabilities + (t - t0) * seqLen
                         normalizedExponentials(row, count: t + 1, scale: scale, logSumExp: logSumExp[pair * seqLen + t])
@@ -168,12 +170,12 @@ public func attentionBackward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePoi
                     gemm(c: gradients, cStride: seqLen,
                          a: StridedMatrix(base: blockOutputGradients, rowStride: outStride, columnStride: 1),
                          b: StridedMatrix(base: values, rowStride: 1, columnStride: rowStride),
-                         rows: blockRows, columns: t1, reduction: headSize, start: .overwrite(bias: nil), parallel: .serial)
+                         rows: blockRows, columns: t1, reduction: headSize, start: .overwrite(bias: nil), parallel: inner)
                     // dv_t2 += Σ_t p[t, t2]·dout_t
                     gemm(c: dvalues, cStride: rowStride,
                          a: StridedMatrix(base: probabilities, rowStride: 1, columnStride: seqLen),
                          b: StridedMatrix(base: blockOutputGradients, rowStride: outStride, columnStride: 1),
-                         rows: t1, columns: headSize, reduction: blockRows, start: .accumulate, parallel: .serial)
+                         rows: t1, columns: headSize, reduction: blockRows, start: .accumulate, parallel: inner)
                     // through the softmax: dscore = p·(dp − Σ p·dp)·scale, 0 above the diagonal
                     for t in t0 ..< t1 {
                         let (p, d) = (probabilities + (t - t0) * seqLen, gradients + (t - t0) * seqLen)
@@ -185,12 +187,12 @@ public func attentionBackward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePoi
                     gemm(c: dqueries + t0 * rowStride, cStride: rowStride,
                          a: StridedMatrix(base: gradients, rowStride: seqLen, columnStride: 1),
                          b: StridedMatrix(base: keys, rowStride: rowStride, columnStride: 1),
-                         rows: blockRows, columns: headSize, reduction: t1, start: .accumulate, parallel: .serial)
+                         rows: blockRows, columns: headSize, reduction: t1, start: .accumulate, parallel: inner)
                     // dk_t2 += Σ_t dscore[t, t2]·q_t
                     gemm(c: dkeys, cStride: rowStride,
                          a: StridedMatrix(base: gradients, rowStride: 1, columnStride: seqLen),
                          b: StridedMatrix(base: queries + t0 * rowStride, rowStride: rowStride, columnStride: 1),
-                         rows: t1, columns: headSize, reduction: blockRows, start: .accumulate, parallel: .serial)
+                         rows: t1, columns: headSize, reduction: blockRows, start: .accumulate, parallel: inner)
                 }
             }
         }

@@ -154,13 +154,22 @@ func gemm(c: UnsafeMutablePointer<Float>, cStride: Int, a: StridedMatrix, b: Str
           kernel: GEMMKernel = .selected) {
     guard rows > 0, columns > 0 else { return }
     precondition(GEMMKernel.available.contains(kernel), "GEMM path \(kernel.rawValue) is not available on this CPU")
+    // bf16 products (`bf16: true`) run on the fastest bf16 kernel, in the same thread split.
+    let bf16Kernel = parallel.matmulPrecision == .bf16 ? BF16GEMMKernel.available.last : nil
+    let microTile = bf16Kernel?.microTile ?? kernel.microTile
     let splitRows = rows >= columns
-    let (unit, extent) = splitRows ? (kernel.microTile.rows, rows) : (kernel.microTile.columns, columns)
+    let (unit, extent) = splitRows ? (microTile.rows, rows) : (microTile.columns, columns)
     let units = (extent + unit - 1) / unit
     let workPerUnit = unit * (splitRows ? columns : rows) * max(reduction, 1)
     parallel.forEachChunk(of: units, minimumChunk: max(1, (1 << 21) / workPerUnit)) { unitRange in
         let range = unitRange.lowerBound * unit ..< min(extent, unitRange.upperBound * unit)
-        kernel.gemmBlocked(c: c, cStride: cStride, a: a, b: b, rowRange: splitRows ? range : 0 ..< rows,
-                           columnRange: splitRows ? 0 ..< columns : range, reduction: reduction, start: start)
+        let (rowRange, columnRange) = splitRows ? (range, 0 ..< columns) : (0 ..< rows, range)
+        if let bf16Kernel {
+            bf16Kernel.gemmBlocked(c: c, cStride: cStride, a: a, b: b, rowRange: rowRange, columnRange: columnRange,
+                                   reduction: reduction, start: start)
+        } else {
+            kernel.gemmBlocked(c: c, cStride: cStride, a: a, b: b, rowRange: rowRange, columnRange: columnRange,
+                               reduction: reduction, start: start)
+        }
     }
 }
