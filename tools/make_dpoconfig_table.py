@@ -27,6 +27,7 @@ DIFFERENT = {
     "save_steps": "same default (500); 0 saves only at the end; a checkpoint is a complete Hugging Face folder plus optimizer state",
     "output_dir": "default `output`; a fresh run refuses a folder holding an earlier run's checkpoints (see `overwrite_output_dir`)",
     "precompute_ref_log_probs": "same; the result is also cached on disk (`precompute_ref_cache_dir`), keyed by weights, token ids and truncation",
+    "bf16": "mixed precision as torch's CPU autocast: bf16-rounded matmul inputs (attention and LM head included) with fp32 accumulation on AVX512-BF16; weights, gradients, AdamW state and the loss fp32; the reference is not yet stored in bf16; fp32 with a logged message on CPUs without AVX512-BF16",
     "ddp_bucket_cap_mb": "bucket size of the gradient all-reduce that overlaps backward; 0 means one blocking all-reduce",
     "lora_target_modules": "only the Linear layers of the blocks can be adapted (PEFT also adapts embeddings and the LM head); matching as PEFT's: one name is `all-linear` or a regular expression over the whole module name, several match exactly or as a dotted suffix",
     "lora_modules_to_save": "a tied LM head/embedding, or part of q/k/v or gate/up (one fused product here), cannot be trained in full alone; matching as PEFT's",
@@ -36,7 +37,7 @@ DIFFERENT = {
 
 # Why a key is not read, by key or by prefix.
 REASONS = [
-    (("bf16", "fp16", "bf16_full_eval", "fp16_full_eval", "tf32"), "we train in fp32 on CPUs; half-precision weights are read and converted"),
+    (("fp16", "bf16_full_eval", "fp16_full_eval", "tf32"), "we train in fp32 on CPUs; half-precision weights are read and converted"),
     (("gradient_checkpointing_kwargs",), "the recompute is always a block's own forward (no torch.utils.checkpoint options); see `gradient_checkpointing`"),
     (("activation_checkpointing", "activation_offloading"), "not implemented: use `gradient_checkpointing`, or lower `per_device_train_batch_size` to save memory"),
     (("torch_compile", "use_liger_kernel", "liger_kernel_config", "use_cache", "torch_empty_cache_steps"), "PyTorch/GPU-specific; our kernels are compiled ahead of time"),

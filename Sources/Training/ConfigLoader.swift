@@ -309,6 +309,7 @@ enum ConfigKeys {
         "save_total_limit": optionalInt(\.saveTotalLimit, min: 1),
         "eval_steps": optionalInt(\.evalSteps, min: 1),
         "gradient_checkpointing": bool(\.gradientCheckpointing),
+        "bf16": bool(\.bf16),
         "use_peft": bool(\.usePeft),
         "lora_r": int(\.loraR, min: 1),
         "lora_alpha": double(\.loraAlpha),

@@ -63,8 +63,11 @@ public final class Trainer {
         self.communicator = communicator
         let say = communicator.rank == 0 ? say : { _ in }
         self.say = say
-        let parallel = Parallel(threads: config.threads > 0 ? config.threads : Self.automaticThreads())
+        let precision = MatmulPrecision.resolve(bf16: config.bf16)
+        let parallel = Parallel(threads: config.threads > 0 ? config.threads : Self.automaticThreads(),
+                                matmulPrecision: precision.precision)
         self.parallel = parallel
+        if let message = precision.message { say(message) }
         outputDir = URL(fileURLWithPath: config.outputDir)
         watchdog = Watchdog(timeout: communicator.size > 1 ? config.ddpTimeout : 0, rank: communicator.rank)
 

@@ -109,6 +109,11 @@ public struct TrainingConfig: Sendable, Equatable {
         case csv
     }
 
+    /// TRL's `bf16`: every matrix product takes bf16-rounded inputs and accumulates in fp32, as PyTorch's CPU autocast
+    /// does (`MatmulPrecision`); weights, gradients, AdamW state and the loss stay fp32. Without a bf16 kernel on the
+    /// CPU the run says so and uses fp32.
+    public var bf16 = false
+
     /// TRL's `gradient_checkpointing` (default on): a training forward keeps only each block's input and backward reruns
     /// the block — the same results bit for bit, less activation memory, one more trunk forward per micro-batch.
     public var gradientCheckpointing = true

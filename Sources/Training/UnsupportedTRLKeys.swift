@@ -10,7 +10,6 @@ extension ConfigKeys {
         "optim_target_modules": "the optimizer is AdamW (torch semantics, decoupled decay, no decay on biases and norms); schedules have no extra arguments",
         "average_tokens_across_devices": "no meaning outside PyTorch/datasets, or not applicable to the supported models",
         "label_smoothing_factor": "not implemented",
-        "bf16": "we train in fp32 on CPUs; half-precision weights are read and converted",
         "fp16": "we train in fp32 on CPUs; half-precision weights are read and converted",
         "bf16_full_eval": "we train in fp32 on CPUs; half-precision weights are read and converted",
         "fp16_full_eval": "we train in fp32 on CPUs; half-precision weights are read and converted",

@@ -150,9 +150,9 @@ import Testing
     /// An unsupported TRL key's error quotes the reason docs/dpoconfig-keys.md gives, and the generated table agrees
     /// with the document (tools/make_unsupported_keys.py) and with the keys we read.
     @Test func unsupportedTRLKeysQuoteTheirReason() throws {
-        let bf16 = try #require(error(file: try writeTemporary("bf16: true\n")))
-        #expect(bf16.contains(":1: `bf16` is a TRL DPOConfig key that dpo-dist does not read: "), "\(bf16)")
-        #expect(bf16.contains(try #require(ConfigKeys.unsupportedTRLKeys["bf16"])))
+        let fp16 = try #require(error(file: try writeTemporary("fp16: true\n")))
+        #expect(fp16.contains(":1: `fp16` is a TRL DPOConfig key that dpo-dist does not read: "), "\(fp16)")
+        #expect(fp16.contains(try #require(ConfigKeys.unsupportedTRLKeys["fp16"])))
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let table = try String(contentsOf: repository.appendingPathComponent("docs/dpoconfig-keys.md"), encoding: .utf8)
         var documented: [String: String] = [:]

@@ -1,4 +1,5 @@
 import Checkpoint
+import Kernels
 import Foundation
 import Testing
 import TestSupport
@@ -156,6 +157,27 @@ import TestSupport
         }
         let (whole, _) = try relativeDifferences(runs[1].weights, runs[0].weights)
         #expect(whole <= 1e-5, "final weights differ by \(whole) relative")
+    }
+
+    /// `bf16: true` runs every matmul on bf16-rounded inputs: the losses follow the fp32 run's closely but not exactly
+    /// (so the bf16 kernel is in use); on a CPU without AVX512-BF16 the run says it falls back and equals fp32.
+    @Test func bf16TracksTheFP32Run() throws {
+        let folder = try workspace()
+        let config = folder.appendingPathComponent("tiny.yaml").path
+        var losses: [[Double]] = []
+        for bf16 in ["false", "true"] {
+            let output = folder.appendingPathComponent("bf16-\(bf16)")
+            let run = train(nil, ["--config", config, "--output_dir", output.path, "--max_steps", "6", "--bf16", bf16])
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stdout.contains("bf16: true") == (bf16 == "true"), "\(run.stdout)")
+            losses.append(try RunOutput.lossSequence(in: output))
+        }
+        let (fp32, bf16) = (losses[0], losses[1])
+        #expect(fp32.count == 6 && bf16.count == 6)
+        for (step, (full, mixed)) in zip(fp32, bf16).enumerated() {
+            #expect(abs(mixed - full) <= 2e-2 * abs(full), "step \(step + 1): bf16 loss \(mixed), fp32 \(full)")
+        }
+        #expect((fp32 != bf16) == MatmulPrecision.bf16Available, "fp32 \(fp32), bf16 \(bf16)")
     }
 
     @Test func resumedRunEndsWithTheSameWeights() throws {
