@@ -21,12 +21,15 @@ library() {  # name, extra flags...
   touch "$stamp"
 }
 
-# CPUFeatures is C: a module map over its header, and its object.
-mkdir -p "$out/modules/CPUFeatures"
-cp "$root/Sources/CPUFeatures/include/cpu_features.h" "$out/modules/CPUFeatures/"
-printf 'module CPUFeatures {\n  header "cpu_features.h"\n  export *\n}\n' > "$out/modules/CPUFeatures/module.modulemap"
-clang -c -O1 -fsanitize=address "$root/Sources/CPUFeatures/cpu_features.c" -I "$root/Sources/CPUFeatures/include" \
-  -o "$out/objects/CPUFeatures.o"
+# A C target: a module map over its header, and its object.
+c_module() {  # name, C file, header
+  mkdir -p "$out/modules/$1"
+  cp "$root/Sources/$1/include/$3" "$out/modules/$1/"
+  printf 'module %s {\n  header "%s"\n  export *\n}\n' "$1" "$3" > "$out/modules/$1/module.modulemap"
+  clang -c -O1 -fsanitize=address "$root/Sources/$1/$2" -I "$root/Sources/$1/include" -o "$out/objects/$1.o"
+}
+c_module CPUFeatures cpu_features.c cpu_features.h
+c_module GEMMBF16 gemm_bf16.c gemm_bf16.h
 
 library Diagnostics
 library JSON
@@ -35,7 +38,7 @@ library Tokenizers
 library ChatTemplate
 library PreferenceData
 library Checkpoint
-library Kernels -I "$out/modules/CPUFeatures"
+library Kernels -I "$out/modules/CPUFeatures" -I "$out/modules/GEMMBF16"
 
 # Yams (the YAML config's parser), from SwiftPM's checkout: its C part (libyaml) and its Swift part.
 yams=$root/.build/checkouts/Yams/Sources
@@ -52,13 +55,13 @@ if [[ ! -f $out/modules/Yams.swiftmodule ]]; then
   swiftc "${flags[@]}" -DSWIFT_PACKAGE -Xcc -DYAML_DECLARE_STATIC -I "$yams/CYaml/include" -module-name Yams -wmo -emit-module \
     -emit-module-path "$out/modules/Yams.swiftmodule" -c "$yams"/Yams/*.swift -o "$out/objects/Yams.o"
 fi
-library Model -I "$out/modules/CPUFeatures"
+library Model -I "$out/modules/CPUFeatures" -I "$out/modules/GEMMBF16"
 
 objects=($(ls "$out/objects"/*.o | grep -v '/CYaml.o$'))
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=($(ls "$root/tools/fuzz/targets" | sed 's/\.swift$//'))
 for target in "${targets[@]}"; do
   echo "fuzz build: target $target" >&2
-  swiftc "${flags[@]}" -I "$out/modules/CPUFeatures" -I "$yams/CYaml/include" "$root/tools/fuzz/targets/$target.swift" "$root"/tools/fuzz/support/*.swift "${objects[@]}" \
+  swiftc "${flags[@]}" -I "$out/modules/CPUFeatures" -I "$out/modules/GEMMBF16" -I "$yams/CYaml/include" "$root/tools/fuzz/targets/$target.swift" "$root"/tools/fuzz/support/*.swift "${objects[@]}" \
     -o "$out/fuzz-$target"
 done
