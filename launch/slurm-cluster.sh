@@ -99,8 +99,9 @@ SlurmdPort=$(free_port)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
+# A requeued job waits this credential lifetime before it may start again (Slurm default 120 s; short for tests).
 CredType=cred/munge
-AuthInfo=socket=$socket
+AuthInfo=socket=$socket,cred_expire=10
 StateSaveLocation=$state/ctld
 SlurmdSpoolDir=$state/node
 SlurmctldPidFile=$state/slurmctld.pid
