@@ -14,26 +14,11 @@ if command -v mpirun >/dev/null && command -v pkg-config >/dev/null && pkg-confi
     exit 0
 fi
 
-if ! command -v apt-get >/dev/null; then
-    echo "$0: apt-get not found. Install Open MPI with your package manager (macOS: 'brew install open-mpi'," >&2
-    echo "  Fedora: 'dnf install openmpi-devel'), making sure mpirun is on PATH and 'pkg-config ompi-c' works." >&2
-    exit 1
-fi
-
-run_as_root=()
-if [[ $(id -u) -ne 0 ]]; then
-    if command -v sudo >/dev/null; then
-        run_as_root=(sudo)
-    else
-        echo "$0: installing packages needs root and sudo is not available; as root run:" >&2
-        echo "  apt-get update && apt-get install -y libopenmpi-dev openmpi-bin pkg-config" >&2
-        exit 1
-    fi
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-"${run_as_root[@]}" apt-get update
-"${run_as_root[@]}" apt-get install -y --no-install-recommends libopenmpi-dev openmpi-bin pkg-config
+# shellcheck source=apt-install.sh
+source "$(dirname "$0")/apt-install.sh"
+DPO_APT_OPTIONS=--no-install-recommends dpo_apt_install "Install Open MPI with your package manager (macOS: 'brew install \
+open-mpi', Fedora: 'dnf install openmpi-devel'), making sure mpirun is on PATH and 'pkg-config ompi-c' works." \
+    libopenmpi-dev openmpi-bin pkg-config
 if ! command -v mpirun >/dev/null || ! pkg-config --exists ompi-c; then
     echo "$0: packages installed, but mpirun is still not on PATH or 'pkg-config ompi-c' fails" >&2
     exit 1

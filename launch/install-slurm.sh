@@ -15,24 +15,6 @@ if installed; then
     exit 0
 fi
 
-if ! command -v apt-get >/dev/null; then
-    echo "$0: apt-get not found. Install Slurm (with its PMIx plugin) and MUNGE with your package manager" >&2
-    echo "  (Fedora: 'dnf install slurm slurm-slurmctld slurm-slurmd munge')." >&2
-    exit 1
-fi
-
-run_as_root=()
-if [[ $(id -u) -ne 0 ]]; then
-    if command -v sudo >/dev/null; then
-        run_as_root=(sudo)
-    else
-        echo "$0: installing packages needs root and sudo is not available; as root run:" >&2
-        echo "  apt-get update && apt-get install -y slurm-wlm munge" >&2
-        exit 1
-    fi
-fi
-
-export DEBIAN_FRONTEND=noninteractive
 # The packages' service scripts must not start the system's own munged/slurmd (there is no init system in a
 # container, and the test cluster runs its own daemons): policy-rc.d answers "not allowed" for the install.
 policy=/usr/sbin/policy-rc.d
@@ -41,7 +23,9 @@ if [[ ! -e $policy && $(id -u) -eq 0 ]]; then
     printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && created_policy=1
 fi
 trap '((created_policy)) && rm -f "$policy"' EXIT
-"${run_as_root[@]}" apt-get update
-"${run_as_root[@]}" apt-get install -y slurm-wlm munge
+# shellcheck source=apt-install.sh
+source "$(dirname "$0")/apt-install.sh"
+dpo_apt_install "Install Slurm (with its PMIx plugin) and MUNGE with your package manager \
+(Fedora: 'dnf install slurm slurm-slurmctld slurm-slurmd munge')." slurm-wlm munge
 installed || { echo "$0: packages installed, but sbatch, slurmctld, slurmd or munged is still not on PATH" >&2; exit 1; }
 echo "$0: installed $(slurmd -V), munge $(munged --version 2>&1 | awk '{print $1}')"
